@@ -1,0 +1,150 @@
+// Parses process.env once, reports every problem at the same time, and hands the rest of the
+// program a typed, frozen Config. Nothing else in src/ reads process.env.
+import proxyAddr from 'proxy-addr';
+import { z } from 'zod';
+
+const booleanFlag = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const positiveInt = (min: number, max: number) =>
+  z.coerce
+    .number({ message: 'must be a number' })
+    .int({ message: 'must be a whole number' })
+    .min(min, { message: `must be at least ${min}` })
+    .max(max, { message: `must be at most ${max}` });
+
+const secret = z.string().min(32, { message: 'must be at least 32 characters of random text' });
+
+const EnvSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: positiveInt(0, 65535).default(4000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, { message: 'must be a postgres:// or postgresql:// URL' })
+    .optional(),
+  DATABASE_MIGRATION_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, { message: 'must be a postgres:// or postgresql:// URL' })
+    .optional(),
+  DATABASE_POOL_SIZE: positiveInt(1, 200).default(10),
+  MIGRATE_ON_START: booleanFlag.default(true),
+  DATA_DIR: z.string().min(1).default('./.data'),
+  TOKEN_SECRET: secret.optional(),
+  TOKEN_SECRET_PREVIOUS: secret.optional(),
+  SIGNING_KEY: z.string().min(1).optional(),
+  CHECKPOINT_EVERY_EVENTS: positiveInt(1, 10_000_000).default(1000),
+  CHECKPOINT_INTERVAL_SECONDS: positiveInt(1, 86_400 * 7).default(3600),
+  TRUSTED_PROXIES: z.string().default(''),
+  MADKUDU_RETENTION_MONTHS: positiveInt(1, 1200).default(13),
+  BODY_LIMIT_BYTES: positiveInt(1024, 256 * 1024 * 1024).default(8 * 1024 * 1024),
+  GRAPHIQL: booleanFlag.optional(),
+  GRAPHQL_INTROSPECTION: booleanFlag.optional(),
+  AUTH_FAILURES_PER_MINUTE: positiveInt(1, 100_000).default(30),
+  SHUTDOWN_TIMEOUT_SECONDS: positiveInt(1, 600).default(20),
+  DEMO_SEED: booleanFlag.default(true),
+  DEMO_EVENTS: positiveInt(0, 1_000_000).default(3000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = {
+  env: 'development' | 'production' | 'test';
+  port: number;
+  host: string;
+  /** Absent: the embedded PGlite database under dataDir. */
+  databaseUrl: string | undefined;
+  /** Connection used to apply migrations and run owner-only maintenance (prune). */
+  migrationDatabaseUrl: string | undefined;
+  poolSize: number;
+  migrateOnStart: boolean;
+  dataDir: string;
+  /** HMAC secrets for cursors and tokens; the first signs, all verify (rotation). */
+  tokenSecrets: string[] | undefined;
+  /** Ed25519 private key (PEM or base64 PKCS#8) that signs chain checkpoints. */
+  signingKey: string | undefined;
+  checkpointEveryEvents: number;
+  checkpointIntervalSeconds: number;
+  trustedProxies: string[];
+  madkuduRetentionMonths: number;
+  bodyLimitBytes: number;
+  graphiql: boolean;
+  introspection: boolean;
+  authFailuresPerMinute: number;
+  shutdownTimeoutSeconds: number;
+  demoSeed: boolean;
+  demoEvents: number;
+  logLevel: string;
+};
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads the environment; throws ConfigError listing every problem found. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const raw = Object.fromEntries(
+    Object.keys(EnvSchema.shape).flatMap((k) => (env[k] === undefined || env[k] === '' ? [] : [[k, env[k]]])),
+  );
+  const parsed = EnvSchema.safeParse(raw);
+  const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  // Checks across variables run even when some failed above, so every problem is listed at once.
+  const production = raw.NODE_ENV === 'production';
+  const trustedProxies = String(raw.TRUSTED_PROXIES ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const p of trustedProxies) {
+    if (!isProxySpec(p)) problems.push(`TRUSTED_PROXIES: "${p}" is not an IP address, CIDR or preset name`);
+  }
+  if (production) {
+    if (!raw.TOKEN_SECRET) problems.push('TOKEN_SECRET: required when NODE_ENV=production');
+    if (!raw.SIGNING_KEY) problems.push('SIGNING_KEY: required when NODE_ENV=production');
+    if (!raw.DATABASE_URL) {
+      problems.push(
+        'DATABASE_URL: required when NODE_ENV=production (the embedded database is for development)',
+      );
+    }
+  }
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
+  const e = parsed.data;
+  return Object.freeze({
+    env: e.NODE_ENV,
+    port: e.PORT,
+    host: e.HOST,
+    databaseUrl: e.DATABASE_URL,
+    migrationDatabaseUrl: e.DATABASE_MIGRATION_URL ?? e.DATABASE_URL,
+    poolSize: e.DATABASE_POOL_SIZE,
+    migrateOnStart: e.MIGRATE_ON_START,
+    dataDir: e.DATA_DIR,
+    tokenSecrets: e.TOKEN_SECRET
+      ? [e.TOKEN_SECRET, ...(e.TOKEN_SECRET_PREVIOUS ? [e.TOKEN_SECRET_PREVIOUS] : [])]
+      : undefined,
+    signingKey: e.SIGNING_KEY,
+    checkpointEveryEvents: e.CHECKPOINT_EVERY_EVENTS,
+    checkpointIntervalSeconds: e.CHECKPOINT_INTERVAL_SECONDS,
+    trustedProxies,
+    madkuduRetentionMonths: e.MADKUDU_RETENTION_MONTHS,
+    bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    graphiql: e.GRAPHIQL ?? !production,
+    introspection: e.GRAPHQL_INTROSPECTION ?? !production,
+    authFailuresPerMinute: e.AUTH_FAILURES_PER_MINUTE,
+    shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT_SECONDS,
+    demoSeed: e.DEMO_SEED,
+    demoEvents: e.DEMO_EVENTS,
+    logLevel: e.LOG_LEVEL,
+  });
+}
+
+/** proxy-addr (Express's trusted-proxy parser) decides what a valid entry is. */
+function isProxySpec(spec: string): boolean {
+  try {
+    proxyAddr.compile([spec]);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,188 @@
+// Opens the database: a real Postgres through postgres.js when a URL is given, otherwise the
+// embedded PGlite under DATA_DIR. Either way the handle that serves requests acts as the
+// unprivileged `audit_gateway` role, so row-level security and the append-only grants apply.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { type SQL, sql } from 'drizzle-orm';
+import type { Logger as DrizzleLogger } from 'drizzle-orm/logger';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+import postgres from 'postgres';
+import { DatabaseUnavailableError } from '../audit/errors.ts';
+import { acquireDataDirLock } from './data-dir-lock.ts';
+import { applyMigrations } from './migrate.ts';
+
+export const APP_ROLE = 'audit_gateway';
+
+export type Db = PgDatabase<PgQueryResultHKT>;
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+
+export type Database = {
+  kind: 'postgres' | 'pglite';
+  /** Acts as the `audit_gateway` role. */
+  db: Db;
+  /** Runs one statement and returns its rows, for the few queries Drizzle cannot express. */
+  rows<T>(query: SQL): Promise<T[]>;
+  /**
+   * Runs `fn` in a transaction as the database owner, for maintenance the serving role may not do
+   * (creating tenants and keys, pruning). Never used on a request path.
+   */
+  admin<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** Cheap liveness probe for /readyz. */
+  ping(timeoutMs: number): Promise<void>;
+  close(): Promise<void>;
+};
+
+export type OpenOptions = {
+  /** Postgres URL; absent means embedded PGlite. */
+  url?: string | undefined;
+  /** Owner connection for migrations (Postgres only); defaults to `url`. */
+  migrationUrl?: string | undefined;
+  /** PGlite data directory; `memory://` or undefined for an in-memory database. */
+  dataDir?: string | undefined;
+  poolSize?: number;
+  migrate?: boolean;
+  /** Called with every SQL statement Drizzle sends (tests count them). */
+  onQuery?: (query: string) => void;
+};
+
+function drizzleLogger(onQuery: ((q: string) => void) | undefined): DrizzleLogger | undefined {
+  return onQuery ? { logQuery: (q) => onQuery(q) } : undefined;
+}
+
+export async function openDatabase(opts: OpenOptions): Promise<Database> {
+  return opts.url ? openPostgres(opts.url, opts) : openPglite(opts);
+}
+
+async function openPostgres(url: string, opts: OpenOptions): Promise<Database> {
+  if (opts.migrate !== false) await applyMigrations({ kind: 'postgres', url: opts.migrationUrl ?? url });
+  const client = postgres(url, {
+    max: opts.poolSize ?? 10,
+    // Fail fast when the server is down, so callers get a 503 within seconds instead of hanging.
+    connect_timeout: 3,
+    idle_timeout: 60,
+    onnotice: () => {},
+    connection: {
+      application_name: 'audit-gateway',
+      // Serve as the unprivileged role even when the URL logs in as its owner or a superuser.
+      role: APP_ROLE,
+      synchronous_commit: 'on',
+    } as Record<string, string>,
+    transform: { undefined: null },
+  });
+  const db = drizzlePostgres({ client, logger: drizzleLogger(opts.onQuery) }) as unknown as Db;
+  let adminClient: postgres.Sql | undefined;
+  const database: Database = {
+    kind: 'postgres',
+    db,
+    rows: async <T>(query: SQL) => (await db.execute(query)) as unknown as T[],
+    admin: async (fn) => {
+      adminClient ??= postgres(opts.migrationUrl ?? url, { max: 2, onnotice: () => {}, connect_timeout: 10 });
+      const adminDb = drizzlePostgres({ client: adminClient }) as unknown as Db;
+      return adminDb.transaction(fn);
+    },
+    ping: (timeoutMs) =>
+      withTimeout(
+        client`select 1`.then(() => undefined),
+        timeoutMs,
+      ),
+    close: async () => {
+      await Promise.all([client.end({ timeout: 5 }), adminClient?.end({ timeout: 5 })]);
+    },
+  };
+  await assertServingRoleIsSafe(database);
+  return database;
+}
+
+async function openPglite(opts: OpenOptions): Promise<Database> {
+  const inMemory = !opts.dataDir || opts.dataDir.startsWith('memory://');
+  let releaseLock = async () => {};
+  let dataDir: string | undefined;
+  if (!inMemory && opts.dataDir) {
+    dataDir = path.resolve(opts.dataDir, 'pglite');
+    mkdirSync(dataDir, { recursive: true });
+    releaseLock = await acquireDataDirLock(path.resolve(opts.dataDir));
+  }
+  const client = await PGlite.create(dataDir ? { dataDir } : {});
+  if (opts.migrate !== false) await applyMigrations({ kind: 'pglite', client });
+  // PGlite is one session: switch it to the serving role for good once the schema is in place.
+  await client.exec(`SET ROLE ${APP_ROLE}`);
+  const db = drizzlePglite({ client, logger: drizzleLogger(opts.onQuery) }) as unknown as Db;
+  return {
+    kind: 'pglite',
+    db,
+    rows: async <T>(query: SQL) => ((await db.execute(query)) as unknown as { rows: T[] }).rows,
+    // One in-process session: step out of the serving role for this transaction only.
+    admin: (fn) =>
+      db.transaction(async (tx) => {
+        await tx.execute(sql`set local role none`);
+        return fn(tx);
+      }),
+    ping: async () => {
+      await client.query('select 1');
+    },
+    close: async () => {
+      await client.close();
+      await releaseLock();
+    },
+  };
+}
+
+/** Refuses to serve as a role that could bypass row-level security or rewrite events. */
+async function assertServingRoleIsSafe(database: Database): Promise<void> {
+  const [role] = await database.rows<{
+    current_user: string;
+    rolsuper: boolean;
+    rolbypassrls: boolean;
+    owns_events: boolean;
+    can_update: boolean;
+    fsync: string;
+    synchronous_commit: string;
+  }>(sql`
+    select current_user,
+           r.rolsuper,
+           r.rolbypassrls,
+           pg_has_role(current_user, c.relowner, 'USAGE') as owns_events,
+           has_table_privilege('audit_events', 'UPDATE') or has_table_privilege('audit_events', 'DELETE')
+             or has_table_privilege('audit_events', 'TRUNCATE') as can_update,
+           current_setting('fsync') as fsync,
+           current_setting('synchronous_commit') as synchronous_commit
+      from pg_roles r, pg_class c
+     where r.rolname = current_user and c.oid = 'public.audit_events'::regclass`);
+  const problems: string[] = [];
+  if (!role) throw new Error('Could not read the serving role from the database');
+  if (role.rolsuper) problems.push(`role ${role.current_user} is a superuser`);
+  if (role.rolbypassrls) problems.push(`role ${role.current_user} bypasses row-level security`);
+  if (role.owns_events) problems.push(`role ${role.current_user} owns the audit_events table`);
+  if (role.can_update) problems.push(`role ${role.current_user} may UPDATE, DELETE or TRUNCATE events`);
+  // An acknowledged event must survive a crash of the database server.
+  if (role.fsync !== 'on') problems.push('the server runs with fsync=off, so committed events can be lost');
+  if (role.synchronous_commit === 'off') {
+    problems.push('synchronous_commit is off, so a commit is acknowledged before it is durable');
+  }
+  if (problems.length > 0) {
+    await database.close();
+    throw new Error(`Refusing to serve from this database: ${problems.join('; ')}.`);
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new DatabaseUnavailableError('database did not answer in time')),
+      ms,
+    );
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
+}

@@ -1,0 +1,175 @@
+// Drizzle table definitions. drizzle-kit turns changes here into SQL migrations under drizzle/;
+// row-level security, roles and grants live in hand-written migrations beside them.
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  check,
+  customType,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+/** Raw bytes (hashes, signatures). Both drivers hand bytea back as a Uint8Array or Buffer. */
+const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({
+  dataType: () => 'bytea',
+});
+
+const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date', precision: 3 });
+
+export const tenants = pgTable(
+  'tenants',
+  {
+    id: integer('id').primaryKey().generatedAlwaysAsIdentity(),
+    slug: text('slug').notNull(),
+    createdAt: timestamptz('created_at').notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('tenants_slug_key').on(t.slug),
+    check('tenants_slug_format', sql`${t.slug} ~ '^[a-z0-9][a-z0-9-]{0,62}$'`),
+  ],
+);
+
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    /** The public part of the key, printed in key listings and used by `keys revoke`. */
+    id: text('id').primaryKey(),
+    tenantId: integer('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    name: text('name'),
+    scopes: text('scopes').array().notNull(),
+    /** SHA-256 of the secret part; the secret itself is never stored. */
+    secretHash: bytea('secret_hash').notNull(),
+    createdAt: timestamptz('created_at').notNull().defaultNow(),
+    revokedAt: timestamptz('revoked_at'),
+  },
+  (t) => [index('api_keys_tenant_idx').on(t.tenantId)],
+);
+
+export const auditEvents = pgTable(
+  'audit_events',
+  {
+    tenantId: integer('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    /** Position in the tenant's hash chain: 1, 2, 3... without gaps. */
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+    id: uuid('id').notNull(),
+    action: text('action').notNull(),
+    name: text('name'),
+    title: text('title'),
+    description: text('description'),
+    actorId: text('actor_id'),
+    actorEmail: text('actor_email'),
+    actorName: text('actor_name'),
+    actorType: text('actor_type'),
+    actorCompany: text('actor_company'),
+    groupId: text('group_id'),
+    targetKind: text('target_kind'),
+    targetId: text('target_id'),
+    targetName: text('target_name'),
+    targetEmail: text('target_email'),
+    targetCompany: text('target_company'),
+    additionalId: text('additional_id'),
+    featureName: text('feature_name'),
+    featureMetas: jsonb('feature_metas').$type<Record<string, unknown>>(),
+    ipAddress: text('ip_address'),
+    occurredAt: timestamptz('occurred_at').notNull(),
+    sentAt: timestamptz('sent_at'),
+    receivedAt: timestamptz('received_at').notNull(),
+    metadata: jsonb('metadata').$type<Record<string, unknown>>().notNull(),
+    idempotencyKey: text('idempotency_key'),
+    /** SHA-256 of the request as the client sent it, to tell a retry from a reused key. */
+    requestHash: bytea('request_hash'),
+    /** The exact canonical JSON the hash covers (jsonb would not round-trip it). */
+    canonical: text('canonical').notNull(),
+    hash: bytea('hash').notNull(),
+  },
+  (t) => [
+    primaryKey({ name: 'audit_events_pkey', columns: [t.id] }),
+    uniqueIndex('audit_events_tenant_seq_key').on(t.tenantId, t.seq),
+    uniqueIndex('audit_events_idempotency_key')
+      .on(t.tenantId, t.idempotencyKey)
+      .where(sql`${t.idempotencyKey} is not null`),
+    index('audit_events_time_idx').on(t.tenantId, t.occurredAt, t.id),
+    index('audit_events_action_idx').on(t.tenantId, t.action, t.occurredAt, t.id),
+    index('audit_events_actor_idx').on(t.tenantId, sql`coalesce(${t.actorId}, '')`, t.occurredAt, t.id),
+    index('audit_events_target_kind_idx').on(
+      t.tenantId,
+      sql`coalesce(${t.targetKind}, '')`,
+      t.occurredAt,
+      t.id,
+    ),
+    index('audit_events_group_idx').on(t.tenantId, sql`coalesce(${t.groupId}, '')`, t.occurredAt, t.id),
+    index('audit_events_actor_email_idx')
+      .on(t.tenantId, t.actorEmail, t.occurredAt)
+      .where(sql`${t.actorEmail} is not null`),
+    index('audit_events_target_id_idx')
+      .on(t.tenantId, t.targetId, t.occurredAt)
+      .where(sql`${t.targetId} is not null`),
+    index('audit_events_ip_idx')
+      .on(t.tenantId, t.ipAddress, t.occurredAt)
+      .where(sql`${t.ipAddress} is not null`),
+    check('audit_events_seq_positive', sql`${t.seq} > 0`),
+    check('audit_events_hash_length', sql`length(${t.hash}) = 32`),
+  ],
+);
+
+/** Distinct (target kind, action, actor type) seen per tenant: what availableFilters lists. */
+export const auditCatalog = pgTable(
+  'audit_catalog',
+  {
+    tenantId: integer('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    targetKind: text('target_kind').notNull(),
+    action: text('action').notNull(),
+    actorType: text('actor_type').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.targetKind, t.action, t.actorType] })],
+);
+
+/** The newest link of each tenant's chain; its row lock serializes appends per tenant. */
+export const chainHeads = pgTable('chain_heads', {
+  tenantId: integer('tenant_id')
+    .primaryKey()
+    .references(() => tenants.id),
+  seq: bigint('seq', { mode: 'number' }).notNull(),
+  hash: bytea('hash').notNull(),
+  /** Sequence of the newest signed checkpoint, to know when the next one is due. */
+  checkpointSeq: bigint('checkpoint_seq', { mode: 'number' }).notNull().default(0),
+  checkpointAt: timestamptz('checkpoint_at'),
+});
+
+/**
+ * Signed statements about a tenant's chain: periodic checkpoints of the head, and the anchor a
+ * prune leaves behind (the hash of the last removed event, so the rest still verifies).
+ */
+export const chainCheckpoints = pgTable(
+  'chain_checkpoints',
+  {
+    tenantId: integer('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    kind: text('kind').notNull(),
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+    hash: bytea('hash').notNull(),
+    signedAt: timestamptz('signed_at').notNull(),
+    keyId: text('key_id').notNull(),
+    /** The exact bytes that were signed. */
+    statement: text('statement').notNull(),
+    signature: bytea('signature').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.kind, t.seq] }),
+    check('chain_checkpoints_kind', sql`${t.kind} in ('checkpoint', 'anchor')`),
+  ],
+);
