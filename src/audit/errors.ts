@@ -1,0 +1,113 @@
+// Expected failures, as typed errors. Each transport translates them once: GraphQL into an
+// error with a stable extensions.code, REST into a status code with a JSON body.
+
+export abstract class DomainError extends Error {
+  abstract readonly code: string;
+}
+
+/** Input that cannot be accepted. `field` names the argument or parameter, e.g. `input.actor.email`. */
+export class ValidationError extends DomainError {
+  readonly code = 'BAD_USER_INPUT';
+  constructor(
+    readonly field: string,
+    readonly reason: string,
+  ) {
+    super(`${field}: ${reason}`);
+    this.name = 'ValidationError';
+  }
+}
+
+export class NotFoundError extends DomainError {
+  readonly code = 'NOT_FOUND';
+  constructor(what: string) {
+    super(`${what} not found`);
+    this.name = 'NotFoundError';
+  }
+}
+
+export class UnauthenticatedError extends DomainError {
+  readonly code = 'UNAUTHENTICATED';
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'UnauthenticatedError';
+  }
+}
+
+export class ForbiddenError extends DomainError {
+  readonly code = 'FORBIDDEN';
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'ForbiddenError';
+  }
+}
+
+/** The same idempotency key arrived with a different request. */
+export class ConflictError extends DomainError {
+  readonly code = 'CONFLICT';
+  constructor(
+    readonly field: string,
+    reason: string,
+  ) {
+    super(`${field}: ${reason}`);
+    this.name = 'ConflictError';
+  }
+}
+
+/** Too many failed authentications from one client address. */
+export class RateLimitedError extends DomainError {
+  readonly code = 'RATE_LIMITED';
+  constructor(readonly retryAfterSeconds: number) {
+    super(`Too many failed authentication attempts; retry after ${retryAfterSeconds} s`);
+    this.name = 'RateLimitedError';
+  }
+}
+
+/** The database cannot be reached; the request may be retried. */
+export class DatabaseUnavailableError extends DomainError {
+  readonly code = 'SERVICE_UNAVAILABLE';
+  readonly retryAfterSeconds = 2;
+  constructor(detail = 'the database is unavailable') {
+    super(`Service temporarily unavailable: ${detail}`);
+    this.name = 'DatabaseUnavailableError';
+  }
+}
+
+/** Error codes of postgres and PGlite that mean "the server went away", not "your query is wrong". */
+const unavailableSqlStates = new Set([
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+  '08000',
+  '08003',
+  '08006',
+  '08001',
+  '08004',
+  '53300', // too_many_connections
+]);
+const unavailableNodeCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECT_TIMEOUT',
+  'CONNECTION_CONNECT_TIMEOUT',
+]);
+
+/** Maps a driver error that means "database down" to DatabaseUnavailableError; others pass through. */
+export function classifyDatabaseError(error: unknown): unknown {
+  let e: unknown = error;
+  // Drizzle wraps driver errors; look through the cause chain.
+  for (let i = 0; i < 5 && e && typeof e === 'object'; i++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && (unavailableSqlStates.has(code) || unavailableNodeCodes.has(code))) {
+      return new DatabaseUnavailableError();
+    }
+    e = (e as { cause?: unknown }).cause;
+  }
+  return error;
+}

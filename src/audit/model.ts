@@ -1,0 +1,326 @@
+// The canonical audit event every surface maps onto, and the rules an incoming event must meet.
+import { EmailAddressResolver, IPResolver } from 'graphql-scalars';
+import { z } from 'zod';
+import { ValidationError } from './errors.ts';
+import { parseDateTime } from './time.ts';
+
+export type JsonObject = { [key: string]: JsonValue };
+export type JsonValue = null | boolean | number | string | JsonValue[] | JsonObject;
+
+export type Actor = {
+  id: string | null;
+  email: string | null;
+  name: string | null;
+  type: string | null;
+  company: string | null;
+};
+
+export type Target = {
+  kind: string | null;
+  id: string | null;
+  name: string | null;
+  email: string | null;
+  company: string | null;
+};
+
+export type Feature = { name: string; metas: JsonObject };
+
+export type AuditEvent = {
+  id: string;
+  tenantId: number;
+  sequence: number;
+  action: string;
+  name: string | null;
+  title: string | null;
+  description: string | null;
+  actor: Actor | null;
+  groupId: string | null;
+  target: Target | null;
+  additionalId: string | null;
+  feature: Feature | null;
+  ipAddress: string | null;
+  occurredAt: Date;
+  sentAt: Date | null;
+  receivedAt: Date;
+  metadata: JsonObject;
+  /** SHA-256 of the canonical serialization, hex. */
+  hash: string;
+};
+
+/** An event as accepted for storage: validated, normalized, not yet placed in the chain. */
+export type EventInput = {
+  action: string;
+  name: string | null;
+  title: string | null;
+  description: string | null;
+  actor: Actor | null;
+  groupId: string | null;
+  target: Target | null;
+  additionalId: string | null;
+  feature: Feature | null;
+  ipAddress: string | null;
+  occurredAt: Date | null;
+  sentAt: Date | null;
+  metadata: JsonObject;
+  idempotencyKey: string | null;
+};
+
+export const LIMITS = {
+  identifier: 256,
+  action: 200,
+  email: 320,
+  title: 512,
+  description: 8192,
+  idempotencyKey: 200,
+  metadataBytes: 16_384,
+  featureMetasBytes: 8_192,
+  jsonDepth: 8,
+  /** How far in the future an occurrence time may lie (clock skew between producers). */
+  futureSkewMs: 24 * 60 * 60 * 1000,
+} as const;
+
+// Controls other than tab, newline and carriage return, including NUL, are refused everywhere;
+// identifiers refuse those three as well.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const controlInText = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const controlInIdentifier = /[\u0000-\u001F\u007F]/;
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Problems with a string as text we can store and hash faithfully, or null. */
+export function textProblem(value: string, identifier: boolean): string | null {
+  if (value.includes('\u0000')) return 'must not contain NUL characters';
+  if (loneSurrogate.test(value)) return 'must be valid Unicode (it contains a lone surrogate)';
+  if ((identifier ? controlInIdentifier : controlInText).test(value)) {
+    return 'must not contain control characters';
+  }
+  return null;
+}
+
+const text = (max: number, identifier: boolean) =>
+  z
+    .string({ message: 'must be a string' })
+    .min(1, { message: 'must not be empty' })
+    .max(max, { message: `must be at most ${max} characters` })
+    .superRefine((v, ctx) => {
+      const problem = textProblem(v, identifier);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    });
+
+const optionalText = (max: number, identifier = true) => text(max, identifier).nullish();
+
+/** Email checked by the same rule as the GraphQL EmailAddress scalar, so the two never disagree. */
+const email = text(LIMITS.email, true)
+  .refine((v) => accepts(() => EmailAddressResolver.parseValue(v)), { message: 'must be an email address' })
+  .nullish();
+
+const ipAddress = text(64, true)
+  .refine((v) => accepts(() => IPResolver.parseValue(v)), { message: 'must be an IPv4 or IPv6 address' })
+  .nullish();
+
+function accepts(parse: () => unknown): boolean {
+  try {
+    parse();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const jsonObject = (maxBytes: number) =>
+  z.custom<JsonObject>().superRefine((v, ctx) => {
+    const problem = jsonObjectProblem(v, maxBytes);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem.message, path: problem.path });
+  });
+
+const dateTime = z
+  .union([z.date(), z.string()], { message: 'must be an RFC 3339 date-time string' })
+  .transform((v, ctx) => {
+    if (v instanceof Date) return v;
+    const parsed = parseDateTime(v);
+    if (typeof parsed === 'string') {
+      ctx.addIssue({ code: 'custom', message: parsed });
+      return z.NEVER;
+    }
+    return parsed;
+  })
+  .superRefine((d, ctx) => {
+    if (Number.isNaN(d.getTime())) ctx.addIssue({ code: 'custom', message: 'is not a valid date-time' });
+    else if (d.getTime() < 0)
+      ctx.addIssue({ code: 'custom', message: 'must not be before 1970-01-01T00:00:00Z' });
+    else if (d.getTime() > Date.now() + LIMITS.futureSkewMs) {
+      ctx.addIssue({ code: 'custom', message: 'must not be more than 24 hours in the future' });
+    }
+  });
+
+const EventInputSchema = z.strictObject(
+  {
+    action: text(LIMITS.action, true),
+    name: optionalText(LIMITS.title),
+    title: optionalText(LIMITS.title, false),
+    description: optionalText(LIMITS.description, false),
+    actor: z
+      .strictObject(
+        {
+          id: optionalText(LIMITS.identifier),
+          email,
+          name: optionalText(LIMITS.identifier),
+          type: optionalText(LIMITS.identifier),
+          company: optionalText(LIMITS.identifier),
+        },
+        { message: 'must be an object' },
+      )
+      .nullish(),
+    groupId: optionalText(LIMITS.identifier),
+    target: z
+      .strictObject(
+        {
+          kind: optionalText(LIMITS.identifier),
+          id: optionalText(LIMITS.identifier),
+          name: optionalText(LIMITS.identifier),
+          email,
+          company: optionalText(LIMITS.identifier),
+        },
+        { message: 'must be an object' },
+      )
+      .nullish(),
+    additionalId: optionalText(LIMITS.identifier),
+    feature: z
+      .strictObject(
+        {
+          name: text(LIMITS.identifier, true),
+          metas: jsonObject(LIMITS.featureMetasBytes).nullish(),
+        },
+        { message: 'must be an object' },
+      )
+      .nullish(),
+    ipAddress,
+    occurredAt: dateTime.nullish(),
+    sentAt: dateTime.nullish(),
+    metadata: jsonObject(LIMITS.metadataBytes).nullish(),
+    idempotencyKey: optionalText(LIMITS.idempotencyKey),
+  },
+  { message: 'must be an object' },
+);
+
+/**
+ * Validates one incoming event. `field` is how the caller named it (`input`, `inputs[3]`, `body`)
+ * so the error says exactly which field is wrong.
+ */
+export function parseEventInput(raw: unknown, field: string): EventInput {
+  const result = EventInputSchema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const where = issue ? [field, ...issue.path.map(String)].join('.') : field;
+    const message =
+      issue?.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.join(', ')}` : issue?.message;
+    throw new ValidationError(where, message ?? 'is invalid');
+  }
+  const v = result.data;
+  const actor = nullIfEmpty({
+    id: v.actor?.id ?? null,
+    email: v.actor?.email ?? null,
+    name: v.actor?.name ?? null,
+    type: v.actor?.type ?? null,
+    company: v.actor?.company ?? null,
+  });
+  const target = nullIfEmpty({
+    kind: v.target?.kind ?? null,
+    id: v.target?.id ?? null,
+    name: v.target?.name ?? null,
+    email: v.target?.email ?? null,
+    company: v.target?.company ?? null,
+  });
+  return {
+    action: v.action,
+    name: v.name ?? null,
+    title: v.title ?? null,
+    description: v.description ?? null,
+    actor,
+    groupId: v.groupId ?? null,
+    target,
+    additionalId: v.additionalId ?? null,
+    feature: v.feature ? { name: v.feature.name, metas: plainJson(v.feature.metas ?? {}) } : null,
+    ipAddress: v.ipAddress ?? null,
+    occurredAt: v.occurredAt ?? null,
+    sentAt: v.sentAt ?? null,
+    metadata: plainJson(v.metadata ?? {}),
+    idempotencyKey: v.idempotencyKey ?? null,
+  };
+}
+
+/**
+ * A fresh copy made of plain objects and arrays. GraphQL literals arrive as null-prototype
+ * objects, which downstream libraries do not expect; the data itself was validated as JSON.
+ */
+function plainJson(value: JsonObject): JsonObject {
+  return JSON.parse(JSON.stringify(value)) as JsonObject;
+}
+
+function nullIfEmpty<T extends Record<string, string | null>>(o: T): T | null {
+  return Object.values(o).some((x) => x !== null) ? o : null;
+}
+
+/**
+ * Checks that a value is a JSON object we can store in jsonb and hash faithfully: plain data,
+ * bounded depth and size, no NUL or lone surrogates, no integers beyond 2^53 (they would have been
+ * silently rounded when the request was parsed).
+ */
+export function jsonObjectProblem(
+  value: unknown,
+  maxBytes: number,
+): { message: string; path: string[] } | null {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return { message: 'must be a JSON object', path: [] };
+  }
+  const problem = jsonValueProblem(value, 1, []);
+  if (problem) return problem;
+  const bytes = Buffer.byteLength(JSON.stringify(value), 'utf8');
+  if (bytes > maxBytes)
+    return { message: `must be at most ${maxBytes} bytes as JSON (got ${bytes})`, path: [] };
+  return null;
+}
+
+function jsonValueProblem(
+  value: unknown,
+  depth: number,
+  path: string[],
+): { message: string; path: string[] } | null {
+  switch (typeof value) {
+    case 'string': {
+      const p = textProblem(value, false);
+      return p ? { message: p, path } : null;
+    }
+    case 'boolean':
+      return null;
+    case 'number':
+      if (!Number.isFinite(value)) return { message: 'numbers must be finite', path };
+      if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
+        return { message: 'integers beyond ±2^53 lose precision; send them as strings', path };
+      }
+      return null;
+    case 'object': {
+      if (value === null) return null;
+      if (depth > LIMITS.jsonDepth)
+        return { message: `must not nest deeper than ${LIMITS.jsonDepth} levels`, path };
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) {
+          const p = jsonValueProblem(value[i], depth + 1, [...path, String(i)]);
+          if (p) return p;
+        }
+        return null;
+      }
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) return { message: 'must be plain JSON data', path };
+      for (const key of Object.keys(value)) {
+        const kp = textProblem(key, false);
+        if (kp) return { message: `key ${JSON.stringify(key)} ${kp}`, path };
+        const p = jsonValueProblem((value as Record<string, unknown>)[key], depth + 1, [...path, key]);
+        if (p) return p;
+      }
+      return null;
+    }
+    default:
+      return { message: `must be JSON data (found ${typeof value})`, path };
+  }
+}

@@ -1,0 +1,281 @@
+// Verifies a tenant's hash chain. Pure: it reads links (from the database or from an exported
+// file) and signed statements, and says either "intact" or where the chain first breaks and how.
+// The same code serves the GraphQL query, `audit-gateway verify` and the offline file check.
+import type { KeyObject } from 'node:crypto';
+import { type CanonicalEvent, GENESIS_HASH, sha256Hex } from './chain.ts';
+import { type ChainStatement, verifyStatement } from './signer.ts';
+
+/** One stored event as the verifier sees it. */
+export type ChainLink = {
+  /** The sequence number the event is stored under. */
+  seq: number;
+  /** The hash stored with it (hex). */
+  hash: string;
+  /** The canonical bytes stored with it. */
+  canonical: string;
+  /**
+   * The canonical serialization rebuilt from the event's queryable columns, for the claimed
+   * document; differs from `canonical` when a column was edited. Absent offline (a file has no columns).
+   */
+  fromColumns?: (claimed: CanonicalEvent) => string;
+};
+
+export type BreakKind = 'modified' | 'missing' | 'inserted' | 'reordered';
+
+export type ChainBreak = { sequence: number; kind: BreakKind; detail: string };
+
+export type VerificationResult = {
+  intact: boolean;
+  /** First and last sequence numbers checked, null when none. */
+  from: number | null;
+  to: number | null;
+  eventsChecked: number;
+  checkpointsChecked: number;
+  break: ChainBreak | null;
+};
+
+/** A signed statement as stored or exported: the exact signed text and its signature. */
+export type SignedStatementText = { statement: string; signature: string };
+
+export type VerifyOptions = {
+  tenantId: number;
+  /** The chain starts here: sequence 1 after the genesis hash, or just after a prune anchor. */
+  start: { seq: number; prev: string };
+  /** Where the chain must end, when known (the stored head, or a trusted checkpoint). */
+  end?: { seq: number; hash?: string; source: string } | undefined;
+  /** Signature-checked checkpoints: the chain must have exactly this hash at this sequence. */
+  checkpoints?: ChainStatement[];
+};
+
+type Parsed = { link: ChainLink; doc: CanonicalEvent | null };
+
+/**
+ * Walks links in ascending sequence order. Checks, for each: the sequence follows the previous
+ * one, the stored hash is the SHA-256 of the stored canonical bytes, the canonical document names
+ * this tenant, this sequence and the previous event's hash, and the columns say what the
+ * canonical bytes say. Then checks the end against the head and every checkpoint.
+ */
+export async function verifyLinks(
+  links: AsyncIterable<ChainLink>,
+  opts: VerifyOptions,
+): Promise<VerificationResult> {
+  const checkpoints = new Map<number, ChainStatement>();
+  for (const c of opts.checkpoints ?? []) if (c.seq >= opts.start.seq) checkpoints.set(c.seq, c);
+  let expected = opts.start.seq;
+  let prev = opts.start.prev;
+  const recent = new Map<number, string>([[opts.start.seq - 1, opts.start.prev]]);
+  let checked = 0;
+  let checkpointsChecked = 0;
+  let lastGoodCheckpoint = opts.start.seq - 1;
+  const result = (brk: ChainBreak | null): VerificationResult => ({
+    intact: brk === null,
+    from: checked > 0 || brk ? opts.start.seq : null,
+    to: checked > 0 ? expected - 1 : null,
+    eventsChecked: checked,
+    checkpointsChecked,
+    break: brk,
+  });
+
+  const iterator = links[Symbol.asyncIterator]();
+  let lookahead: Parsed | null = null;
+  const next = async (): Promise<Parsed | null> => {
+    if (lookahead) {
+      const l = lookahead;
+      lookahead = null;
+      return l;
+    }
+    const r = await iterator.next();
+    return r.done ? null : { link: r.value, doc: parse(r.value.canonical) };
+  };
+  const peek = async (): Promise<Parsed | null> => {
+    lookahead ??= await next();
+    return lookahead;
+  };
+
+  try {
+    for (let item = await next(); item; item = await next()) {
+      const { link, doc } = item;
+      if (link.seq < expected) {
+        return result({
+          sequence: link.seq,
+          kind: 'inserted',
+          detail: `a second event is stored under sequence ${link.seq}`,
+        });
+      }
+      if (link.seq > expected) {
+        return result({
+          sequence: expected,
+          kind: 'missing',
+          detail: `no event is stored under sequence ${expected}`,
+        });
+      }
+      if (!doc)
+        return result({
+          sequence: link.seq,
+          kind: 'modified',
+          detail: 'the stored canonical bytes are not a chain document',
+        });
+      if (sha256Hex(link.canonical) !== link.hash) {
+        return result({
+          sequence: link.seq,
+          kind: 'modified',
+          detail: 'the stored hash does not match the stored canonical bytes',
+        });
+      }
+      if (doc.seq !== link.seq) {
+        if (doc.seq === link.seq - 1 && doc.prev === recent.get(link.seq - 2)) {
+          return result({
+            sequence: link.seq - 1,
+            kind: 'inserted',
+            detail: `an event was inserted at sequence ${link.seq - 1}; the original moved to ${link.seq}`,
+          });
+        }
+        if (doc.seq === link.seq + 1) {
+          const after = await peek();
+          if (after?.doc?.seq === link.seq) {
+            return result({
+              sequence: link.seq,
+              kind: 'reordered',
+              detail: `events ${link.seq} and ${link.seq + 1} swapped places`,
+            });
+          }
+          return result({
+            sequence: link.seq,
+            kind: 'missing',
+            detail: `event ${link.seq} was removed and the later ones renumbered`,
+          });
+        }
+        return result({
+          sequence: link.seq,
+          kind: 'reordered',
+          detail: `the event stored under sequence ${link.seq} was written as sequence ${doc.seq}`,
+        });
+      }
+      if (doc.tenant !== opts.tenantId) {
+        return result({
+          sequence: link.seq,
+          kind: 'modified',
+          detail: `the event names tenant ${doc.tenant}`,
+        });
+      }
+      if (link.fromColumns && link.fromColumns(doc) !== link.canonical) {
+        return result({
+          sequence: link.seq,
+          kind: 'modified',
+          detail: 'a stored field differs from the hashed canonical bytes',
+        });
+      }
+      if (doc.prev !== prev) {
+        // This event links to a predecessor other than the one stored: that one was replaced.
+        const at = Math.max(link.seq - 1, opts.start.seq);
+        return result({
+          sequence: at,
+          kind: 'modified',
+          detail: `event ${link.seq} does not link to the event stored before it`,
+        });
+      }
+      const checkpoint = checkpoints.get(link.seq);
+      if (checkpoint) {
+        if (checkpoint.hash !== link.hash) {
+          // The signed event may simply have been pushed one place on by an inserted one.
+          const after = await peek();
+          if (after?.doc?.seq === link.seq && after.doc.prev === prev) {
+            return result({
+              sequence: link.seq,
+              kind: 'inserted',
+              detail: `an event was inserted at sequence ${link.seq}; the signed one moved to ${link.seq + 1}`,
+            });
+          }
+          return result({
+            sequence: lastGoodCheckpoint + 1,
+            kind: 'modified',
+            detail: `the chain does not match the signed checkpoint at sequence ${link.seq}: history after ${lastGoodCheckpoint} was rewritten`,
+          });
+        }
+        checkpointsChecked += 1;
+        lastGoodCheckpoint = link.seq;
+      }
+      prev = link.hash;
+      recent.set(link.seq, link.hash);
+      recent.delete(link.seq - 3);
+      expected += 1;
+      checked += 1;
+    }
+  } finally {
+    await iterator.return?.();
+  }
+
+  const last = expected - 1;
+  const beyond = [...checkpoints.keys()].filter((s) => s > last).sort((a, b) => a - b)[0];
+  if (beyond !== undefined) {
+    return result({
+      sequence: expected,
+      kind: 'missing',
+      detail: `a signed checkpoint covers sequence ${beyond}, but the chain ends at ${last}`,
+    });
+  }
+  if (opts.end) {
+    if (last < opts.end.seq) {
+      return result({
+        sequence: expected,
+        kind: 'missing',
+        detail: `the ${opts.end.source} says the chain reaches ${opts.end.seq}, but it ends at ${last}`,
+      });
+    }
+    if (last > opts.end.seq) {
+      return result({
+        sequence: opts.end.seq + 1,
+        kind: 'inserted',
+        detail: `events beyond the ${opts.end.source} (${opts.end.seq})`,
+      });
+    }
+    if (opts.end.hash !== undefined && opts.end.hash !== prev) {
+      return result({
+        sequence: last,
+        kind: 'modified',
+        detail: `the newest event's hash differs from the ${opts.end.source}`,
+      });
+    }
+  }
+  return result(null);
+}
+
+function parse(canonical: string): CanonicalEvent | null {
+  try {
+    const doc = JSON.parse(canonical) as CanonicalEvent;
+    if (
+      typeof doc !== 'object' ||
+      doc === null ||
+      typeof doc.seq !== 'number' ||
+      typeof doc.prev !== 'string'
+    )
+      return null;
+    return doc;
+  } catch {
+    return null;
+  }
+}
+
+/** Checks signed statements with a public key: the valid ones, and a description of any that is not. */
+export function checkStatements(
+  publicKey: KeyObject,
+  tenantId: number,
+  signed: SignedStatementText[],
+): { valid: ChainStatement[]; invalid: { statement: string; reason: string }[] } {
+  const valid: ChainStatement[] = [];
+  const invalid: { statement: string; reason: string }[] = [];
+  for (const s of signed) {
+    const parsed = verifyStatement(publicKey, s.statement, s.signature);
+    if (typeof parsed === 'string') invalid.push({ statement: s.statement, reason: parsed });
+    else if (parsed.tenant !== tenantId)
+      invalid.push({ statement: s.statement, reason: `it is about tenant ${parsed.tenant}` });
+    else valid.push(parsed);
+  }
+  return { valid, invalid };
+}
+
+/** Where verification starts: after the newest valid prune anchor, or at the genesis. */
+export function chainStart(anchors: ChainStatement[]): { seq: number; prev: string } {
+  const newest = anchors.filter((a) => a.type === 'anchor').sort((a, b) => b.seq - a.seq)[0];
+  return newest ? { seq: newest.seq + 1, prev: newest.hash } : { seq: 1, prev: GENESIS_HASH };
+}
