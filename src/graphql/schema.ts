@@ -1,0 +1,11 @@
+// Gathers the type files and builds the schema. Imports only.
+import { lexicographicSortSchema } from 'graphql';
+import { builder } from './builder.ts';
+import './audit-event.ts';
+import './chain.ts';
+import './viewer.ts';
+
+builder.queryType({ description: "Read your tenant's audit events." });
+builder.mutationType({ description: 'Record audit events.' });
+
+export const schema = lexicographicSortSchema(builder.toSchema());

@@ -1,0 +1,129 @@
+// The GraphQL endpoint: graphql-yoga over the Pothos schema, with query limits, error masking,
+// and GraphiQL opening on a working example query.
+import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions';
+import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
+import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
+import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
+import { GraphQLError, type ValidationContext } from 'graphql';
+import { createYoga, type Plugin } from 'graphql-yoga';
+import type { Logger } from 'pino';
+import type { ChainService } from '../audit/chain-service.ts';
+import { DomainError } from '../audit/errors.ts';
+import type { AuditService } from '../audit/service.ts';
+import type { Authenticator } from '../auth/authenticate.ts';
+import { createLoaders, type GraphQLContext } from './context.ts';
+import { useCostLimit } from './cost.ts';
+import { domainToGraphQLError, maskError, useInputErrorCodes } from './errors.ts';
+import { schema } from './schema.ts';
+
+export const GRAPHQL_LIMITS = { depth: 12, aliases: 100, tokens: 5000, cost: 50_000 } as const;
+
+export const EXAMPLE_QUERY = `# Your tenant's newest audit events. Press ▶ (or Ctrl+Enter) to run.
+# Paging: pass pageInfo.endCursor as "after" to get the next page.
+query RecentEvents {
+  viewer { tenant { slug } scopes }
+  auditEvents(first: 10, orderBy: { field: OCCURRED_AT, direction: DESC }) {
+    totalCount
+    edges {
+      node {
+        id
+        occurredAt
+        action
+        actor { email name type }
+        target { kind id name }
+        ipAddress
+      }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+  availableFilters {
+    actions
+    targetKinds { name actions }
+  }
+}
+`;
+
+export type ServerContext = { requestId: string; clientAddress: string };
+
+export type YogaOptions = {
+  audit: AuditService;
+  chain: ChainService;
+  authenticator: Authenticator;
+  logger: Logger;
+  graphiql: boolean;
+  introspection: boolean;
+  production: boolean;
+  /** Pre-filled in GraphiQL's headers tab (demo mode only). */
+  demoApiKey?: string | undefined;
+};
+
+/** Turns an armor rejection into an error with a stable code that names the limit. */
+function rejectWith(code: string, limit: number) {
+  return [
+    (ctx: ValidationContext | null, error: GraphQLError) => {
+      const message = error.message.replace(/^Syntax Error: /, '');
+      const refused = new GraphQLError(message, { extensions: { code, limit, http: { status: 400 } } });
+      if (ctx) ctx.reportError(refused);
+      else throw refused;
+    },
+  ];
+}
+
+export function createGraphQLServer(opts: YogaOptions) {
+  const plugins: Plugin[] = [
+    maxTokensPlugin({
+      n: GRAPHQL_LIMITS.tokens,
+      onReject: rejectWith('TOO_MANY_TOKENS', GRAPHQL_LIMITS.tokens),
+    }) as Plugin,
+    maxDepthPlugin({
+      n: GRAPHQL_LIMITS.depth,
+      propagateOnRejection: false,
+      onReject: rejectWith('QUERY_TOO_DEEP', GRAPHQL_LIMITS.depth),
+    }) as Plugin,
+    maxAliasesPlugin({
+      n: GRAPHQL_LIMITS.aliases,
+      propagateOnRejection: false,
+      onReject: rejectWith('TOO_MANY_ALIASES', GRAPHQL_LIMITS.aliases),
+    }) as Plugin,
+    useCostLimit(GRAPHQL_LIMITS.cost),
+    useInputErrorCodes(),
+  ];
+  // Without introspection, "Did you mean …?" hints would still leak the schema.
+  if (!opts.introspection) plugins.push(useDisableIntrospection(), blockFieldSuggestionsPlugin() as Plugin);
+
+  return createYoga<ServerContext, GraphQLContext>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    landingPage: false,
+    logging: false,
+    plugins,
+    maskedErrors: { maskError: maskError(opts.logger) },
+    graphiql: opts.graphiql
+      ? {
+          title: 'Audit gateway',
+          defaultQuery: EXAMPLE_QUERY,
+          headers: JSON.stringify(
+            { Authorization: `Bearer ${opts.demoApiKey ?? '<paste an API key here>'}` },
+            null,
+            2,
+          ),
+          shouldPersistHeaders: false,
+        }
+      : false,
+    context: async ({ request, requestId, clientAddress }) => {
+      try {
+        const viewer = await opts.authenticator.authenticate(request.headers, clientAddress);
+        return {
+          viewer,
+          audit: opts.audit,
+          chain: opts.chain,
+          requestId,
+          loaders: createLoaders(opts.audit, viewer),
+        };
+      } catch (error) {
+        throw error instanceof DomainError ? domainToGraphQLError(error) : error;
+      }
+    },
+  });
+}
