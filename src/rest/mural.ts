@@ -1,0 +1,230 @@
+// Mural audit log (shared/spec/mural-audit-log-api.txt):
+//   GET /enterprise/v1/audit-log?maxResults=…&filter[date][since]=…&filter[date][until]=…&filter[action]=…
+//   GET /enterprise/v1/audit-log?maxResults=…&nextToken=…
+// Reverse chronological, up to 50,000 entries per response (streamed), a window of at most 30
+// days (the past 7 days when none is given), and a signed nextToken that carries the query and
+// the position, so every other parameter is ignored when one is sent.
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import { ValidationError } from '../audit/errors.ts';
+import type { AuditEvent } from '../audit/model.ts';
+import type { AuditService } from '../audit/service.ts';
+import { addDays, DAY_MS, isDateOnly, parseDateOnly, parseDateTime } from '../audit/time.ts';
+import type { AppEnv } from '../http-env.ts';
+import { errorResponses } from './errors.ts';
+import { jsonStream } from './json-stream.ts';
+import { dateOrDateTimeParam, intParam, textParam } from './params.ts';
+import { authorize, security } from './security.ts';
+
+export const MURAL = { maxResults: 50_000, defaultWindowDays: 7, maxWindowDays: 30 } as const;
+
+/** What a nextToken carries: the resolved query and where the previous page stopped. */
+type MuralToken = { s: number; u: number; a: string | null; t: number; i: string };
+
+const Party = z.object({
+  company: z.string().nullable(),
+  email: z.string().nullable(),
+  id: z.string().nullable(),
+  name: z.string().nullable(),
+  type: z.string().nullable(),
+});
+
+const MuralEntry = z
+  .object({
+    action: z.string().openapi({ example: 'UPDATE_COMPANY_SSO' }),
+    actor: Party.openapi({ description: 'Who performed the action.' }),
+    date: z.string().openapi({ description: 'When it happened (UTC).', example: '2022-02-01T22:19:42.841Z' }),
+    id: z.string(),
+    ip: z.string().nullable().openapi({ example: '126.33.94.213' }),
+    snapshotDate: z.string().openapi({
+      description: 'End of the UTC day the entry belongs to.',
+      example: '2022-02-01T23:59:59.999Z',
+    }),
+    affected: Party.openapi({ description: 'What the action was performed on.' }),
+  })
+  .openapi('MuralAuditLogEntry');
+
+function endOfUtcDay(d: Date): Date {
+  return new Date(Math.floor(d.getTime() / DAY_MS) * DAY_MS + DAY_MS - 1);
+}
+
+function toMural(e: AuditEvent) {
+  const a = e.actor;
+  const t = e.target;
+  return {
+    action: e.action,
+    actor: {
+      company: a?.company ?? null,
+      email: a?.email ?? null,
+      id: a?.id ?? null,
+      name: a?.name ?? null,
+      type: a?.type ?? null,
+    },
+    date: e.occurredAt.toISOString(),
+    id: e.id,
+    ip: e.ipAddress,
+    snapshotDate: endOfUtcDay(e.occurredAt).toISOString(),
+    affected: {
+      company: t?.company ?? null,
+      email: t?.email ?? null,
+      id: t?.id ?? null,
+      name: t?.name ?? null,
+      type: t?.kind ?? null,
+    },
+  };
+}
+
+const route = createRoute({
+  method: 'get',
+  path: '/enterprise/v1/audit-log',
+  tags: ['Mural'],
+  summary: 'Audit log entries, newest first',
+  description:
+    'Up to `maxResults` entries in reverse chronological order within a window of at most 30 days (the past 7 days ' +
+    'when no window is given). When more entries exist, the response ends with a `nextToken`; pass it back to ' +
+    'continue. With `nextToken`, every parameter except `maxResults` is ignored.',
+  security,
+  request: {
+    query: z.object({
+      maxResults: intParam(
+        'maxResults',
+        'How many entries to return, 1 to 50000 (default 50000).',
+        1,
+        MURAL.maxResults,
+        MURAL.maxResults,
+      ),
+      nextToken: z
+        .string()
+        .max(4096)
+        .optional()
+        .openapi({
+          param: { name: 'nextToken', in: 'query' },
+          description: 'Token from the end of the previous response.',
+        }),
+      'filter[date][since]': dateOrDateTimeParam(
+        'filter[date][since]',
+        'Only entries at or after this instant (UTC). A date means the start of that day.',
+        '2022-02-01',
+      ),
+      'filter[date][until]': dateOrDateTimeParam(
+        'filter[date][until]',
+        'Only entries at or before this instant (UTC). A date means the end of that day.',
+        '2022-02-02',
+      ),
+      'filter[action]': textParam('filter[action]', 'Only entries of this one action.', 'CREATE_MURAL'),
+    }),
+  },
+  responses: {
+    200: {
+      description: 'A page of entries; `nextToken` is present only when more entries follow.',
+      content: {
+        'application/json': {
+          schema: z
+            .object({ data: z.array(MuralEntry), nextToken: z.string().optional() })
+            .openapi('MuralAuditLogPage'),
+        },
+      },
+    },
+    ...errorResponses,
+  },
+});
+
+/** Resolves the since/until parameters into a half-open window [since, until), checking its length. */
+export function muralWindow(
+  sinceParam: string | undefined,
+  untilParam: string | undefined,
+  now: Date,
+): { since: Date; until: Date } {
+  const since =
+    sinceParam === undefined
+      ? undefined
+      : ((isDateOnly(sinceParam) ? parseDateOnly(sinceParam) : parseDateTime(sinceParam)) as Date);
+  // A date means the whole day; a date-time is inclusive to the millisecond.
+  const until =
+    untilParam === undefined
+      ? undefined
+      : isDateOnly(untilParam)
+        ? addDays(parseDateOnly(untilParam) as Date, 1)
+        : new Date((parseDateTime(untilParam) as Date).getTime() + 1);
+  const nowExclusive = new Date(now.getTime() + 1);
+  if (!since && !until) return { since: addDays(now, -MURAL.defaultWindowDays), until: nowExclusive };
+  if (since && !until) {
+    const end = addDays(since, MURAL.maxWindowDays);
+    return { since, until: end < nowExclusive ? end : nowExclusive > since ? nowExclusive : since };
+  }
+  if (!since && until) return { since: addDays(until, -MURAL.maxWindowDays), until };
+  const s = since as Date;
+  const u = until as Date;
+  if (u < s) throw new ValidationError('filter[date][until]', 'must not be before filter[date][since]');
+  if (u.getTime() - s.getTime() > MURAL.maxWindowDays * DAY_MS) {
+    throw new ValidationError(
+      'filter[date][until]',
+      `the window from filter[date][since] to filter[date][until] spans more than ${MURAL.maxWindowDays} days; request at most 30 days at a time`,
+    );
+  }
+  return { since: s, until: u };
+}
+
+export function registerMural(app: OpenAPIHono<AppEnv>, deps: { audit: AuditService }) {
+  app.openapi(route, async (c) => {
+    const viewer = await authorize(c, 'read');
+    const q = c.req.valid('query');
+    const maxResults = q.maxResults === undefined ? MURAL.maxResults : Number(q.maxResults);
+    let query: Omit<MuralToken, 't' | 'i'>;
+    let after: { key: null; at: Date; id: string } | undefined;
+    if (q.nextToken !== undefined) {
+      const token = deps.audit.verifyToken('mural', viewer.tenantId, q.nextToken) as MuralToken | null;
+      if (!isMuralToken(token)) {
+        throw new ValidationError(
+          'nextToken',
+          "is not a valid token for this API key (it may be altered, truncated or another account's)",
+        );
+      }
+      query = { s: token.s, u: token.u, a: token.a };
+      after = { key: null, at: new Date(token.t), id: token.i };
+    } else {
+      const window = muralWindow(q['filter[date][since]'], q['filter[date][until]'], new Date());
+      query = { s: window.since.getTime(), u: window.until.getTime(), a: q['filter[action]'] ?? null };
+    }
+    const events = deps.audit.streamEvents(
+      viewer.tenantId,
+      { since: new Date(query.s), until: new Date(query.u), actions: query.a ? [query.a] : undefined },
+      { field: 'occurredAt', direction: 'desc' },
+      // One more than asked: whether it exists decides if there is a next page.
+      { after, limit: maxResults + 1, batchSize: 5000 },
+    );
+    let written = 0;
+    let last: AuditEvent | undefined;
+    let more = false;
+    async function* page(): AsyncGenerator<AuditEvent[]> {
+      for await (const batch of events) {
+        const room = maxResults - written;
+        const take = batch.length > room ? batch.slice(0, room) : batch;
+        if (batch.length > room) more = true;
+        written += take.length;
+        last = take.at(-1) ?? last;
+        if (take.length > 0) yield take;
+        if (more) return;
+      }
+    }
+    const tail = () => {
+      if (!more || !last) return ']}';
+      const token: MuralToken = { ...query, t: last.occurredAt.getTime(), i: last.id };
+      return `],"nextToken":${JSON.stringify(deps.audit.signToken('mural', viewer.tenantId, token))}}`;
+    };
+    const body = await jsonStream({ head: '{"data":[', batches: page(), item: toMural, tail });
+    return c.body(body, 200, { 'Content-Type': 'application/json; charset=utf-8' }) as never;
+  });
+}
+
+function isMuralToken(t: MuralToken | null): t is MuralToken {
+  return (
+    t !== null &&
+    typeof t === 'object' &&
+    Number.isFinite(t.s) &&
+    Number.isFinite(t.u) &&
+    Number.isFinite(t.t) &&
+    typeof t.i === 'string' &&
+    /^[0-9a-f-]{36}$/.test(t.i) &&
+    (t.a === null || typeof t.a === 'string')
+  );
+}

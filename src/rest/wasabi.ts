@@ -1,0 +1,208 @@
+// Wasabi AiR audit API (shared/spec/wasabi-air-audit-api.txt):
+//   GET /api/data/audit?user_id&group_id&target_kind&target_id&action_key&from&to&order&page&count
+//   GET /api/data/audit/filters
+//   GET /api/data/audit/{id}
+// Page-numbered: `page` from 0, `count` per page, and `total` matching records.
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import { NotFoundError } from '../audit/errors.ts';
+import type { AuditEvent } from '../audit/model.ts';
+import type { AuditService, OrderField } from '../audit/service.ts';
+import { parseDateTime } from '../audit/time.ts';
+import type { AppEnv } from '../http-env.ts';
+import { errorResponses, notFoundResponse } from './errors.ts';
+import { dateTimeParam, enumParam, eventIdParam, intParam, textParam } from './params.ts';
+import { authorize, security } from './security.ts';
+
+export const WASABI = { defaultCount: 20, maxCount: 1000, maxPage: 1_000_000 } as const;
+
+const ORDERS = ['user_id', 'group_id', 'target_kind', 'action_key', 'ctime'] as const;
+const orderField: Record<(typeof ORDERS)[number], OrderField> = {
+  user_id: 'actor',
+  group_id: 'group',
+  target_kind: 'targetKind',
+  action_key: 'action',
+  ctime: 'occurredAt',
+};
+
+const fields = {
+  id: z
+    .string()
+    .openapi({ description: 'The ID of the event.', example: '59de4bb09221034b071d83db64950d34' }),
+  user_id: z.string().nullable().openapi({ description: 'The ID of the user who initiated the event.' }),
+  action_key: z
+    .string()
+    .openapi({ description: 'The specific action taken on the target.', example: 'login' }),
+  target_kind: z
+    .string()
+    .nullable()
+    .openapi({ description: 'The type or category of the target.', example: 'authenticate' }),
+  target_id: z.string().nullable().openapi({ description: 'The ID of the target object.' }),
+  time: z
+    .string()
+    .openapi({ description: 'The timestamp of the event.', example: '2017-10-11T16:49:52.758Z' }),
+};
+const WasabiEvent = z.object(fields).openapi('WasabiAuditEvent');
+const WasabiEventDetail = z
+  .object({
+    ...fields,
+    additional_id: z
+      .string()
+      .optional()
+      .openapi({ description: 'ID of an additional object, present for some events.' }),
+  })
+  .openapi('WasabiAuditEventDetail');
+
+function toWasabi(e: AuditEvent) {
+  return {
+    id: e.id,
+    user_id: e.actor?.id ?? null,
+    action_key: e.action,
+    target_kind: e.target?.kind ?? null,
+    target_id: e.target?.id ?? null,
+    time: e.occurredAt.toISOString(),
+  };
+}
+
+const listRoute = createRoute({
+  method: 'get',
+  path: '/api/data/audit',
+  tags: ['Wasabi AiR'],
+  summary: 'Listing audit records',
+  description:
+    'Records matching every given filter, one page at a time, with the total number of matches. `from` and `to` are ' +
+    'exclusive. Ascending order of the chosen field, ties by time then id.',
+  security,
+  request: {
+    query: z.object({
+      user_id: textParam('user_id', 'The ID of the user by which to filter events.'),
+      group_id: textParam('group_id', 'The ID of the group by which to filter events.'),
+      target_kind: textParam('target_kind', 'The target_kind by which to filter events.'),
+      target_id: textParam('target_id', 'The ID of the target object by which to filter events.'),
+      action_key: textParam('action_key', 'The specific action key by which to filter events.'),
+      from: dateTimeParam(
+        'from',
+        'RFC 3339: return events newer than this time (exclusive).',
+        '2017-10-11T00:00:00Z',
+      ),
+      to: dateTimeParam(
+        'to',
+        'RFC 3339: return events older than this time (exclusive).',
+        '2017-10-14T00:00:00Z',
+      ),
+      order: enumParam('order', ORDERS, 'The field by which to order events.', 'ctime'),
+      page: intParam('page', 'The page of results to display, from 0.', 0, WASABI.maxPage, 0),
+      count: intParam(
+        'count',
+        `The number of records to return per page, 1 to ${WASABI.maxCount}.`,
+        1,
+        WASABI.maxCount,
+        WASABI.defaultCount,
+      ),
+    }),
+  },
+  responses: {
+    200: {
+      description: 'One page of records.',
+      content: {
+        'application/json': {
+          schema: z
+            .object({
+              audit_events: z.array(WasabiEvent),
+              total: z
+                .number()
+                .int()
+                .openapi({ description: 'The total number of records matching the query.' }),
+              page: z.number().int().openapi({ description: 'The page number of this page of results.' }),
+            })
+            .openapi('WasabiAuditPage'),
+        },
+      },
+    },
+    ...errorResponses,
+  },
+});
+
+const filtersRoute = createRoute({
+  method: 'get',
+  path: '/api/data/audit/filters',
+  tags: ['Wasabi AiR'],
+  summary: 'Listing available target kinds and action keys',
+  security,
+  responses: {
+    200: {
+      description: 'Every target kind seen, each with the action keys seen on it.',
+      content: {
+        'application/json': {
+          schema: z
+            .object({
+              target_kinds: z.array(z.object({ name: z.string(), action_keys: z.array(z.string()) })),
+            })
+            .openapi('WasabiFilters'),
+        },
+      },
+    },
+    ...errorResponses,
+  },
+});
+
+const getRoute = createRoute({
+  method: 'get',
+  path: '/api/data/audit/{id}',
+  tags: ['Wasabi AiR'],
+  summary: 'Retrieving a specific audit event',
+  security,
+  request: { params: z.object({ id: eventIdParam('id') }) },
+  responses: {
+    200: { description: 'The event.', content: { 'application/json': { schema: WasabiEventDetail } } },
+    ...notFoundResponse,
+    ...errorResponses,
+  },
+});
+
+export function registerWasabi(app: OpenAPIHono<AppEnv>, deps: { audit: AuditService }) {
+  // Registered before /{id} so that "filters" is not taken for an event id.
+  app.openapi(filtersRoute, async (c) => {
+    const viewer = await authorize(c, 'read');
+    const available = await deps.audit.availableFilters(viewer.tenantId);
+    return c.json(
+      { target_kinds: available.targetKinds.map((k) => ({ name: k.name, action_keys: k.actions })) },
+      200,
+    );
+  });
+
+  app.openapi(listRoute, async (c) => {
+    const viewer = await authorize(c, 'read');
+    const q = c.req.valid('query');
+    const page = Number(q.page ?? 0);
+    const count = Number(q.count ?? WASABI.defaultCount);
+    const from = q.from ? (parseDateTime(q.from) as Date) : undefined;
+    const one = (v: string | undefined) => (v === undefined ? undefined : [v]);
+    const { events, total } = await deps.audit.pageByOffset(
+      viewer.tenantId,
+      {
+        // "Newer than from": stored times have millisecond precision, so +1 ms makes it exclusive.
+        since: from ? new Date(from.getTime() + 1) : undefined,
+        until: q.to ? (parseDateTime(q.to) as Date) : undefined,
+        actorIds: one(q.user_id),
+        groupIds: one(q.group_id),
+        targetKinds: one(q.target_kind),
+        targetIds: one(q.target_id),
+        actions: one(q.action_key),
+      },
+      { field: orderField[q.order ?? 'ctime'], direction: 'asc' },
+      page * count,
+      count,
+    );
+    return c.json({ audit_events: events.map(toWasabi), total, page }, 200);
+  });
+
+  app.openapi(getRoute, async (c) => {
+    const viewer = await authorize(c, 'read');
+    const event = await deps.audit.getEvent(viewer.tenantId, c.req.valid('param').id);
+    if (!event) throw new NotFoundError('Audit event');
+    return c.json(
+      { ...toWasabi(event), ...(event.additionalId ? { additional_id: event.additionalId } : {}) },
+      200,
+    );
+  });
+}
