@@ -1,0 +1,202 @@
+// Builds the HTTP handler: GraphQL at /graphql, the four vendor REST dialects and the batch
+// route, health checks, the OpenAPI document and the public signing key. Pure: no listening,
+// no process handling (that is main.ts and server.ts).
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
+import { requestId } from 'hono/request-id';
+import type { Logger } from 'pino';
+import proxyAddr from 'proxy-addr';
+import type { ChainService } from './audit/chain-service.ts';
+import { ValidationError } from './audit/errors.ts';
+import type { AuditService } from './audit/service.ts';
+import type { ChainSigner } from './audit/signer.ts';
+import type { Authenticator } from './auth/authenticate.ts';
+import type { Database } from './db/client.ts';
+import { createGraphQLServer } from './graphql/yoga.ts';
+import type { AppEnv } from './http-env.ts';
+import { errorResponse } from './rest/errors.ts';
+import { registerMadkudu } from './rest/madkudu.ts';
+import { registerMural } from './rest/mural.ts';
+import { registerReplicated } from './rest/replicated.ts';
+import { securitySchemes } from './rest/security.ts';
+import { registerWasabi } from './rest/wasabi.ts';
+
+export type AppDeps = {
+  database: Database;
+  audit: AuditService;
+  chain: ChainService;
+  authenticator: Authenticator;
+  signer: ChainSigner;
+  logger: Logger;
+  options: {
+    production: boolean;
+    graphiql: boolean;
+    introspection: boolean;
+    bodyLimitBytes: number;
+    trustedProxies: string[];
+    madkuduRetentionMonths: number;
+    demoApiKey?: string | undefined;
+  };
+};
+
+export type App = {
+  fetch: (request: Request, env?: AppEnv['Bindings']) => Promise<Response>;
+  /** The OpenAPI 3.1 document of the REST routes. */
+  openApiDocument: () => unknown;
+};
+
+export function createApp(deps: AppDeps): App {
+  const { options, logger } = deps;
+  const trust = proxyAddr.compile(options.trustedProxies);
+  const app = new OpenAPIHono<AppEnv>({
+    // A query or body that fails its schema: 400 naming the parameter.
+    defaultHook: (result, c) => {
+      if (result.success) return;
+      const issue = result.error.issues[0];
+      const parameter = issue?.path.length ? String(issue.path[0]) : 'body';
+      const where = issue && issue.path.length > 1 ? issue.path.map(String).join('.') : parameter;
+      return errorResponse(c, new ValidationError(where, issue?.message ?? 'is invalid'));
+    },
+  });
+
+  app.use(requestId({ headerName: 'X-Request-Id' }));
+  app.use(async (c, next) => {
+    const started = performance.now();
+    c.set('logger', logger);
+    c.set('authenticator', deps.authenticator);
+    c.set('clientAddress', clientAddressOf(c.req.raw.headers, c.env?.remoteAddress, trust));
+    await next();
+    const level = c.req.path === '/healthz' || c.req.path === '/readyz' ? 'debug' : 'info';
+    logger[level](
+      {
+        requestId: c.get('requestId'),
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+      },
+      'request',
+    );
+  });
+  app.use(
+    bodyLimit({
+      maxSize: options.bodyLimitBytes,
+      onError: (c) =>
+        c.json(
+          {
+            error: 'payload_too_large',
+            message: `The request body exceeds the limit of ${options.bodyLimitBytes} bytes`,
+            requestId: c.get('requestId'),
+          },
+          413,
+        ),
+    }),
+  );
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', async (c) => {
+    try {
+      await deps.database.ping(1000);
+      return c.json({ status: 'ready', database: 'up' });
+    } catch {
+      c.header('Retry-After', '2');
+      return c.json({ status: 'unavailable', database: 'down' }, 503);
+    }
+  });
+
+  const yoga = createGraphQLServer({
+    audit: deps.audit,
+    chain: deps.chain,
+    authenticator: deps.authenticator,
+    logger,
+    graphiql: options.graphiql,
+    introspection: options.introspection,
+    production: options.production,
+    demoApiKey: options.demoApiKey,
+  });
+  app.on(['GET', 'POST', 'OPTIONS'], '/graphql', (c) =>
+    yoga.fetch(c.req.raw, { requestId: c.get('requestId'), clientAddress: c.get('clientAddress') }),
+  );
+
+  registerMadkudu(app, { audit: deps.audit, retentionMonths: options.madkuduRetentionMonths });
+  registerMural(app, { audit: deps.audit });
+  registerWasabi(app, { audit: deps.audit });
+  registerReplicated(app, { audit: deps.audit });
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', securitySchemes.bearer);
+  app.openAPIRegistry.registerComponent('securitySchemes', 'apikey', securitySchemes.apikey);
+  app.openAPIRegistry.registerComponent('securitySchemes', 'xApiKey', securitySchemes.xApiKey);
+  app.openAPIRegistry.registerComponent('securitySchemes', 'basic', securitySchemes.basic);
+  const openApiDocument = () =>
+    app.getOpenAPI31Document({
+      openapi: '3.1.0',
+      info: {
+        title: 'Audit gateway REST compatibility APIs',
+        version: '1.0.0',
+        description:
+          'MadKudu, Mural, Wasabi AiR and Replicated audit APIs, reproduced from their vendor documents, plus batch ingest.',
+      },
+    });
+  app.get('/openapi.json', (c) => c.json(openApiDocument()));
+
+  app.get('/.well-known/audit-signing-keys.json', (c) => c.json(deps.signer.jwks()));
+  app.get('/.well-known/audit-signing-key.pem', (c) =>
+    c.text(deps.signer.publicKeyPem(), 200, { 'Content-Type': 'application/x-pem-file' }),
+  );
+  app.get('/', (c) => c.redirect('/graphql'));
+
+  app.notFound((c) =>
+    c.json(
+      {
+        error: 'not_found',
+        message: `No route for ${c.req.method} ${c.req.path}`,
+        requestId: c.get('requestId'),
+      },
+      404,
+    ),
+  );
+  app.onError((error, c) => errorResponse(c, error));
+
+  return {
+    fetch: async (request, env = {}) => app.fetch(assumeJsonBody(request), env),
+    openApiDocument,
+  };
+}
+
+/**
+ * The client's address. X-Forwarded-For is unwrapped from the right only through proxies the
+ * deployment declared trusted; otherwise a client could claim any address by sending the header.
+ */
+function clientAddressOf(
+  headers: Headers,
+  peer: string | undefined,
+  trust: (addr: string, i: number) => boolean,
+): string {
+  if (!peer) return 'unknown';
+  const forwarded = headers.get('x-forwarded-for');
+  return proxyAddr(
+    { headers: forwarded ? { 'x-forwarded-for': forwarded } : {}, socket: { remoteAddress: peer } } as never,
+    trust,
+  );
+}
+
+/**
+ * Legacy ingest clients often POST JSON without a fitting Content-Type (`curl -d` sends
+ * application/x-www-form-urlencoded). Such a body is read as JSON rather than refused; any other
+ * declared type (XML, multipart...) is still refused with 415.
+ */
+function assumeJsonBody(request: Request): Request {
+  if (request.method !== 'POST' || !new URL(request.url).pathname.startsWith('/audit/v1/')) return request;
+  const type = request.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase();
+  if (
+    type !== undefined &&
+    type !== '' &&
+    type !== 'text/plain' &&
+    type !== 'application/x-www-form-urlencoded'
+  ) {
+    return request;
+  }
+  const headers = new Headers(request.headers);
+  headers.set('content-type', 'application/json');
+  return new Request(request, { headers });
+}
