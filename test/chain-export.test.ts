@@ -1,0 +1,138 @@
+// The auditor's path: export a tenant's chain with the CLI, then verify the file offline with
+// only the gateway's public key, and see edits, removals and truncations caught.
+import { execFile } from 'node:child_process';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, dbKind, testSecrets } from './support/gateway.ts';
+
+const run = promisify(execFile);
+const bin = path.resolve('src/bin.mjs');
+
+let dir: string;
+let env: Record<string, string>;
+let dropDatabase: (() => Promise<void>) | undefined;
+let publicKeyFile: string;
+
+async function cli(
+  args: string[],
+  extraEnv: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [bin, ...args], {
+      env: { ...process.env, ...env, LOG_LEVEL: 'warn', NODE_ENV: 'development', ...extraEnv },
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+/** Verifies a file with no database reachable at all. */
+function offline(args: string[]) {
+  return cli(['verify', '--public-key', publicKeyFile, '--json', ...args], {
+    DATABASE_URL: 'postgres://nobody@127.0.0.1:1/unreachable',
+    DATA_DIR: path.join(dir, 'does-not-exist'),
+  });
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'agw-export-'));
+  const secrets = testSecrets();
+  if (dbKind === 'postgres') {
+    const db = await createTestDatabase();
+    dropDatabase = db.drop;
+    env = { DATABASE_URL: db.url, ...secrets };
+  } else {
+    env = { DATA_DIR: path.join(dir, 'data'), ...secrets };
+  }
+  publicKeyFile = path.join(dir, 'public.pem');
+  writeFileSync(publicKeyFile, createPublicKey(secrets.SIGNING_KEY).export({ format: 'pem', type: 'spki' }));
+  expect((await cli(['tenants', 'create', 'acme'])).code).toBe(0);
+  expect((await cli(['seed', '--tenant', 'acme', '--events', '300'])).code).toBe(0);
+});
+
+afterAll(async () => {
+  await dropDatabase?.();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('offline verification of an exported chain', () => {
+  it('verifies an untouched export with only the public key, and catches edits, removals and truncation', async () => {
+    const kept = await cli(['checkpoint', '--tenant', 'acme']);
+    expect(kept.code).toBe(0);
+    const checkpointFile = path.join(dir, 'kept-checkpoint.json');
+    writeFileSync(checkpointFile, kept.stdout);
+    expect(JSON.parse(JSON.parse(kept.stdout).statement)).toMatchObject({ type: 'checkpoint', seq: 300 });
+
+    const file = path.join(dir, 'acme.ndjson');
+    expect((await cli(['export', '--tenant', 'acme', '--out', file])).code).toBe(0);
+    const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+    expect(JSON.parse(lines[0] as string)).toMatchObject({
+      type: 'header',
+      format: 'audit-gateway-chain',
+      slug: 'acme',
+    });
+    expect(lines.filter((l) => l.includes('"type":"event"'))).toHaveLength(300);
+
+    const ok = await offline(['--file', file]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ intact: true, eventsChecked: 300, signedThrough: 300 });
+
+    const variant = (name: string, edit: (ls: string[]) => string[]) => {
+      const p = path.join(dir, name);
+      writeFileSync(p, `${edit([...lines]).join('\n')}\n`);
+      return p;
+    };
+    const eventLine = (seq: number) => lines.findIndex((l) => l.startsWith(`{"type":"event","seq":${seq},`));
+
+    const edited = variant('edited.ndjson', (ls) => {
+      const i = eventLine(123);
+      ls[i] = (ls[i] as string).replace(/\\"action\\":\\"[^\\]+\\"/, '\\"action\\":\\"something-else\\"');
+      return ls;
+    });
+    const editedResult = await offline(['--file', edited]);
+    expect(editedResult.code).toBe(1);
+    expect(JSON.parse(editedResult.stdout).break).toMatchObject({ sequence: 123, kind: 'modified' });
+
+    const removed = variant('removed.ndjson', (ls) => ls.filter((_, i) => i !== eventLine(200)));
+    expect(JSON.parse((await offline(['--file', removed])).stdout).break).toMatchObject({
+      sequence: 200,
+      kind: 'missing',
+    });
+
+    // Truncated, with the signed statements stripped as well: the file alone cannot tell...
+    const truncated = variant('truncated.ndjson', (ls) =>
+      ls.filter(
+        (l, i) =>
+          !l.includes('"type":"statement"') &&
+          !l.includes('"type":"head"') &&
+          (i <= eventLine(250) || !l.includes('"type":"event"')),
+      ),
+    );
+    const alone = await offline(['--file', truncated]);
+    expect(JSON.parse(alone.stdout)).toMatchObject({ intact: true, eventsChecked: 250, signedThrough: null });
+    // ...but the checkpoint kept outside does.
+    const withKept = await offline(['--file', truncated, '--checkpoint', checkpointFile]);
+    expect(withKept.code).toBe(1);
+    expect(JSON.parse(withKept.stdout).break).toMatchObject({ sequence: 251, kind: 'missing' });
+
+    // A public key other than the gateway's does not vouch for its statements.
+    const otherKey = path.join(dir, 'other.pem');
+    writeFileSync(otherKey, generateKeyPairSync('ed25519').publicKey.export({ format: 'pem', type: 'spki' }));
+    const foreign = await cli(['verify', '--file', file, '--public-key', otherKey, '--json']);
+    expect(foreign.code).toBe(1);
+    expect(JSON.parse(foreign.stdout).break.detail).toMatch(/does not verify/);
+  });
+
+  it('verifies from the database with the CLI', async () => {
+    const result = await cli(['verify', '--tenant', 'acme', '--json']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ intact: true, eventsChecked: 300, headSequence: 300 });
+  });
+});

@@ -1,0 +1,154 @@
+/* eslint-disable */
+import * as types from './graphql';
+import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
+
+/**
+ * Map of all GraphQL operations in the project.
+ *
+ * This map has several performance disadvantages:
+ * 1. It is not tree-shakeable, so it will include all operations in the project.
+ * 2. It is not minifiable, so the string of a GraphQL query will be multiple times inside the bundle.
+ * 3. It does not support dead code elimination, so it will add unused operations.
+ *
+ * Therefore it is highly recommended to use the babel or swc plugin for production.
+ * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
+ */
+type Documents = {
+    "\n  query MyEvents { viewer { tenant { slug } scopes } auditEvents(first: 100) { totalCount edges { node { id action } } } }\n": typeof types.MyEventsDocument,
+    "\n  mutation RecordForAuth($input: RecordEventInput!) { recordEvent(input: $input) { id } }\n": typeof types.RecordForAuthDocument,
+    "\n  query VerifyChain($from: SafeInt, $to: SafeInt, $checkpoint: SignedCheckpointInput) {\n    verifyChain(fromSequence: $from, toSequence: $to, checkpoint: $checkpoint) {\n      intact fromSequence toSequence eventsChecked checkpointsChecked headSequence signedThrough\n      break { sequence kind detail }\n    }\n  }\n": typeof types.VerifyChainDocument,
+    "\n  query ListCheckpoints { checkpoints(first: 1000) { kind sequence hash signedAt keyId statement signature } }\n": typeof types.ListCheckpointsDocument,
+    "\n  mutation RecordForChain($input: RecordEventInput!) {\n    recordEvent(input: $input) {\n      id sequence hash action name title description groupId additionalId ipAddress occurredAt sentAt receivedAt metadata\n      actor { id email name type company }\n      target { kind id name email company }\n      feature { name metas }\n    }\n  }\n": typeof types.RecordForChainDocument,
+    "\n  query ChainEventById($id: ID!) {\n    event(id: $id) {\n      id sequence hash action name title description groupId additionalId ipAddress occurredAt sentAt receivedAt metadata\n      actor { id email name type company }\n      target { kind id name email company }\n      feature { name metas }\n    }\n  }\n": typeof types.ChainEventByIdDocument,
+    "\n  mutation RecordOne($input: RecordEventInput!) {\n    recordEvent(input: $input) {\n      id sequence action name title description groupId additionalId ipAddress\n      occurredAt sentAt receivedAt metadata hash\n      actor { id email name type company }\n      target { kind id name email company }\n      feature { name metas }\n    }\n  }\n": typeof types.RecordOneDocument,
+    "\n  query CountEvents { auditEvents { totalCount } }\n": typeof types.CountEventsDocument,
+    "\n  query Filters {\n    availableFilters {\n      actions\n      actorTypes\n      targetKinds { name actions }\n      timeRange { earliest latest }\n    }\n  }\n": typeof types.FiltersDocument,
+    "\n  mutation RecordEventsForFilters($inputs: [RecordEventInput!]!) {\n    recordEvents(inputs: $inputs) {\n      __typename\n      ... on RecordEventSuccess { event { id } }\n    }\n  }\n": typeof types.RecordEventsForFiltersDocument,
+    "\n  query FilteredEvents($filter: AuditEventFilter, $first: Int) {\n    auditEvents(filter: $filter, first: $first) {\n      totalCount\n      edges { node { id } }\n      pageInfo { hasNextPage }\n    }\n  }\n": typeof types.FilteredEventsDocument,
+    "\n  mutation RecordEventsForPaging($inputs: [RecordEventInput!]!) {\n    recordEvents(inputs: $inputs) {\n      __typename\n      ... on RecordEventSuccess { event { id } }\n      ... on RecordEventFailure { field message }\n    }\n  }\n": typeof types.RecordEventsForPagingDocument,
+    "\n  query PageOfEvents($first: Int, $after: String, $last: Int, $before: String, $orderBy: AuditEventOrder) {\n    auditEvents(first: $first, after: $after, last: $last, before: $before, orderBy: $orderBy) {\n      edges { cursor node { id occurredAt action groupId actor { id } target { kind } } }\n      pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n    }\n  }\n": typeof types.PageOfEventsDocument,
+    "\n  mutation RecordIdempotent($input: RecordEventInput!) { recordEvent(input: $input) { id sequence action } }\n": typeof types.RecordIdempotentDocument,
+    "\n  query CountIdempotent { auditEvents { totalCount } }\n": typeof types.CountIdempotentDocument,
+    "\n  mutation BatchIdempotent($inputs: [RecordEventInput!]!) {\n    recordEvents(inputs: $inputs) {\n      __typename\n      ... on RecordEventSuccess { index replayed event { id } }\n      ... on RecordEventFailure { index code field message }\n    }\n  }\n": typeof types.BatchIdempotentDocument,
+    "\n  mutation IsoRecord($input: RecordEventInput!) { recordEvent(input: $input) { id } }\n": typeof types.IsoRecordDocument,
+    "\n  query IsoList($filter: AuditEventFilter, $first: Int, $after: String) {\n    auditEvents(filter: $filter, first: $first, after: $after) {\n      edges { node { id action actor { id email } } }\n      pageInfo { hasNextPage endCursor }\n    }\n  }\n": typeof types.IsoListDocument,
+    "\n  query IsoGet($id: ID!) { event(id: $id) { id action } node(id: $id) { id } }\n": typeof types.IsoGetDocument,
+};
+const documents: Documents = {
+    "\n  query MyEvents { viewer { tenant { slug } scopes } auditEvents(first: 100) { totalCount edges { node { id action } } } }\n": types.MyEventsDocument,
+    "\n  mutation RecordForAuth($input: RecordEventInput!) { recordEvent(input: $input) { id } }\n": types.RecordForAuthDocument,
+    "\n  query VerifyChain($from: SafeInt, $to: SafeInt, $checkpoint: SignedCheckpointInput) {\n    verifyChain(fromSequence: $from, toSequence: $to, checkpoint: $checkpoint) {\n      intact fromSequence toSequence eventsChecked checkpointsChecked headSequence signedThrough\n      break { sequence kind detail }\n    }\n  }\n": types.VerifyChainDocument,
+    "\n  query ListCheckpoints { checkpoints(first: 1000) { kind sequence hash signedAt keyId statement signature } }\n": types.ListCheckpointsDocument,
+    "\n  mutation RecordForChain($input: RecordEventInput!) {\n    recordEvent(input: $input) {\n      id sequence hash action name title description groupId additionalId ipAddress occurredAt sentAt receivedAt metadata\n      actor { id email name type company }\n      target { kind id name email company }\n      feature { name metas }\n    }\n  }\n": types.RecordForChainDocument,
+    "\n  query ChainEventById($id: ID!) {\n    event(id: $id) {\n      id sequence hash action name title description groupId additionalId ipAddress occurredAt sentAt receivedAt metadata\n      actor { id email name type company }\n      target { kind id name email company }\n      feature { name metas }\n    }\n  }\n": types.ChainEventByIdDocument,
+    "\n  mutation RecordOne($input: RecordEventInput!) {\n    recordEvent(input: $input) {\n      id sequence action name title description groupId additionalId ipAddress\n      occurredAt sentAt receivedAt metadata hash\n      actor { id email name type company }\n      target { kind id name email company }\n      feature { name metas }\n    }\n  }\n": types.RecordOneDocument,
+    "\n  query CountEvents { auditEvents { totalCount } }\n": types.CountEventsDocument,
+    "\n  query Filters {\n    availableFilters {\n      actions\n      actorTypes\n      targetKinds { name actions }\n      timeRange { earliest latest }\n    }\n  }\n": types.FiltersDocument,
+    "\n  mutation RecordEventsForFilters($inputs: [RecordEventInput!]!) {\n    recordEvents(inputs: $inputs) {\n      __typename\n      ... on RecordEventSuccess { event { id } }\n    }\n  }\n": types.RecordEventsForFiltersDocument,
+    "\n  query FilteredEvents($filter: AuditEventFilter, $first: Int) {\n    auditEvents(filter: $filter, first: $first) {\n      totalCount\n      edges { node { id } }\n      pageInfo { hasNextPage }\n    }\n  }\n": types.FilteredEventsDocument,
+    "\n  mutation RecordEventsForPaging($inputs: [RecordEventInput!]!) {\n    recordEvents(inputs: $inputs) {\n      __typename\n      ... on RecordEventSuccess { event { id } }\n      ... on RecordEventFailure { field message }\n    }\n  }\n": types.RecordEventsForPagingDocument,
+    "\n  query PageOfEvents($first: Int, $after: String, $last: Int, $before: String, $orderBy: AuditEventOrder) {\n    auditEvents(first: $first, after: $after, last: $last, before: $before, orderBy: $orderBy) {\n      edges { cursor node { id occurredAt action groupId actor { id } target { kind } } }\n      pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n    }\n  }\n": types.PageOfEventsDocument,
+    "\n  mutation RecordIdempotent($input: RecordEventInput!) { recordEvent(input: $input) { id sequence action } }\n": types.RecordIdempotentDocument,
+    "\n  query CountIdempotent { auditEvents { totalCount } }\n": types.CountIdempotentDocument,
+    "\n  mutation BatchIdempotent($inputs: [RecordEventInput!]!) {\n    recordEvents(inputs: $inputs) {\n      __typename\n      ... on RecordEventSuccess { index replayed event { id } }\n      ... on RecordEventFailure { index code field message }\n    }\n  }\n": types.BatchIdempotentDocument,
+    "\n  mutation IsoRecord($input: RecordEventInput!) { recordEvent(input: $input) { id } }\n": types.IsoRecordDocument,
+    "\n  query IsoList($filter: AuditEventFilter, $first: Int, $after: String) {\n    auditEvents(filter: $filter, first: $first, after: $after) {\n      edges { node { id action actor { id email } } }\n      pageInfo { hasNextPage endCursor }\n    }\n  }\n": types.IsoListDocument,
+    "\n  query IsoGet($id: ID!) { event(id: $id) { id action } node(id: $id) { id } }\n": types.IsoGetDocument,
+};
+
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ *
+ *
+ * @example
+ * ```ts
+ * const query = graphql(`query GetUser($id: ID!) { user(id: $id) { name } }`);
+ * ```
+ *
+ * The query argument is unknown!
+ * Please regenerate the types.
+ */
+export function graphql(source: string): unknown;
+
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query MyEvents { viewer { tenant { slug } scopes } auditEvents(first: 100) { totalCount edges { node { id action } } } }\n"): (typeof documents)["\n  query MyEvents { viewer { tenant { slug } scopes } auditEvents(first: 100) { totalCount edges { node { id action } } } }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation RecordForAuth($input: RecordEventInput!) { recordEvent(input: $input) { id } }\n"): (typeof documents)["\n  mutation RecordForAuth($input: RecordEventInput!) { recordEvent(input: $input) { id } }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query VerifyChain($from: SafeInt, $to: SafeInt, $checkpoint: SignedCheckpointInput) {\n    verifyChain(fromSequence: $from, toSequence: $to, checkpoint: $checkpoint) {\n      intact fromSequence toSequence eventsChecked checkpointsChecked headSequence signedThrough\n      break { sequence kind detail }\n    }\n  }\n"): (typeof documents)["\n  query VerifyChain($from: SafeInt, $to: SafeInt, $checkpoint: SignedCheckpointInput) {\n    verifyChain(fromSequence: $from, toSequence: $to, checkpoint: $checkpoint) {\n      intact fromSequence toSequence eventsChecked checkpointsChecked headSequence signedThrough\n      break { sequence kind detail }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query ListCheckpoints { checkpoints(first: 1000) { kind sequence hash signedAt keyId statement signature } }\n"): (typeof documents)["\n  query ListCheckpoints { checkpoints(first: 1000) { kind sequence hash signedAt keyId statement signature } }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation RecordForChain($input: RecordEventInput!) {\n    recordEvent(input: $input) {\n      id sequence hash action name title description groupId additionalId ipAddress occurredAt sentAt receivedAt metadata\n      actor { id email name type company }\n      target { kind id name email company }\n      feature { name metas }\n    }\n  }\n"): (typeof documents)["\n  mutation RecordForChain($input: RecordEventInput!) {\n    recordEvent(input: $input) {\n      id sequence hash action name title description groupId additionalId ipAddress occurredAt sentAt receivedAt metadata\n      actor { id email name type company }\n      target { kind id name email company }\n      feature { name metas }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query ChainEventById($id: ID!) {\n    event(id: $id) {\n      id sequence hash action name title description groupId additionalId ipAddress occurredAt sentAt receivedAt metadata\n      actor { id email name type company }\n      target { kind id name email company }\n      feature { name metas }\n    }\n  }\n"): (typeof documents)["\n  query ChainEventById($id: ID!) {\n    event(id: $id) {\n      id sequence hash action name title description groupId additionalId ipAddress occurredAt sentAt receivedAt metadata\n      actor { id email name type company }\n      target { kind id name email company }\n      feature { name metas }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation RecordOne($input: RecordEventInput!) {\n    recordEvent(input: $input) {\n      id sequence action name title description groupId additionalId ipAddress\n      occurredAt sentAt receivedAt metadata hash\n      actor { id email name type company }\n      target { kind id name email company }\n      feature { name metas }\n    }\n  }\n"): (typeof documents)["\n  mutation RecordOne($input: RecordEventInput!) {\n    recordEvent(input: $input) {\n      id sequence action name title description groupId additionalId ipAddress\n      occurredAt sentAt receivedAt metadata hash\n      actor { id email name type company }\n      target { kind id name email company }\n      feature { name metas }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query CountEvents { auditEvents { totalCount } }\n"): (typeof documents)["\n  query CountEvents { auditEvents { totalCount } }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Filters {\n    availableFilters {\n      actions\n      actorTypes\n      targetKinds { name actions }\n      timeRange { earliest latest }\n    }\n  }\n"): (typeof documents)["\n  query Filters {\n    availableFilters {\n      actions\n      actorTypes\n      targetKinds { name actions }\n      timeRange { earliest latest }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation RecordEventsForFilters($inputs: [RecordEventInput!]!) {\n    recordEvents(inputs: $inputs) {\n      __typename\n      ... on RecordEventSuccess { event { id } }\n    }\n  }\n"): (typeof documents)["\n  mutation RecordEventsForFilters($inputs: [RecordEventInput!]!) {\n    recordEvents(inputs: $inputs) {\n      __typename\n      ... on RecordEventSuccess { event { id } }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query FilteredEvents($filter: AuditEventFilter, $first: Int) {\n    auditEvents(filter: $filter, first: $first) {\n      totalCount\n      edges { node { id } }\n      pageInfo { hasNextPage }\n    }\n  }\n"): (typeof documents)["\n  query FilteredEvents($filter: AuditEventFilter, $first: Int) {\n    auditEvents(filter: $filter, first: $first) {\n      totalCount\n      edges { node { id } }\n      pageInfo { hasNextPage }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation RecordEventsForPaging($inputs: [RecordEventInput!]!) {\n    recordEvents(inputs: $inputs) {\n      __typename\n      ... on RecordEventSuccess { event { id } }\n      ... on RecordEventFailure { field message }\n    }\n  }\n"): (typeof documents)["\n  mutation RecordEventsForPaging($inputs: [RecordEventInput!]!) {\n    recordEvents(inputs: $inputs) {\n      __typename\n      ... on RecordEventSuccess { event { id } }\n      ... on RecordEventFailure { field message }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query PageOfEvents($first: Int, $after: String, $last: Int, $before: String, $orderBy: AuditEventOrder) {\n    auditEvents(first: $first, after: $after, last: $last, before: $before, orderBy: $orderBy) {\n      edges { cursor node { id occurredAt action groupId actor { id } target { kind } } }\n      pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n    }\n  }\n"): (typeof documents)["\n  query PageOfEvents($first: Int, $after: String, $last: Int, $before: String, $orderBy: AuditEventOrder) {\n    auditEvents(first: $first, after: $after, last: $last, before: $before, orderBy: $orderBy) {\n      edges { cursor node { id occurredAt action groupId actor { id } target { kind } } }\n      pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation RecordIdempotent($input: RecordEventInput!) { recordEvent(input: $input) { id sequence action } }\n"): (typeof documents)["\n  mutation RecordIdempotent($input: RecordEventInput!) { recordEvent(input: $input) { id sequence action } }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query CountIdempotent { auditEvents { totalCount } }\n"): (typeof documents)["\n  query CountIdempotent { auditEvents { totalCount } }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation BatchIdempotent($inputs: [RecordEventInput!]!) {\n    recordEvents(inputs: $inputs) {\n      __typename\n      ... on RecordEventSuccess { index replayed event { id } }\n      ... on RecordEventFailure { index code field message }\n    }\n  }\n"): (typeof documents)["\n  mutation BatchIdempotent($inputs: [RecordEventInput!]!) {\n    recordEvents(inputs: $inputs) {\n      __typename\n      ... on RecordEventSuccess { index replayed event { id } }\n      ... on RecordEventFailure { index code field message }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation IsoRecord($input: RecordEventInput!) { recordEvent(input: $input) { id } }\n"): (typeof documents)["\n  mutation IsoRecord($input: RecordEventInput!) { recordEvent(input: $input) { id } }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query IsoList($filter: AuditEventFilter, $first: Int, $after: String) {\n    auditEvents(filter: $filter, first: $first, after: $after) {\n      edges { node { id action actor { id email } } }\n      pageInfo { hasNextPage endCursor }\n    }\n  }\n"): (typeof documents)["\n  query IsoList($filter: AuditEventFilter, $first: Int, $after: String) {\n    auditEvents(filter: $filter, first: $first, after: $after) {\n      edges { node { id action actor { id email } } }\n      pageInfo { hasNextPage endCursor }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query IsoGet($id: ID!) { event(id: $id) { id action } node(id: $id) { id } }\n"): (typeof documents)["\n  query IsoGet($id: ID!) { event(id: $id) { id action } node(id: $id) { id } }\n"];
+
+export function graphql(source: string) {
+  return (documents as any)[source] ?? {};
+}
+
+export type DocumentType<TDocumentNode extends DocumentNode<any, any>> = TDocumentNode extends DocumentNode<  infer TType,  any>  ? TType  : never;
