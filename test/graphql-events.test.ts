@@ -191,6 +191,19 @@ describe('event(id) and node(id)', () => {
     );
     expect(foreign.data).toEqual({ node: null });
   });
+
+  it('refuses an id that is not a UUID as bad input, whatever it decodes to', async () => {
+    // "9.20547059986e+211" base64url-decodes to bytes with a colon in them (found by the fuzz test).
+    for (const id of ['9.20547059986e+211', 'QXVkaXRFdmVudDox', 'not-an-id']) {
+      const res = await t.gqlRaw(
+        { query: `query($id: ID!) { node(id: $id) { id } }`, variables: { id } },
+        a.readKey,
+      );
+      expect(res.status).toBe(200);
+      expect(res.errors?.[0]?.extensions?.code, id).toBe('BAD_USER_INPUT');
+      expect(res.errors?.[0]?.message).toMatch(/id/);
+    }
+  });
 });
 
 describe('availableFilters', () => {
