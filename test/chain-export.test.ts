@@ -62,7 +62,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe('offline verification of an exported chain', () => {
+// Each CLI call starts a Node process; on a loaded two-core machine that takes seconds.
+describe('offline verification of an exported chain', { timeout: 240_000 }, () => {
   it('verifies an untouched export with only the public key, and catches edits, removals and truncation', async () => {
     const kept = await cli(['checkpoint', '--tenant', 'acme']);
     expect(kept.code).toBe(0);

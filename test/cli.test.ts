@@ -44,7 +44,7 @@ async function cliFails(...args: string[]): Promise<string> {
   throw new Error(`expected ${args.join(' ')} to fail`);
 }
 
-describe('the audit-gateway CLI', () => {
+describe('the audit-gateway CLI', { timeout: 240_000 }, () => {
   it('migrates, creates tenants and keys (--json), seeds, lists and revokes', async () => {
     expect(await cli('migrate')).toMatch(/migrations applied/);
     const tenant = JSON.parse(await cli('tenants', 'create', 'acme', '--json')) as {
