@@ -33,6 +33,7 @@ type Documents = {
     "\n  mutation IsoRecord($input: RecordEventInput!) { recordEvent(input: $input) { id } }\n": typeof types.IsoRecordDocument,
     "\n  query IsoList($filter: AuditEventFilter, $first: Int, $after: String) {\n    auditEvents(filter: $filter, first: $first, after: $after) {\n      edges { node { id action actor { id email } } }\n      pageInfo { hasNextPage endCursor }\n    }\n  }\n": typeof types.IsoListDocument,
     "\n  query IsoGet($id: ID!) { event(id: $id) { id action } node(id: $id) { id } }\n": typeof types.IsoGetDocument,
+    "\n  query ReplicatedStored {\n    auditEvents(first: 100) {\n      totalCount\n      edges {\n        node {\n          id sequence action name title description ipAddress occurredAt sentAt receivedAt\n          groupId additionalId metadata\n          actor { id email name type company }\n          target { kind id name email company }\n          feature { name metas }\n        }\n      }\n    }\n  }\n": typeof types.ReplicatedStoredDocument,
 };
 const documents: Documents = {
     "\n  query MyEvents { viewer { tenant { slug } scopes } auditEvents(first: 100) { totalCount edges { node { id action } } } }\n": types.MyEventsDocument,
@@ -54,6 +55,7 @@ const documents: Documents = {
     "\n  mutation IsoRecord($input: RecordEventInput!) { recordEvent(input: $input) { id } }\n": types.IsoRecordDocument,
     "\n  query IsoList($filter: AuditEventFilter, $first: Int, $after: String) {\n    auditEvents(filter: $filter, first: $first, after: $after) {\n      edges { node { id action actor { id email } } }\n      pageInfo { hasNextPage endCursor }\n    }\n  }\n": types.IsoListDocument,
     "\n  query IsoGet($id: ID!) { event(id: $id) { id action } node(id: $id) { id } }\n": types.IsoGetDocument,
+    "\n  query ReplicatedStored {\n    auditEvents(first: 100) {\n      totalCount\n      edges {\n        node {\n          id sequence action name title description ipAddress occurredAt sentAt receivedAt\n          groupId additionalId metadata\n          actor { id email name type company }\n          target { kind id name email company }\n          feature { name metas }\n        }\n      }\n    }\n  }\n": types.ReplicatedStoredDocument,
 };
 
 /**
@@ -146,6 +148,10 @@ export function graphql(source: "\n  query IsoList($filter: AuditEventFilter, $f
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query IsoGet($id: ID!) { event(id: $id) { id action } node(id: $id) { id } }\n"): (typeof documents)["\n  query IsoGet($id: ID!) { event(id: $id) { id action } node(id: $id) { id } }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query ReplicatedStored {\n    auditEvents(first: 100) {\n      totalCount\n      edges {\n        node {\n          id sequence action name title description ipAddress occurredAt sentAt receivedAt\n          groupId additionalId metadata\n          actor { id email name type company }\n          target { kind id name email company }\n          feature { name metas }\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query ReplicatedStored {\n    auditEvents(first: 100) {\n      totalCount\n      edges {\n        node {\n          id sequence action name title description ipAddress occurredAt sentAt receivedAt\n          groupId additionalId metadata\n          actor { id email name type company }\n          target { kind id name email company }\n          feature { name metas }\n        }\n      }\n    }\n  }\n"];
 
 export function graphql(source: string) {
   return (documents as any)[source] ?? {};
