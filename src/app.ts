@@ -43,6 +43,8 @@ export type App = {
   fetch: (request: Request, env?: AppEnv['Bindings']) => Promise<Response>;
   /** The OpenAPI 3.1 document of the REST routes. */
   openApiDocument: () => unknown;
+  /** Every handler Hono registered, as (method, path pattern); middleware shows as method `ALL`. */
+  routes: () => { method: string; path: string }[];
 };
 
 export function createApp(deps: AppDeps): App {
@@ -160,6 +162,7 @@ export function createApp(deps: AppDeps): App {
   return {
     fetch: async (request, env = {}) => app.fetch(assumeJsonBody(request), env),
     openApiDocument,
+    routes: () => app.routes.map(({ method, path }) => ({ method, path })),
   };
 }
 
@@ -174,10 +177,12 @@ function clientAddressOf(
 ): string {
   if (!peer) return 'unknown';
   const forwarded = headers.get('x-forwarded-for');
-  return proxyAddr(
+  const address = proxyAddr(
     { headers: forwarded ? { 'x-forwarded-for': forwarded } : {}, socket: { remoteAddress: peer } } as never,
     trust,
   );
+  // A dual-stack listener reports an IPv4 peer as ::ffff:a.b.c.d; that is the IPv4 address.
+  return address.replace(/^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i, '$1');
 }
 
 /**

@@ -59,6 +59,9 @@ export type AuditServiceOptions = {
   checkpointIntervalSeconds: number;
 };
 
+/** Fields the server supplies for a caller that left them empty; see `recordEvent`. */
+export type DerivedFields = { ipAddress?: string | null };
+
 type CursorPayload = { q: string; k: string | null; t: number; i: string };
 
 export class AuditService {
@@ -212,13 +215,19 @@ export class AuditService {
   // -------------------------------------------------------------------------------------------
   // Writing
 
-  /** Validates and stores one event; throws ValidationError or ConflictError. */
+  /**
+   * Validates and stores one event; throws ValidationError or ConflictError. `derived` holds what
+   * the server fills in when the input leaves it empty (the client's address): it is not part of
+   * the idempotency fingerprint, so a retry of the same request from another address finds the
+   * original instead of conflicting with it.
+   */
   async recordEvent(
     tenantId: number,
     raw: unknown,
     field = 'input',
+    derived: DerivedFields = {},
   ): Promise<{ event: AuditEvent; replayed: boolean }> {
-    const [result] = await this.#store(tenantId, [this.#prepare(tenantId, raw, field)]);
+    const [result] = await this.#store(tenantId, [this.#prepare(tenantId, raw, field, derived)]);
     if (!result) throw new Error('no result for a recorded event');
     if (!result.ok) throw result.error;
     return { event: result.event, replayed: result.replayed };
@@ -251,7 +260,7 @@ export class AuditService {
     return this.#committer.whenIdle();
   }
 
-  #prepare(tenantId: number, raw: unknown, field: string): repo.NewEvent {
+  #prepare(tenantId: number, raw: unknown, field: string, derived: DerivedFields = {}): repo.NewEvent {
     const input = parseEventInput(raw, field);
     const receivedAt = new Date();
     const { idempotencyKey, ...rest } = input;
@@ -259,6 +268,7 @@ export class AuditService {
       ...rest,
       id: uuidv7(),
       tenantId,
+      ipAddress: input.ipAddress ?? derived.ipAddress ?? null,
       occurredAt: input.occurredAt ?? receivedAt,
       receivedAt,
       idempotencyKey,

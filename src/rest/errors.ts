@@ -85,6 +85,10 @@ export function errorResponse(c: Context<AppEnv>, error: unknown): Response {
     if (error instanceof DatabaseUnavailableError) c.header('Retry-After', String(error.retryAfterSeconds));
     return c.json(body, status);
   }
+  // Hono's body validator throws a bare 400 when the body is not JSON at all.
+  if (error instanceof HTTPException && error.status === 400) {
+    return errorResponse(c, new ValidationError('body', 'is not valid JSON'));
+  }
   if (error instanceof HTTPException) {
     const status = error.status as ContentfulStatusCode;
     const code =

@@ -35,10 +35,12 @@ const ReplicatedEvent = z
   })
   .openapi('ReplicatedEvent');
 
+// Keyed by the header's documented spelling: the validator matches header names case-insensitively,
+// and the OpenAPI generator refuses a key that differs from the parameter's name.
 const idempotencyHeader = z.object({
-  'idempotency-key': z
+  'Idempotency-Key': z
     .string()
-    .max(200)
+    .max(200, { message: 'must be at most 200 characters' })
     .optional()
     .openapi({
       param: { name: 'Idempotency-Key', in: 'header' },
@@ -55,6 +57,20 @@ const vendorField: Record<string, string> = {
   'body.ipAddress': 'ip_address',
   'body.idempotencyKey': 'Idempotency-Key',
 };
+
+/** Answers of the body-reading middleware in front of both POST routes. */
+const bodyResponses = {
+  413: {
+    description: 'The body is larger than `BODY_LIMIT_BYTES`.',
+    content: { 'application/json': { schema: ErrorBody } },
+  },
+  415: {
+    description:
+      'A Content-Type other than JSON. A missing one, `text/plain` and `application/x-www-form-urlencoded` ' +
+      '(what `curl -d` sends) are read as JSON.',
+    content: { 'application/json': { schema: ErrorBody } },
+  },
+} as const;
 
 const eventRoute = createRoute({
   method: 'post',
@@ -75,6 +91,7 @@ const eventRoute = createRoute({
       description: 'The Idempotency-Key was used for a different event.',
       content: { 'application/json': { schema: ErrorBody } },
     },
+    ...bodyResponses,
     ...errorResponses,
   },
 });
@@ -108,7 +125,15 @@ const batchRoute = createRoute({
         'application/json': {
           schema: z.object({
             events: z
-              .array(z.record(z.string(), z.unknown()), { message: 'must be an array of event objects' })
+              // Each item is checked on its own by the service, so one malformed item (even one
+              // that is not an object) is rejected alone instead of sinking the batch.
+              .array(
+                z.unknown().openapi({
+                  type: 'object',
+                  description: 'One event in the canonical shape (`RecordEventInput`).',
+                }),
+                { message: 'must be an array of event objects' },
+              )
               .max(MAX_BATCH, { message: `must hold at most ${MAX_BATCH} events` }),
           }),
         },
@@ -122,9 +147,16 @@ const batchRoute = createRoute({
         'application/json': { schema: z.object({ results: z.array(BatchResult) }).openapi('BatchResults') },
       },
     },
+    ...bodyResponses,
     ...errorResponses,
   },
 });
+
+/**
+ * Clients that serialize a fixed struct (Go without `omitempty`, for one) send "" for a field they
+ * have no value for; the optional fields read "" as absent rather than refusing the event.
+ */
+const absentIfEmpty = (v: string | null | undefined) => (v === '' ? null : v);
 
 export function registerReplicated(app: OpenAPIHono<AppEnv>, deps: { audit: AuditService }) {
   app.openapi(eventRoute, async (c) => {
@@ -136,13 +168,15 @@ export function registerReplicated(app: OpenAPIHono<AppEnv>, deps: { audit: Audi
         viewer.tenantId,
         {
           action: body.action,
-          name: body.name,
-          title: body.title,
-          description: body.description,
-          ipAddress: body.ip_address ?? (isIP(clientAddress) ? clientAddress : null),
-          idempotencyKey: c.req.valid('header')['idempotency-key'],
+          name: absentIfEmpty(body.name),
+          title: absentIfEmpty(body.title),
+          description: absentIfEmpty(body.description),
+          ipAddress: absentIfEmpty(body.ip_address),
+          idempotencyKey: c.req.valid('header')['Idempotency-Key'],
         },
         'body',
+        // Without ip_address, the client's address (not part of the idempotency fingerprint).
+        { ipAddress: isIP(clientAddress) ? clientAddress : null },
       );
     } catch (error) {
       if (error instanceof ValidationError)
@@ -158,10 +192,10 @@ export function registerReplicated(app: OpenAPIHono<AppEnv>, deps: { audit: Audi
   app.openapi(batchRoute, async (c) => {
     const viewer = await authorize(c, 'write');
     const { events } = c.req.valid('json');
-    const batchKey = c.req.valid('header')['idempotency-key'];
+    const batchKey = c.req.valid('header')['Idempotency-Key'];
     const inputs = batchKey
       ? events.map((e, i) =>
-          e.idempotencyKey === undefined ? { ...e, idempotencyKey: `${batchKey}:${i}` } : e,
+          isObject(e) && e.idempotencyKey === undefined ? { ...e, idempotencyKey: `${batchKey}:${i}` } : e,
         )
       : events;
     const results = await deps.audit.recordEvents(viewer.tenantId, inputs, 'events');
@@ -191,4 +225,8 @@ export function registerReplicated(app: OpenAPIHono<AppEnv>, deps: { audit: Audi
       200,
     );
   });
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

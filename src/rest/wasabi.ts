@@ -4,13 +4,13 @@
 //   GET /api/data/audit/{id}
 // Page-numbered: `page` from 0, `count` per page, and `total` matching records.
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import { NotFoundError } from '../audit/errors.ts';
+import { NotFoundError, ValidationError } from '../audit/errors.ts';
 import type { AuditEvent } from '../audit/model.ts';
 import type { AuditService, OrderField } from '../audit/service.ts';
 import { parseDateTime } from '../audit/time.ts';
 import type { AppEnv } from '../http-env.ts';
 import { errorResponses, notFoundResponse } from './errors.ts';
-import { dateTimeParam, enumParam, eventIdParam, intParam, textParam } from './params.ts';
+import { enumParam, eventIdParam, intParam, textParam } from './params.ts';
 import { authorize, security } from './security.ts';
 
 export const WASABI = { defaultCount: 20, maxCount: 1000, maxPage: 1_000_000 } as const;
@@ -37,9 +37,11 @@ const fields = {
     .nullable()
     .openapi({ description: 'The type or category of the target.', example: 'authenticate' }),
   target_id: z.string().nullable().openapi({ description: 'The ID of the target object.' }),
-  time: z
-    .string()
-    .openapi({ description: 'The timestamp of the event.', example: '2017-10-11T16:49:52.758Z' }),
+  time: z.string().openapi({
+    description: 'The timestamp of the event (UTC, milliseconds).',
+    format: 'date-time',
+    example: '2017-10-11T16:49:52.758Z',
+  }),
 };
 const WasabiEvent = z.object(fields).openapi('WasabiAuditEvent');
 const WasabiEventDetail = z
@@ -63,6 +65,49 @@ function toWasabi(e: AuditEvent) {
   };
 }
 
+/**
+ * A query bound as exact as the client wrote it: the document's own times have microseconds
+ * (2017-10-11T16:49:52.758191Z), and a client may send one back. Stored times have milliseconds,
+ * so a bound is kept as its millisecond plus whether a finer fraction was cut off.
+ */
+type TimeBound = { ms: number; cut: boolean };
+
+function parseTimeBound(value: string): TimeBound | string {
+  const fine = /^(.+\.\d{3})(\d{1,6})([Zz]|[+-]\d{2}:\d{2})$/.exec(value);
+  const parsed = parseDateTime(fine ? `${fine[1]}${fine[3]}` : value);
+  if (typeof parsed === 'string') return parsed;
+  return { ms: parsed.getTime(), cut: fine ? /[1-9]/.test(fine[2] as string) : false };
+}
+
+function timeBoundParam(name: string, description: string, example: string) {
+  return z
+    .string()
+    .superRefine((v, ctx) => {
+      const parsed = parseTimeBound(v);
+      if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
+    })
+    .optional()
+    .openapi({ param: { name, in: 'query' }, description, example, format: 'date-time' });
+}
+
+/**
+ * `from` and `to` (both exclusive) as the service's half-open window [since, until) of stored
+ * milliseconds. A `to` before `from` is refused; an empty window is not an error.
+ */
+function timeWindow(fromParam: string | undefined, toParam: string | undefined) {
+  const from = fromParam === undefined ? undefined : (parseTimeBound(fromParam) as TimeBound);
+  const to = toParam === undefined ? undefined : (parseTimeBound(toParam) as TimeBound);
+  if (from && to && to.ms < from.ms) throw new ValidationError('to', 'must not be before from');
+  // Newer than `from`: the next whole millisecond, whether or not a finer fraction was cut off.
+  const since = from ? from.ms + 1 : undefined;
+  // Older than `to`: a cut-off fraction means the millisecond it lies in is older still.
+  const until = to ? to.ms + (to.cut ? 1 : 0) : undefined;
+  return {
+    since: since === undefined ? undefined : new Date(since),
+    until: until === undefined ? undefined : new Date(since === undefined ? until : Math.max(until, since)),
+  };
+}
+
 const listRoute = createRoute({
   method: 'get',
   path: '/api/data/audit',
@@ -79,14 +124,15 @@ const listRoute = createRoute({
       target_kind: textParam('target_kind', 'The target_kind by which to filter events.'),
       target_id: textParam('target_id', 'The ID of the target object by which to filter events.'),
       action_key: textParam('action_key', 'The specific action key by which to filter events.'),
-      from: dateTimeParam(
+      from: timeBoundParam(
         'from',
-        'RFC 3339: return events newer than this time (exclusive).',
-        '2017-10-11T00:00:00Z',
+        'RFC 3339: return events newer than this time (exclusive). Up to 9 fractional digits.',
+        '2017-10-11T16:49:52.758191Z',
       ),
-      to: dateTimeParam(
+      to: timeBoundParam(
         'to',
-        'RFC 3339: return events older than this time (exclusive).',
+        'RFC 3339: return events older than this time (exclusive). Up to 9 fractional digits. ' +
+          'Must not be before `from`; equal to it, nothing matches.',
         '2017-10-14T00:00:00Z',
       ),
       order: enumParam('order', ORDERS, 'The field by which to order events.', 'ctime'),
@@ -122,6 +168,8 @@ const listRoute = createRoute({
   },
 });
 
+const { 400: _, ...withoutBadRequest } = errorResponses;
+
 const filtersRoute = createRoute({
   method: 'get',
   path: '/api/data/audit/filters',
@@ -141,7 +189,8 @@ const filtersRoute = createRoute({
         },
       },
     },
-    ...errorResponses,
+    // No parameters, so nothing to refuse with a 400.
+    ...withoutBadRequest,
   },
 });
 
@@ -175,14 +224,11 @@ export function registerWasabi(app: OpenAPIHono<AppEnv>, deps: { audit: AuditSer
     const q = c.req.valid('query');
     const page = Number(q.page ?? 0);
     const count = Number(q.count ?? WASABI.defaultCount);
-    const from = q.from ? (parseDateTime(q.from) as Date) : undefined;
     const one = (v: string | undefined) => (v === undefined ? undefined : [v]);
     const { events, total } = await deps.audit.pageByOffset(
       viewer.tenantId,
       {
-        // "Newer than from": stored times have millisecond precision, so +1 ms makes it exclusive.
-        since: from ? new Date(from.getTime() + 1) : undefined,
-        until: q.to ? (parseDateTime(q.to) as Date) : undefined,
+        ...timeWindow(q.from, q.to),
         actorIds: one(q.user_id),
         groupIds: one(q.group_id),
         targetKinds: one(q.target_kind),

@@ -20,6 +20,9 @@ type Documents = {
     "\n  query ListCheckpoints { checkpoints(first: 1000) { kind sequence hash signedAt keyId statement signature } }\n": typeof types.ListCheckpointsDocument,
     "\n  mutation RecordForChain($input: RecordEventInput!) {\n    recordEvent(input: $input) {\n      id sequence hash action name title description groupId additionalId ipAddress occurredAt sentAt receivedAt metadata\n      actor { id email name type company }\n      target { kind id name email company }\n      feature { name metas }\n    }\n  }\n": typeof types.RecordForChainDocument,
     "\n  query ChainEventById($id: ID!) {\n    event(id: $id) {\n      id sequence hash action name title description groupId additionalId ipAddress occurredAt sentAt receivedAt metadata\n      actor { id email name type company }\n      target { kind id name email company }\n      feature { name metas }\n    }\n  }\n": typeof types.ChainEventByIdDocument,
+    "\n  mutation CrossSurfaceRecord($input: RecordEventInput!) { recordEvent(input: $input) { id } }\n": typeof types.CrossSurfaceRecordDocument,
+    "\n  query CrossSurfaceEvent($id: ID!) {\n    event(id: $id) {\n      id sequence action name title description groupId additionalId ipAddress\n      occurredAt sentAt receivedAt metadata hash\n      actor { id email name type company }\n      target { kind id name email company }\n      feature { name metas }\n    }\n  }\n": typeof types.CrossSurfaceEventDocument,
+    "\n  query CrossSurfaceNewest { auditEvents(first: 10) { edges { node { id name } } } }\n": typeof types.CrossSurfaceNewestDocument,
     "\n  mutation RecordOne($input: RecordEventInput!) {\n    recordEvent(input: $input) {\n      id sequence action name title description groupId additionalId ipAddress\n      occurredAt sentAt receivedAt metadata hash\n      actor { id email name type company }\n      target { kind id name email company }\n      feature { name metas }\n    }\n  }\n": typeof types.RecordOneDocument,
     "\n  query CountEvents { auditEvents { totalCount } }\n": typeof types.CountEventsDocument,
     "\n  query Filters {\n    availableFilters {\n      actions\n      actorTypes\n      targetKinds { name actions }\n      timeRange { earliest latest }\n    }\n  }\n": typeof types.FiltersDocument,
@@ -33,6 +36,7 @@ type Documents = {
     "\n  mutation IsoRecord($input: RecordEventInput!) { recordEvent(input: $input) { id } }\n": typeof types.IsoRecordDocument,
     "\n  query IsoList($filter: AuditEventFilter, $first: Int, $after: String) {\n    auditEvents(filter: $filter, first: $first, after: $after) {\n      edges { node { id action actor { id email } } }\n      pageInfo { hasNextPage endCursor }\n    }\n  }\n": typeof types.IsoListDocument,
     "\n  query IsoGet($id: ID!) { event(id: $id) { id action } node(id: $id) { id } }\n": typeof types.IsoGetDocument,
+    "\n  query ReplicatedStored {\n    auditEvents(first: 100) {\n      totalCount\n      edges {\n        node {\n          id sequence action name title description ipAddress occurredAt sentAt receivedAt\n          groupId additionalId metadata\n          actor { id email name type company }\n          target { kind id name email company }\n          feature { name metas }\n        }\n      }\n    }\n  }\n": typeof types.ReplicatedStoredDocument,
 };
 const documents: Documents = {
     "\n  query MyEvents { viewer { tenant { slug } scopes } auditEvents(first: 100) { totalCount edges { node { id action } } } }\n": types.MyEventsDocument,
@@ -41,6 +45,9 @@ const documents: Documents = {
     "\n  query ListCheckpoints { checkpoints(first: 1000) { kind sequence hash signedAt keyId statement signature } }\n": types.ListCheckpointsDocument,
     "\n  mutation RecordForChain($input: RecordEventInput!) {\n    recordEvent(input: $input) {\n      id sequence hash action name title description groupId additionalId ipAddress occurredAt sentAt receivedAt metadata\n      actor { id email name type company }\n      target { kind id name email company }\n      feature { name metas }\n    }\n  }\n": types.RecordForChainDocument,
     "\n  query ChainEventById($id: ID!) {\n    event(id: $id) {\n      id sequence hash action name title description groupId additionalId ipAddress occurredAt sentAt receivedAt metadata\n      actor { id email name type company }\n      target { kind id name email company }\n      feature { name metas }\n    }\n  }\n": types.ChainEventByIdDocument,
+    "\n  mutation CrossSurfaceRecord($input: RecordEventInput!) { recordEvent(input: $input) { id } }\n": types.CrossSurfaceRecordDocument,
+    "\n  query CrossSurfaceEvent($id: ID!) {\n    event(id: $id) {\n      id sequence action name title description groupId additionalId ipAddress\n      occurredAt sentAt receivedAt metadata hash\n      actor { id email name type company }\n      target { kind id name email company }\n      feature { name metas }\n    }\n  }\n": types.CrossSurfaceEventDocument,
+    "\n  query CrossSurfaceNewest { auditEvents(first: 10) { edges { node { id name } } } }\n": types.CrossSurfaceNewestDocument,
     "\n  mutation RecordOne($input: RecordEventInput!) {\n    recordEvent(input: $input) {\n      id sequence action name title description groupId additionalId ipAddress\n      occurredAt sentAt receivedAt metadata hash\n      actor { id email name type company }\n      target { kind id name email company }\n      feature { name metas }\n    }\n  }\n": types.RecordOneDocument,
     "\n  query CountEvents { auditEvents { totalCount } }\n": types.CountEventsDocument,
     "\n  query Filters {\n    availableFilters {\n      actions\n      actorTypes\n      targetKinds { name actions }\n      timeRange { earliest latest }\n    }\n  }\n": types.FiltersDocument,
@@ -54,6 +61,7 @@ const documents: Documents = {
     "\n  mutation IsoRecord($input: RecordEventInput!) { recordEvent(input: $input) { id } }\n": types.IsoRecordDocument,
     "\n  query IsoList($filter: AuditEventFilter, $first: Int, $after: String) {\n    auditEvents(filter: $filter, first: $first, after: $after) {\n      edges { node { id action actor { id email } } }\n      pageInfo { hasNextPage endCursor }\n    }\n  }\n": types.IsoListDocument,
     "\n  query IsoGet($id: ID!) { event(id: $id) { id action } node(id: $id) { id } }\n": types.IsoGetDocument,
+    "\n  query ReplicatedStored {\n    auditEvents(first: 100) {\n      totalCount\n      edges {\n        node {\n          id sequence action name title description ipAddress occurredAt sentAt receivedAt\n          groupId additionalId metadata\n          actor { id email name type company }\n          target { kind id name email company }\n          feature { name metas }\n        }\n      }\n    }\n  }\n": types.ReplicatedStoredDocument,
 };
 
 /**
@@ -94,6 +102,18 @@ export function graphql(source: "\n  mutation RecordForChain($input: RecordEvent
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query ChainEventById($id: ID!) {\n    event(id: $id) {\n      id sequence hash action name title description groupId additionalId ipAddress occurredAt sentAt receivedAt metadata\n      actor { id email name type company }\n      target { kind id name email company }\n      feature { name metas }\n    }\n  }\n"): (typeof documents)["\n  query ChainEventById($id: ID!) {\n    event(id: $id) {\n      id sequence hash action name title description groupId additionalId ipAddress occurredAt sentAt receivedAt metadata\n      actor { id email name type company }\n      target { kind id name email company }\n      feature { name metas }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CrossSurfaceRecord($input: RecordEventInput!) { recordEvent(input: $input) { id } }\n"): (typeof documents)["\n  mutation CrossSurfaceRecord($input: RecordEventInput!) { recordEvent(input: $input) { id } }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query CrossSurfaceEvent($id: ID!) {\n    event(id: $id) {\n      id sequence action name title description groupId additionalId ipAddress\n      occurredAt sentAt receivedAt metadata hash\n      actor { id email name type company }\n      target { kind id name email company }\n      feature { name metas }\n    }\n  }\n"): (typeof documents)["\n  query CrossSurfaceEvent($id: ID!) {\n    event(id: $id) {\n      id sequence action name title description groupId additionalId ipAddress\n      occurredAt sentAt receivedAt metadata hash\n      actor { id email name type company }\n      target { kind id name email company }\n      feature { name metas }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query CrossSurfaceNewest { auditEvents(first: 10) { edges { node { id name } } } }\n"): (typeof documents)["\n  query CrossSurfaceNewest { auditEvents(first: 10) { edges { node { id name } } } }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -146,6 +166,10 @@ export function graphql(source: "\n  query IsoList($filter: AuditEventFilter, $f
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query IsoGet($id: ID!) { event(id: $id) { id action } node(id: $id) { id } }\n"): (typeof documents)["\n  query IsoGet($id: ID!) { event(id: $id) { id action } node(id: $id) { id } }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query ReplicatedStored {\n    auditEvents(first: 100) {\n      totalCount\n      edges {\n        node {\n          id sequence action name title description ipAddress occurredAt sentAt receivedAt\n          groupId additionalId metadata\n          actor { id email name type company }\n          target { kind id name email company }\n          feature { name metas }\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query ReplicatedStored {\n    auditEvents(first: 100) {\n      totalCount\n      edges {\n        node {\n          id sequence action name title description ipAddress occurredAt sentAt receivedAt\n          groupId additionalId metadata\n          actor { id email name type company }\n          target { kind id name email company }\n          feature { name metas }\n        }\n      }\n    }\n  }\n"];
 
 export function graphql(source: string) {
   return (documents as any)[source] ?? {};
