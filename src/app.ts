@@ -18,7 +18,18 @@ import { errorResponse } from './rest/errors.ts';
 import { registerMadkudu } from './rest/madkudu.ts';
 import { registerMural } from './rest/mural.ts';
 import { registerReplicated } from './rest/replicated.ts';
-import { securitySchemes } from './rest/security.ts';
+import { restAuthentication, securitySchemes } from './rest/security.ts';
+
+/** Every path the REST dialects serve (Hono patterns), all behind API-key authentication. */
+const REST_PREFIXES = [
+  '/v1/audit',
+  '/v1/audit/*',
+  '/enterprise/v1/*',
+  '/api/data/audit',
+  '/api/data/audit/*',
+  '/audit/v1/*',
+];
+
 import { registerWasabi } from './rest/wasabi.ts';
 
 export type AppDeps = {
@@ -120,6 +131,8 @@ export function createApp(deps: AppDeps): App {
     yoga.fetch(c.req.raw, { requestId: c.get('requestId'), clientAddress: c.get('clientAddress') }),
   );
 
+  // Authentication first, before any route validates its parameters or body.
+  for (const prefix of REST_PREFIXES) app.use(prefix, restAuthentication);
   registerMadkudu(app, { audit: deps.audit, retentionMonths: options.madkuduRetentionMonths });
   registerMural(app, { audit: deps.audit });
   registerWasabi(app, { audit: deps.audit });

@@ -1,6 +1,6 @@
 // The Hono environment shared by the app, the REST dialects and the GraphQL mount.
 import type { Logger } from 'pino';
-import type { Authenticator } from './auth/authenticate.ts';
+import type { Authenticator, Viewer } from './auth/authenticate.ts';
 
 export type AppEnv = {
   Bindings: {
@@ -13,5 +13,7 @@ export type AppEnv = {
     /** The client's address: the peer, or X-Forwarded-For unwrapped through trusted proxies only. */
     clientAddress: string;
     authenticator: Authenticator;
+    /** Set by the REST authentication middleware once the API key is verified. */
+    viewer?: Viewer;
   };
 };

@@ -88,6 +88,28 @@ describe('API keys', () => {
     expect(restRead.status).toBe(403);
   });
 
+  it('authenticates before it validates: no key and bad input is a 401, a wrong scope a 403', async () => {
+    const bad = [
+      ['/v1/audit?from=yesterday', 'GET'],
+      ['/enterprise/v1/audit-log?maxResults=0', 'GET'],
+      ['/api/data/audit?order=sideways', 'GET'],
+      ['/api/data/audit/filters', 'GET'],
+      ['/audit/v1/event', 'POST', '{not json'],
+      ['/audit/v1/events', 'POST', '{"events": 5}'],
+    ] as const;
+    for (const [path, method, body] of bad) {
+      const none = await t.fetch(path, { method, body });
+      expect(none.status, `${method} ${path} without a key`).toBe(401);
+      expect(((await none.json()) as { error: string }).error).toBe('unauthenticated');
+      const wrongScope = await t.fetch(path, {
+        method,
+        body,
+        key: method === 'GET' ? a.writeOnlyKey : a.readKey,
+      });
+      expect(wrongScope.status, `${method} ${path} with the wrong scope`).toBe(403);
+    }
+  });
+
   it('revocation takes effect on the next request, and a rotation can hold two live keys', async () => {
     const tenant = await t.newTenant('rotate');
     const next = await createApiKey(t.gateway.database, tenant.slug, ['read']);

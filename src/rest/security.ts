@@ -1,6 +1,6 @@
 // Authentication for the REST dialects: the same API keys and header set as GraphQL
 // (Bearer, Mural's `apikey`, Basic with the key as user name, X-API-Key).
-import type { Context } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { requireScope, type Viewer } from '../auth/authenticate.ts';
 import type { Scope } from '../auth/keys.ts';
 import type { AppEnv } from '../http-env.ts';
@@ -19,9 +19,22 @@ export const securitySchemes = {
 
 export const security = Object.keys(securitySchemes).map((name) => ({ [name]: [] }));
 
-/** Authenticates the request and checks the scope; throws the domain error otherwise. */
-export async function authorize(c: Context<AppEnv>, scope: Scope): Promise<Viewer> {
+/**
+ * Authenticates every request to a REST route before its parameters are validated, so a caller
+ * without a valid key learns nothing about its input (401 before 400) and every failed attempt
+ * counts toward the per-address limit. Reading routes need `read`; anything else needs `write`.
+ */
+export const restAuthentication: MiddlewareHandler<AppEnv> = async (c, next) => {
   const viewer = await c.get('authenticator').authenticate(c.req.raw.headers, c.get('clientAddress'));
+  requireScope(viewer, c.req.method === 'GET' || c.req.method === 'HEAD' ? 'read' : 'write');
+  c.set('viewer', viewer);
+  await next();
+};
+
+/** The authenticated caller of a REST route, checked for the scope the route needs. */
+export async function authorize(c: Context<AppEnv>, scope: Scope): Promise<Viewer> {
+  const viewer =
+    c.get('viewer') ?? (await c.get('authenticator').authenticate(c.req.raw.headers, c.get('clientAddress')));
   requireScope(viewer, scope);
   return viewer;
 }
