@@ -321,6 +321,9 @@ describe('maxResults', () => {
     expect(ids(max)).toEqual(expected);
     expect(max.nextToken).toBeUndefined();
     expect(await page('', tenant.readKey)).toEqual(max);
+    // Silent in the document: leading zeros are still a decimal number; unknown parameters are ignored.
+    expect(ids(await page('?maxResults=007', tenant.readKey))).toEqual(expected.slice(0, 7));
+    expect(await page('?maxResults=50000&limit=1&page=2&filter[user]=x', tenant.readKey)).toEqual(max);
   });
 
   it.each(['0', '50001', '-1', 'abc', '1.5', '', '1e3', '99999999999999', '5&maxResults=6'])(
@@ -408,6 +411,12 @@ describe('nextToken', () => {
     ]) {
       expect(await page(`?maxResults=2&${others}&nextToken=${token}`, tenant.readKey), others).toEqual(alone);
     }
+    // A parameter given twice is not a value at all: refused even beside a token.
+    const twice = await get(
+      `?maxResults=2&filter[action]=A&filter[action]=B&nextToken=${token}`,
+      tenant.readKey,
+    );
+    expect((await errorShape(twice)).body).toMatchObject({ parameter: 'filter[action]' });
     // maxResults is the one parameter that still applies.
     expect(ids(await page(`?maxResults=1&${query}&nextToken=${token}`, tenant.readKey))).toEqual(
       expected.slice(2, 3),
