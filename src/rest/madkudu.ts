@@ -113,9 +113,12 @@ export function registerMadkudu(
     const to = q.to ? (parseDateOnly(q.to) as Date) : undefined;
     if (from && to && to < from) throw new ValidationError('to', 'must not be before from');
     const oldest = retentionStart();
+    const since = from && from > oldest ? from : oldest;
+    // Days wholly before the retention window are a valid question with an empty answer.
+    const until = to ? addDays(to, 1) : undefined;
     const filter: EventFilter = {
-      since: from && from > oldest ? from : oldest,
-      until: to ? addDays(to, 1) : undefined,
+      since,
+      until: until && until < since ? since : until,
       actions: q.event ? [q.event] : undefined,
       actorEmails: q.user ? [q.user] : undefined,
     };

@@ -73,46 +73,102 @@ function toMural(e: AuditEvent) {
   };
 }
 
+/**
+ * The query and window parameters. They are checked only when no nextToken is given: with one,
+ * the document says every field but maxResults is ignored, so not even a malformed value may
+ * fail the request.
+ */
+function ignoredWithToken<const N extends string>(
+  strict: (name: string, description: string, example: string) => z.ZodType,
+  name: N,
+  description: string,
+  example: string,
+  limits: { minLength?: number; maxLength?: number } = {},
+) {
+  return {
+    name,
+    strict: strict(name, description, example),
+    schema: z
+      .string()
+      .optional()
+      .openapi({
+        param: { name, in: 'query' },
+        description: `${description} Ignored when \`nextToken\` is given.`,
+        example,
+        ...limits,
+      }),
+  };
+}
+
+const sinceParam = ignoredWithToken(
+  dateOrDateTimeParam,
+  'filter[date][since]',
+  'Only entries at or after this instant (UTC, inclusive). A date means the start of that day.',
+  '2022-02-01',
+);
+const untilParam = ignoredWithToken(
+  dateOrDateTimeParam,
+  'filter[date][until]',
+  'Only entries at or before this instant (UTC, inclusive). A date means the end of that day.',
+  '2022-02-02',
+);
+const actionParam = ignoredWithToken(
+  textParam,
+  'filter[action]',
+  'Only entries of this one action (exact match).',
+  'CREATE_MURAL',
+  { minLength: 1, maxLength: 320 },
+);
+
+const Query = z
+  .object({
+    maxResults: intParam(
+      'maxResults',
+      'How many entries to return, 1 to 50000 (default 50000).',
+      1,
+      MURAL.maxResults,
+      MURAL.maxResults,
+    ),
+    nextToken: z
+      .string()
+      .max(4096)
+      .optional()
+      .openapi({
+        param: { name: 'nextToken', in: 'query' },
+        description: 'Token from the end of the previous response.',
+      }),
+    [sinceParam.name]: sinceParam.schema,
+    [untilParam.name]: untilParam.schema,
+    [actionParam.name]: actionParam.schema,
+  })
+  .superRefine((q, ctx) => {
+    if (q.nextToken !== undefined) return;
+    for (const p of [sinceParam, untilParam, actionParam]) {
+      const result = p.strict.safeParse(q[p.name]);
+      if (!result.success) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [p.name],
+          message: result.error.issues[0]?.message ?? 'is invalid',
+        });
+      }
+    }
+  });
+
 const route = createRoute({
   method: 'get',
   path: '/enterprise/v1/audit-log',
   tags: ['Mural'],
   summary: 'Audit log entries, newest first',
   description:
-    'Up to `maxResults` entries in reverse chronological order within a window of at most 30 days (the past 7 days ' +
-    'when no window is given). When more entries exist, the response ends with a `nextToken`; pass it back to ' +
-    'continue. With `nextToken`, every parameter except `maxResults` is ignored.',
+    'Up to `maxResults` entries in reverse chronological order (ties by id, descending) within a window of at most ' +
+    '30 days: the past 7 days when no window is given; 30 days from `filter[date][since]` (at most up to now) when ' +
+    'only it is given; the 30 days ending with `filter[date][until]` when only it is given. Both bounds are ' +
+    'inclusive; a date-only `filter[date][until]` includes that whole day. When more entries exist, the response ' +
+    'ends with a `nextToken`; pass it back to continue. With `nextToken`, every parameter except `maxResults` is ' +
+    'ignored.',
   security,
-  request: {
-    query: z.object({
-      maxResults: intParam(
-        'maxResults',
-        'How many entries to return, 1 to 50000 (default 50000).',
-        1,
-        MURAL.maxResults,
-        MURAL.maxResults,
-      ),
-      nextToken: z
-        .string()
-        .max(4096)
-        .optional()
-        .openapi({
-          param: { name: 'nextToken', in: 'query' },
-          description: 'Token from the end of the previous response.',
-        }),
-      'filter[date][since]': dateOrDateTimeParam(
-        'filter[date][since]',
-        'Only entries at or after this instant (UTC). A date means the start of that day.',
-        '2022-02-01',
-      ),
-      'filter[date][until]': dateOrDateTimeParam(
-        'filter[date][until]',
-        'Only entries at or before this instant (UTC). A date means the end of that day.',
-        '2022-02-02',
-      ),
-      'filter[action]': textParam('filter[action]', 'Only entries of this one action.', 'CREATE_MURAL'),
-    }),
-  },
+  request: { query: Query },
   responses: {
     200: {
       description: 'A page of entries; `nextToken` is present only when more entries follow.',
@@ -154,8 +210,14 @@ export function muralWindow(
   if (!since && until) return { since: addDays(until, -MURAL.maxWindowDays), until };
   const s = since as Date;
   const u = until as Date;
-  if (u < s) throw new ValidationError('filter[date][until]', 'must not be before filter[date][since]');
-  if (u.getTime() - s.getTime() > MURAL.maxWindowDays * DAY_MS) {
+  // Both ends are inclusive: the window runs from since to its last millisecond, u - 1. So
+  // until=2022-02-01 with since=2022-02-02 is before since, and since=2022-01-01T00:00:00Z with
+  // until=2022-01-31T00:00:00Z (or until=2022-01-30 as a date) is exactly 30 days.
+  const last = u.getTime() - 1;
+  if (last < s.getTime()) {
+    throw new ValidationError('filter[date][until]', 'must not be before filter[date][since]');
+  }
+  if (last - s.getTime() > MURAL.maxWindowDays * DAY_MS) {
     throw new ValidationError(
       'filter[date][until]',
       `the window from filter[date][since] to filter[date][until] spans more than ${MURAL.maxWindowDays} days; request at most 30 days at a time`,
