@@ -70,6 +70,9 @@ async function openPostgres(url: string, opts: OpenOptions): Promise<Database> {
     max: opts.poolSize ?? 10,
     // Fail fast when the server is down, so callers get a 503 within seconds instead of hanging.
     connect_timeout: 3,
+    // And reconnect soon after it is back: postgres.js's default waits up to 20 s between attempts,
+    // and queries queued for a connection wait with it.
+    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 0.5),
     idle_timeout: 60,
     onnotice: () => {},
     // Belt and braces: even if the database's default is changed after the start-up check, the
