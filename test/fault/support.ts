@@ -1,0 +1,202 @@
+// Throwaway Postgres 15 clusters and gateway child processes for the fault tests. A cluster lives
+// in a temporary directory, listens on 127.0.0.1 on a port of its own (never the shared 5432), and
+// can be killed (`pg_ctl stop -m immediate`, i.e. a crash: no shutdown checkpoint) and restarted.
+// We run as root, so the PostgreSQL binaries run as the `postgres` user through runuser.
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { createApiKey, createTenant } from '../../src/auth/admin.ts';
+import { openDatabase } from '../../src/db/client.ts';
+
+const run = promisify(execFile);
+const BIN = '/usr/lib/postgresql/15/bin';
+
+export type Cluster = {
+  port: number;
+  /** Superuser URL of a database on this cluster. */
+  url(database?: string): string;
+  /** Starts the server (again), with extra `-c name=value` settings for this run only. */
+  start(settings?: Record<string, string>): Promise<void>;
+  /** Kills the server the way a crash would: no shutdown checkpoint, clients cut off. */
+  crash(): Promise<void>;
+  /** Stops the server cleanly. */
+  stop(): Promise<void>;
+  /** The server log so far. */
+  log(): string;
+  /** Stops the server (if running) and removes every file. Safe to call twice. */
+  destroy(): Promise<void>;
+};
+
+function asPostgres(command: string, args: string[]): string[] {
+  return ['-u', 'postgres', '--', path.join(BIN, command), ...args];
+}
+
+/** initdb's a new cluster in a temporary directory and starts it on a free port. */
+export async function startCluster(settings: Record<string, string> = {}): Promise<Cluster> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'agw-fault-'));
+  const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+  const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
+  chownSync(dir, uid, gid);
+  const data = path.join(dir, 'data');
+  const logFile = path.join(dir, 'server.log');
+  let port = 0;
+  let running = false;
+  let destroyed = false;
+
+  const pgCtl = (...args: string[]) => run('runuser', asPostgres('pg_ctl', ['-D', data, ...args]));
+  const stopNow = () => {
+    if (!running) return;
+    running = false;
+    try {
+      execFileSync('runuser', asPostgres('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']), {
+        stdio: 'ignore',
+      });
+    } catch {
+      // already gone
+    }
+  };
+  // If the test process dies before afterAll, leave neither a postmaster nor its files behind.
+  const onExit = () => {
+    stopNow();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', onExit);
+
+  const cluster: Cluster = {
+    get port() {
+      return port;
+    },
+    url: (database = 'postgres') => `postgres://postgres@127.0.0.1:${port}/${database}`,
+    start: async (extra = {}) => {
+      const options = [
+        `-p ${port}`,
+        `-k ${dir}`,
+        '-c listen_addresses=127.0.0.1',
+        '-c max_connections=60',
+        ...Object.entries({ ...settings, ...extra }).map(([k, v]) => `-c ${k}=${v}`),
+      ].join(' ');
+      await pgCtl('-l', logFile, '-w', '-t', '60', '-o', options, 'start');
+      running = true;
+    },
+    crash: async () => {
+      await pgCtl('-m', 'immediate', '-w', 'stop');
+      running = false;
+    },
+    stop: async () => {
+      await pgCtl('-m', 'fast', '-w', 'stop');
+      running = false;
+    },
+    log: () => {
+      try {
+        return readFileSync(logFile, 'utf8');
+      } catch {
+        return '';
+      }
+    },
+    destroy: async () => {
+      if (destroyed) return;
+      destroyed = true;
+      stopNow();
+      process.removeListener('exit', onExit);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+
+  try {
+    await run(
+      'runuser',
+      asPostgres('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync']),
+    );
+    // A port of our own: try a few random ones above the shared server's.
+    for (let attempt = 0; ; attempt++) {
+      port = 55_432 + 1 + Math.floor(Math.random() * 2000);
+      try {
+        await cluster.start();
+        break;
+      } catch (error) {
+        if (attempt >= 4) throw new Error(`could not start the cluster: ${error}\n${cluster.log()}`);
+      }
+    }
+    return cluster;
+  } catch (error) {
+    await cluster.destroy();
+    throw error;
+  }
+}
+
+/**
+ * Creates `database` on the cluster, migrates it (as the superuser, like DATABASE_MIGRATION_URL
+ * would) and makes a tenant with a read/write key.
+ */
+export async function prepareDatabase(
+  cluster: Cluster,
+  database: string,
+  slugs: string[],
+): Promise<{ url: string; tenants: { id: number; slug: string; key: string }[] }> {
+  await run('runuser', asPostgres('createdb', ['-h', '127.0.0.1', '-p', String(cluster.port), database]));
+  const url = cluster.url(database);
+  const db = await openDatabase({ url });
+  try {
+    const tenants = [];
+    for (const slug of slugs) {
+      const tenant = await createTenant(db, slug);
+      tenants.push({ ...tenant, key: (await createApiKey(db, slug, ['read', 'write'])).key });
+    }
+    return { url, tenants };
+  } finally {
+    await db.close();
+  }
+}
+
+export type GatewayProcess = {
+  child: ChildProcess;
+  url: string;
+  output(): string;
+  /** Resolves with the exit code once the process has exited. */
+  exited: Promise<number | null>;
+};
+
+/** Starts `audit-gateway serve` as a child process; resolves once it prints its banner. */
+export function spawnGateway(env: Record<string, string>): Promise<GatewayProcess> {
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const child = spawn(process.execPath, [path.resolve('src/bin.mjs'), 'serve'], {
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'warn',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (d) => {
+    out += d;
+  });
+  child.stderr?.on('data', (d) => {
+    out += d;
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setInterval(() => {
+      if (out.includes('OpenAPI:')) {
+        clearInterval(timer);
+        resolve({ child, url: `http://127.0.0.1:${port}`, output: () => out, exited });
+      }
+    }, 25);
+    void exited.then((code) => {
+      clearInterval(timer);
+      reject(new Error(`the gateway exited with ${code}:\n${out}`));
+    });
+  });
+}
+
+/** Kills a gateway that is still running (cleanup after a failed test). */
+export function killGateway(gateway: GatewayProcess | undefined): void {
+  if (gateway && gateway.child.exitCode === null && gateway.child.signalCode === null) {
+    gateway.child.kill('SIGKILL');
+  }
+}
