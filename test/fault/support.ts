@@ -1,7 +1,8 @@
 // Throwaway Postgres 15 clusters and gateway child processes for the fault tests. A cluster lives
 // in a temporary directory, listens on 127.0.0.1 on a port of its own (never the shared 5432), and
 // can be killed (`pg_ctl stop -m immediate`, i.e. a crash: no shutdown checkpoint) and restarted.
-// We run as root, so the PostgreSQL binaries run as the `postgres` user through runuser.
+// PostgreSQL refuses to run as root: as root (CI), its binaries run as `postgres` through runuser.
+// PG_BIN overrides where the binaries are.
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,8 @@ import { createApiKey, createTenant } from '../../src/auth/admin.ts';
 import { openDatabase } from '../../src/db/client.ts';
 
 const run = promisify(execFile);
-const BIN = '/usr/lib/postgresql/15/bin';
+const BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
+const asRoot = process.getuid?.() === 0;
 
 export type Cluster = {
   port: number;
@@ -29,30 +31,39 @@ export type Cluster = {
   destroy(): Promise<void>;
 };
 
-function asPostgres(command: string, args: string[]): string[] {
-  return ['-u', 'postgres', '--', path.join(BIN, command), ...args];
+/** Runs a PostgreSQL binary as the `postgres` user (or as ourselves when we are not root). */
+function pg(command: string, args: string[]): Promise<unknown> {
+  return asRoot
+    ? run('runuser', ['-u', 'postgres', '--', path.join(BIN, command), ...args])
+    : run(path.join(BIN, command), args);
+}
+
+function pgSync(command: string, args: string[]): void {
+  if (asRoot)
+    execFileSync('runuser', ['-u', 'postgres', '--', path.join(BIN, command), ...args], { stdio: 'ignore' });
+  else execFileSync(path.join(BIN, command), args, { stdio: 'ignore' });
 }
 
 /** initdb's a new cluster in a temporary directory and starts it on a free port. */
 export async function startCluster(settings: Record<string, string> = {}): Promise<Cluster> {
   const dir = mkdtempSync(path.join(tmpdir(), 'agw-fault-'));
-  const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
-  const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
-  chownSync(dir, uid, gid);
+  if (asRoot) {
+    const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+    const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
+    chownSync(dir, uid, gid);
+  }
   const data = path.join(dir, 'data');
   const logFile = path.join(dir, 'server.log');
   let port = 0;
   let running = false;
   let destroyed = false;
 
-  const pgCtl = (...args: string[]) => run('runuser', asPostgres('pg_ctl', ['-D', data, ...args]));
+  const pgCtl = (...args: string[]) => pg('pg_ctl', ['-D', data, ...args]);
   const stopNow = () => {
     if (!running) return;
     running = false;
     try {
-      execFileSync('runuser', asPostgres('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']), {
-        stdio: 'ignore',
-      });
+      pgSync('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
     } catch {
       // already gone
     }
@@ -105,10 +116,7 @@ export async function startCluster(settings: Record<string, string> = {}): Promi
   };
 
   try {
-    await run(
-      'runuser',
-      asPostgres('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync']),
-    );
+    await pg('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync']);
     // A port of our own: try a few random ones above the shared server's.
     for (let attempt = 0; ; attempt++) {
       port = 55_432 + 1 + Math.floor(Math.random() * 2000);
@@ -135,7 +143,7 @@ export async function prepareDatabase(
   database: string,
   slugs: string[],
 ): Promise<{ url: string; tenants: { id: number; slug: string; key: string }[] }> {
-  await run('runuser', asPostgres('createdb', ['-h', '127.0.0.1', '-p', String(cluster.port), database]));
+  await pg('createdb', ['-h', '127.0.0.1', '-p', String(cluster.port), '-U', 'postgres', database]);
   const url = cluster.url(database);
   const db = await openDatabase({ url });
   try {
