@@ -168,14 +168,13 @@ export type GatewayProcess = {
 
 /** Starts `audit-gateway serve` as a child process; resolves once it prints its banner. */
 export function spawnGateway(env: Record<string, string>): Promise<GatewayProcess> {
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
   const child = spawn(process.execPath, [path.resolve('src/bin.mjs'), 'serve'], {
     env: {
       ...process.env,
       NODE_ENV: 'production',
       LOG_LEVEL: 'warn',
       HOST: '127.0.0.1',
-      PORT: String(port),
+      PORT: '0', // any free port; the banner tells which
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -190,9 +189,10 @@ export function spawnGateway(env: Record<string, string>): Promise<GatewayProces
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return new Promise((resolve, reject) => {
     const timer = setInterval(() => {
-      if (out.includes('OpenAPI:')) {
+      const url = /Audit gateway on (http:\/\/\S+)/.exec(out)?.[1];
+      if (url && out.includes('OpenAPI:')) {
         clearInterval(timer);
-        resolve({ child, url: `http://127.0.0.1:${port}`, output: () => out, exited });
+        resolve({ child, url, output: () => out, exited });
       }
     }, 25);
     void exited.then((code) => {
