@@ -3,8 +3,9 @@
 // the Replicated REST route (Idempotency-Key) and the batch route (Idempotency-Key), retrying
 // every failure with the same key. The cluster is killed (`pg_ctl stop -m immediate`) and
 // restarted twice under that load. Afterwards every acknowledged event is stored exactly once and
-// nothing unacknowledged is stored twice; while the database is down, ingest answers 503 with
-// Retry-After quickly, /readyz fails, /healthz stays up; service resumes without a gateway restart.
+// nothing else is stored; no request takes more than 5 s (down, restarting or up), ingest answers
+// 503 with Retry-After while the database is down, /readyz fails, /healthz stays up, and service
+// resumes without a gateway restart. FAULT_DEBUG=1 prints the slowest requests against the timeline.
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import postgres from 'postgres';
@@ -25,8 +26,8 @@ const KINDS = ['graphql', 'rest', 'batch'] as const;
 type Kind = (typeof KINDS)[number];
 const CLIENTS_PER_KIND = 4;
 const BATCH_SIZE = 3;
-/** No request may take longer than this, outage or not. */
-const MAX_REQUEST_MS = 10_000;
+/** No request may take longer than this, outage or not (they take about 1 s at worst). */
+const MAX_REQUEST_MS = 5000;
 const OUTAGE_MS = 4000;
 const RETRY_PAUSE_MS = 200;
 
