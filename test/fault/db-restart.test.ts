@@ -349,4 +349,74 @@ describe('ingest while the database is killed and restarted twice', () => {
       ].join('\n'),
     );
   });
+
+  it('answers 503 at once, not after the recovery, while the restarted server is still recovering', async () => {
+    // Connections with a query in flight at the crash are the ones that once waited the recovery out.
+    const g = gateway as GatewayProcess;
+    const db = cluster as Cluster;
+    const tenant = tenants[0] as Tenant;
+    const attempts: Attempt[] = [];
+    const acknowledged: string[] = [];
+    let stopping = false;
+    const load = KINDS.flatMap((kind) =>
+      Array.from({ length: CLIENTS_PER_KIND }, async (_, n) => {
+        for (let i = 0; !stopping; i++) {
+          const { attempt, acked } = await ingest(kind, `recovering-${kind}-${n}-${i}`, tenant);
+          attempts.push(attempt);
+          acknowledged.push(...acked.map((a) => a.key));
+          if (!attempt.acked) await sleep(RETRY_PAUSE_MS);
+        }
+      }),
+    );
+    await sleep(1000);
+    await db.crash();
+    await db.startInRecovery();
+    const recoveringAt = now();
+    const readiness: (number | 'error')[] = [];
+    while (now() - recoveringAt < 3000) {
+      readiness.push(
+        await fetch(`${g.url}/readyz`, { signal: AbortSignal.timeout(MAX_REQUEST_MS) }).then(
+          (r) => r.status,
+          () => 'error' as const,
+        ),
+      );
+      await sleep(250);
+    }
+    stopping = true;
+    await Promise.all(load);
+
+    // Every request, those the crash interrupted included, was answered quickly: stored or 503.
+    const late = attempts.filter(
+      (a) => !(a.acked || a.status === 503) || a.ended - a.started > MAX_REQUEST_MS,
+    );
+    expect(late, JSON.stringify(late.slice(0, 5), null, 1)).toEqual([]);
+    const during = attempts.filter((a) => a.started >= recoveringAt);
+    expect(during.length).toBeGreaterThanOrEqual(KINDS.length * 3);
+    expect(during.filter((a) => a.status !== 503)).toEqual([]);
+    expect(during.filter((a) => !/^[1-9]\d*$/.test(a.retryAfter ?? ''))).toEqual([]);
+    expect(readiness.length).toBeGreaterThanOrEqual(2);
+    expect(readiness.filter((s) => s !== 503)).toEqual([]);
+
+    // Out of recovery, ingest works again, and what was acknowledged meanwhile is stored once.
+    await db.stop();
+    await db.start();
+    const deadline = now() + 15_000;
+    let resumed = await ingest('rest', 'recovering-after', tenant);
+    while (!resumed.attempt.acked && now() < deadline) {
+      await sleep(RETRY_PAUSE_MS);
+      resumed = await ingest('rest', 'recovering-after', tenant);
+    }
+    expect(resumed.attempt.status).toBe(201);
+    acknowledged.push('recovering-after');
+    const su = postgres(dbUrl, { max: 1, onnotice: () => {} });
+    try {
+      const stored = await su<{ k: string; n: number }[]>`
+        select idempotency_key as k, count(*)::int as n from audit_events
+         where tenant_id = ${tenant.id} and idempotency_key like 'recovering-%' group by 1`;
+      const counts = new Map(stored.map((r) => [r.k, r.n]));
+      expect(acknowledged.filter((k) => counts.get(k) !== 1)).toEqual([]);
+    } finally {
+      await su.end();
+    }
+  });
 });

@@ -4,7 +4,7 @@
 // PostgreSQL refuses to run as root: as root (CI), its binaries run as `postgres` through runuser.
 // PG_BIN overrides where the binaries are.
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
-import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -21,6 +21,12 @@ export type Cluster = {
   url(database?: string): string;
   /** Starts the server (again), with extra `-c name=value` settings for this run only. */
   start(settings?: Record<string, string>): Promise<void>;
+  /**
+   * Starts the server as a standby without hot standby and without a primary: it stays in
+   * recovery, refusing every connection with "the database system is not accepting connections"
+   * (57P03), like a server in a long crash recovery. The next `start()` is a normal one again.
+   */
+  startInRecovery(): Promise<void>;
   /** Kills the server the way a crash would: no shutdown checkpoint, clients cut off. */
   crash(): Promise<void>;
   /** Stops the server cleanly. */
@@ -59,6 +65,25 @@ export async function startCluster(settings: Record<string, string> = {}): Promi
   let destroyed = false;
 
   const pgCtl = (...args: string[]) => pg('pg_ctl', ['-D', data, ...args]);
+  const standbySignal = path.join(data, 'standby.signal');
+  const launch = async (extra: Record<string, string>, standby: boolean) => {
+    if (standby) {
+      writeFileSync(standbySignal, '');
+      if (asRoot) execFileSync('chown', ['postgres:postgres', standbySignal]);
+    } else {
+      rmSync(standbySignal, { force: true });
+    }
+    const options = [
+      `-p ${port}`,
+      `-k ${dir}`,
+      '-c listen_addresses=127.0.0.1',
+      '-c max_connections=60',
+      ...Object.entries({ ...settings, ...extra }).map(([k, v]) => `-c ${k}=${v}`),
+    ].join(' ');
+    // -w returns once the server accepts connections, or (hot standby off) once it is in recovery.
+    await pgCtl('-l', logFile, '-w', '-t', '60', '-o', options, 'start');
+    running = true;
+  };
   const stopNow = () => {
     if (!running) return;
     running = false;
@@ -80,17 +105,8 @@ export async function startCluster(settings: Record<string, string> = {}): Promi
       return port;
     },
     url: (database = 'postgres') => `postgres://postgres@127.0.0.1:${port}/${database}`,
-    start: async (extra = {}) => {
-      const options = [
-        `-p ${port}`,
-        `-k ${dir}`,
-        '-c listen_addresses=127.0.0.1',
-        '-c max_connections=60',
-        ...Object.entries({ ...settings, ...extra }).map(([k, v]) => `-c ${k}=${v}`),
-      ].join(' ');
-      await pgCtl('-l', logFile, '-w', '-t', '60', '-o', options, 'start');
-      running = true;
-    },
+    start: (extra = {}) => launch(extra, false),
+    startInRecovery: () => launch({ hot_standby: 'off' }, true),
     crash: async () => {
       await pgCtl('-m', 'immediate', '-w', 'stop');
       running = false;
