@@ -1,11 +1,14 @@
 // Every test file runs against the embedded PGlite database. With TEST_DATABASE_URL set (as in
 // .ci/run), the same files run a second time against a real Postgres, each in databases of its own.
-import { defineConfig } from 'vitest/config';
+// With FAULT_TEST=1 the `fault` project is added: tests under test/fault/ start throwaway Postgres
+// clusters of their own and kill them (`FAULT_TEST=1 npx vitest run --project fault`, run by .ci/run).
+import { configDefaults, defineConfig } from 'vitest/config';
 
 const postgresUrl = process.env.TEST_DATABASE_URL;
 
 const shared = {
   include: ['test/**/*.test.ts'],
+  exclude: [...configDefaults.exclude, 'test/fault/**'],
   testTimeout: 60_000,
   hookTimeout: 120_000,
 };
@@ -21,6 +24,21 @@ export default defineConfig({
       { extends: true as const, test: { ...shared, name: 'pglite', env: { TEST_DB: 'pglite' } } },
       ...(postgresUrl
         ? [{ extends: true as const, test: { ...shared, name: 'postgres', env: { TEST_DB: 'postgres' } } }]
+        : []),
+      ...(process.env.FAULT_TEST === '1'
+        ? [
+            {
+              extends: true as const,
+              test: {
+                name: 'fault',
+                include: ['test/fault/**/*.test.ts'],
+                // One cluster at a time: the machine may be small, and the timings are the point.
+                fileParallelism: false,
+                testTimeout: 120_000,
+                hookTimeout: 120_000,
+              },
+            },
+          ]
         : []),
     ],
   },

@@ -16,6 +16,13 @@ import { applyMigrations } from './migrate.ts';
 
 export const APP_ROLE = 'audit_gateway';
 
+/** Startup parameters of every serving session. */
+const servingSession: Record<string, string> = {
+  application_name: 'audit-gateway',
+  // Serve as the unprivileged role even when the URL logs in as its owner or a superuser.
+  role: APP_ROLE,
+};
+
 export type Db = PgDatabase<PgQueryResultHKT>;
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 
@@ -58,18 +65,19 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
 
 async function openPostgres(url: string, opts: OpenOptions): Promise<Database> {
   if (opts.migrate !== false) await applyMigrations({ kind: 'postgres', url: opts.migrationUrl ?? url });
+  await assertServingRoleIsSafe(url);
   const client = postgres(url, {
     max: opts.poolSize ?? 10,
     // Fail fast when the server is down, so callers get a 503 within seconds instead of hanging.
     connect_timeout: 3,
+    // And reconnect soon after it is back: postgres.js's default waits up to 20 s between attempts,
+    // and queries queued for a connection wait with it.
+    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 0.5),
     idle_timeout: 60,
     onnotice: () => {},
-    connection: {
-      application_name: 'audit-gateway',
-      // Serve as the unprivileged role even when the URL logs in as its owner or a superuser.
-      role: APP_ROLE,
-      synchronous_commit: 'on',
-    } as Record<string, string>,
+    // Belt and braces: even if the database's default is changed after the start-up check, the
+    // gateway's own commits stay synchronous.
+    connection: { ...servingSession, synchronous_commit: 'on' },
     transform: { undefined: null },
   });
   const db = drizzlePostgres({ client, logger: drizzleLogger(opts.onQuery) }) as unknown as Db;
@@ -92,7 +100,6 @@ async function openPostgres(url: string, opts: OpenOptions): Promise<Database> {
       await Promise.all([client.end({ timeout: 5 }), adminClient?.end({ timeout: 5 })]);
     },
   };
-  await assertServingRoleIsSafe(database);
   return database;
 }
 
@@ -130,27 +137,45 @@ async function openPglite(opts: OpenOptions): Promise<Database> {
   };
 }
 
-/** Refuses to serve as a role that could bypass row-level security or rewrite events. */
-async function assertServingRoleIsSafe(database: Database): Promise<void> {
-  const [role] = await database.rows<{
-    current_user: string;
-    rolsuper: boolean;
-    rolbypassrls: boolean;
-    owns_events: boolean;
-    can_update: boolean;
-    fsync: string;
-    synchronous_commit: string;
-  }>(sql`
-    select current_user,
-           r.rolsuper,
-           r.rolbypassrls,
-           pg_has_role(current_user, c.relowner, 'USAGE') as owns_events,
-           has_table_privilege('audit_events', 'UPDATE') or has_table_privilege('audit_events', 'DELETE')
-             or has_table_privilege('audit_events', 'TRUNCATE') as can_update,
-           current_setting('fsync') as fsync,
-           current_setting('synchronous_commit') as synchronous_commit
-      from pg_roles r, pg_class c
-     where r.rolname = current_user and c.oid = 'public.audit_events'::regclass`);
+type ServingRole = {
+  current_user: string;
+  rolsuper: boolean;
+  rolbypassrls: boolean;
+  owns_events: boolean;
+  can_update: boolean;
+  fsync: string;
+  synchronous_commit: string;
+};
+
+/**
+ * Refuses to serve as a role that could bypass row-level security or rewrite events, or from a
+ * server that acknowledges commits before they are durable. Runs on a session of its own with
+ * the server's and the database's settings as they are (the pool overrides synchronous_commit,
+ * which would hide a misconfigured database).
+ */
+async function assertServingRoleIsSafe(url: string): Promise<void> {
+  const probe = postgres(url, {
+    max: 1,
+    connect_timeout: 10,
+    onnotice: () => {},
+    connection: servingSession,
+  });
+  let role: ServingRole | undefined;
+  try {
+    [role] = await probe<ServingRole[]>`
+      select current_user,
+             r.rolsuper,
+             r.rolbypassrls,
+             pg_has_role(current_user, c.relowner, 'USAGE') as owns_events,
+             has_table_privilege('audit_events', 'UPDATE') or has_table_privilege('audit_events', 'DELETE')
+               or has_table_privilege('audit_events', 'TRUNCATE') as can_update,
+             current_setting('fsync') as fsync,
+             current_setting('synchronous_commit') as synchronous_commit
+        from pg_roles r, pg_class c
+       where r.rolname = current_user and c.oid = 'public.audit_events'::regclass`;
+  } finally {
+    await probe.end({ timeout: 5 });
+  }
   const problems: string[] = [];
   if (!role) throw new Error('Could not read the serving role from the database');
   if (role.rolsuper) problems.push(`role ${role.current_user} is a superuser`);
@@ -162,10 +187,7 @@ async function assertServingRoleIsSafe(database: Database): Promise<void> {
   if (role.synchronous_commit === 'off') {
     problems.push('synchronous_commit is off, so a commit is acknowledged before it is durable');
   }
-  if (problems.length > 0) {
-    await database.close();
-    throw new Error(`Refusing to serve from this database: ${problems.join('; ')}.`);
-  }
+  if (problems.length > 0) throw new Error(`Refusing to serve from this database: ${problems.join('; ')}.`);
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+// Run by `npm install` / `npm ci` (postinstall). Patches postgres.js 3.4.9 for a database server
+// that goes away (porsager/postgres#1154, #1208; unfixed upstream):
+// - When the server closes a connection, postgres.js rejects the pending query, and its
+//   transaction wrapper then sends ROLLBACK on that same connection: the bytes are buffered and
+//   written from a setImmediate to a socket that is null by then, a TypeError thrown outside any
+//   promise that ends the process. A query on a closed connection is now refused with
+//   CONNECTION_CLOSED (the pool reconnects the connection for the next query), and bytes buffered
+//   for a closed socket are dropped rather than sent ahead of the next startup message.
+// - The rejected query stayed the connection's current query. On the next connection attempt an
+//   error from a server still starting up (57P03) was taken as that query's, so the new query was
+//   not failed but retried until the server accepted connections: requests hung for the whole
+//   crash recovery. The dead session's query and error are now forgotten when it closes.
+// test/fault/db-restart.test.ts kills the database under load and fails without this patch.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'node_modules', 'postgres');
+
+const edits = [
+  {
+    what: 'refuse a query on a connection the server has closed',
+    from: `    if (terminated)
+      return queryError(q, Errors.connection('CONNECTION_DESTROYED', options))
+`,
+    to: `    if (terminated)
+      return queryError(q, Errors.connection('CONNECTION_DESTROYED', options))
+
+    if (!socket) // audit-gateway patch: closed by the server, not reconnected yet
+      return (queryError(q, Errors.connection('CONNECTION_CLOSED', options)), true)
+`,
+  },
+  {
+    what: 'never write to a closed socket',
+    from: `  function nextWrite(fn) {
+    const x = socket.write(chunk, fn)`,
+    to: `  function nextWrite(fn) {
+    if (!socket) // audit-gateway patch
+      return (chunk = nextWriteTimer = null, false)
+    const x = socket.write(chunk, fn)`,
+  },
+  {
+    what: 'forget what was buffered for the closed socket',
+    from: `    clearImmediate(nextWriteTimer)
+    socket.removeListener('data', data)`,
+    to: `    clearImmediate(nextWriteTimer)
+    chunk = nextWriteTimer = null // audit-gateway patch
+    socket.removeListener('data', data)`,
+  },
+  {
+    what: "forget the closed session's query and error once they are settled",
+    from: `    !hadError && (query || sent.length) && error(Errors.connection('CONNECTION_CLOSED', options, socket))
+`,
+    to: `    !hadError && (query || sent.length) && error(Errors.connection('CONNECTION_CLOSED', options, socket))
+    query = errorResponse = null // audit-gateway patch
+`,
+  },
+];
+
+if (!existsSync(root)) process.exit(0); // not installed (yet): nothing to patch
+const { version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+for (const file of ['src/connection.js', 'cjs/src/connection.js']) {
+  const target = path.join(root, file);
+  const original = readFileSync(target, 'utf8');
+  let text = original;
+  for (const edit of edits) {
+    if (text.includes(edit.to)) continue; // patched by an earlier install
+    if (!text.includes(edit.from)) {
+      process.stderr.write(
+        `scripts/patch-postgres.mjs: postgres ${version} ${file} no longer matches (${edit.what}).\n` +
+          'Check whether upstream fixed porsager/postgres#1208, then update or remove this patch.\n',
+      );
+      process.exit(1);
+    }
+    text = text.replace(edit.from, edit.to);
+  }
+  if (text !== original) writeFileSync(target, text);
+}
