@@ -14,6 +14,18 @@ const Record = graphql(`
   }
 `);
 
+const Stored = graphql(`
+  query StoredEvent($id: ID!) {
+    event(id: $id) {
+      id sequence action name title description groupId additionalId ipAddress
+      occurredAt sentAt receivedAt metadata hash
+      actor { id email name type company }
+      target { kind id name email company }
+      feature { name metas }
+    }
+  }
+`);
+
 const Count = graphql(`
   query CountEvents { auditEvents { totalCount } }
 `);
@@ -88,6 +100,31 @@ describe('recordEvent', () => {
     expect(e.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(e.hash).toMatch(/^[0-9a-f]{64}$/);
     expect(Date.parse(e.receivedAt)).toBeGreaterThanOrEqual(before - 5);
+  });
+
+  it('stores text exactly, including what array and JSON literals treat specially', async () => {
+    // A batch is written as one text array per column; these must survive that encoding.
+    const tricky = ['NULL', 'null', '{}', '{"a","b"}', 'a,b', '\\', '"', ' padded ', "it's", '\\N', '😀 ü'];
+    for (const [i, s] of tricky.entries()) {
+      const input = {
+        action: `tricky.${i}`,
+        name: s,
+        title: s,
+        description: s,
+        actor: { id: s, name: s, type: s, company: s },
+        target: { kind: s, id: s, name: s, company: s },
+        groupId: s,
+        additionalId: s,
+        feature: { name: s, metas: { [s]: s } },
+        metadata: { [s]: [s, { [s]: null }] },
+      };
+      const recorded = await t.gql(Record, { input }, a.key);
+      expect(recorded.errors, s).toBeUndefined();
+      const stored = (await t.gql(Stored, { id: recorded.data?.recordEvent.id as string }, a.key)).data
+        ?.event;
+      expect(stored, s).toEqual(recorded.data?.recordEvent);
+      expect(stored?.actor?.id, s).toBe(s);
+    }
   });
 
   it('defaults occurredAt to the time of receipt and leaves optional parts null', async () => {
