@@ -17,6 +17,8 @@ export type Run = {
   seconds: number;
   /** Milliseconds, one per response. */
   latencies: number[];
+  /** CPU seconds the server process and its database backends spent on this run, when known. */
+  cpu?: { server: number; database: number } | null;
 };
 
 /**
@@ -162,6 +164,8 @@ export type Stats = {
   p50: number;
   p95: number;
   p99: number;
+  /** CPU milliseconds per answer in the server process and in its database backends. */
+  cpuPerRequest: { server: number; database: number } | null;
 };
 
 /** Pools several runs against the same server (the halves of an interleaved measurement). */
@@ -177,7 +181,14 @@ export function summarize(runs: Run[]): Stats {
     p50: percentile(latencies, 0.5),
     p95: percentile(latencies, 0.95),
     p99: percentile(latencies, 0.99),
+    cpuPerRequest: runs.every((r) => r.cpu) && ok > 0 ? cpuPerRequest(runs, ok) : null,
   };
+}
+
+function cpuPerRequest(runs: Run[], ok: number): { server: number; database: number } {
+  const sum = (pick: (c: { server: number; database: number }) => number) =>
+    runs.reduce((n, r) => n + (r.cpu ? pick(r.cpu) : 0), 0);
+  return { server: (sum((c) => c.server) * 1000) / ok, database: (sum((c) => c.database) * 1000) / ok };
 }
 
 function percentile(sorted: number[], p: number): number {

@@ -1,11 +1,12 @@
 // The two servers under test run as child processes of the benchmark, so their memory can be
 // read from /proc and neither shares an event loop with the load generator.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type postgres from 'postgres';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -176,5 +177,63 @@ export class MemoryWatch {
       const peak = Math.max(sampled, now?.rss ?? 0, reset ? (now?.peak ?? 0) : 0);
       return { start: first.rss, peak };
     };
+  }
+}
+
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** User plus system CPU seconds a process has used, from /proc/<pid>/stat; null when unreadable. */
+function cpuSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces): utime and stime are 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+
+export type CpuUse = { server: number; database: number };
+
+/**
+ * CPU spent on a stretch of work by a server process and by the Postgres backends serving its
+ * connections (found by application_name; the server runs on this machine). Tells whether a
+ * gap to the floor is spent in Node or in the database.
+ */
+export class CpuMeter {
+  constructor(
+    private readonly owner: postgres.Sql,
+    private readonly database: string,
+  ) {}
+
+  async start(pid: number, applicationName: string): Promise<() => Promise<CpuUse | null>> {
+    const before = await this.#snapshot(pid, applicationName);
+    return async () => {
+      const after = await this.#snapshot(pid, applicationName);
+      if (!before || !after) return null;
+      let database = 0;
+      for (const [backend, seconds] of after.backends)
+        database += seconds - (before.backends.get(backend) ?? 0);
+      return { server: after.server - before.server, database };
+    };
+  }
+
+  async #snapshot(pid: number, applicationName: string) {
+    const server = cpuSeconds(pid);
+    const rows = await this.owner<{ pid: number }[]>`
+      select pid from pg_stat_activity where datname = ${this.database} and application_name = ${applicationName}`;
+    const backends = new Map<number, number>();
+    for (const r of rows) {
+      const seconds = cpuSeconds(r.pid);
+      if (seconds !== null) backends.set(r.pid, seconds);
+    }
+    return server === null || (rows.length > 0 && backends.size === 0) ? null : { server, backends };
   }
 }

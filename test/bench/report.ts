@@ -93,6 +93,12 @@ function rate(n: number): string {
   return n < 10 ? n.toFixed(2) : n < 100 ? n.toFixed(1) : Math.round(n).toString();
 }
 
+/** CPU per answer as "node + database" milliseconds. */
+function cpu(s: Stats): string {
+  const c = s.cpuPerRequest;
+  return c ? `${ms(c.server)} + ${ms(c.database)}` : '–';
+}
+
 function ratio(a: number, b: number): string {
   return b > 0 && Number.isFinite(a) ? (a / b).toFixed(2) : '–';
 }
@@ -114,6 +120,8 @@ export function formatTable(rows: Row[]): string {
     'floor p50/p99 ms',
     'gateway p50/p99 ms',
     'gw RSS peak MB',
+    'CPU ms/req floor',
+    'CPU ms/req gw',
     'target',
     'result',
     'met',
@@ -127,6 +135,8 @@ export function formatTable(rows: Row[]): string {
     `${ms(r.floor.p50)} / ${ms(r.floor.p99)}`,
     `${ms(r.gateway.p50)} / ${ms(r.gateway.p99)}`,
     r.gatewayRss ? r.gatewayRss.peak.toFixed(0) : '–',
+    cpu(r.floor),
+    cpu(r.gateway),
     r.target,
     r.verdict.detail,
     r.verdict.met === null ? '–' : r.verdict.met ? 'yes' : 'NO',

@@ -23,7 +23,7 @@ import {
   summarize,
   warmUp,
 } from './measure.ts';
-import { MemoryWatch, REPO_ROOT, type Service, startFloor, startGateway } from './processes.ts';
+import { CpuMeter, MemoryWatch, REPO_ROOT, type Service, startFloor, startGateway } from './processes.ts';
 import { formatIngest, formatNotes, formatTable, judge, type Row } from './report.ts';
 import {
   buildScenarios,
@@ -173,6 +173,19 @@ async function main(opts: Options): Promise<void> {
 
     const bases: Record<Target, string> = { floor: floor.url, floorChain: floor.url, gateway: gateway.url };
     const memory = new MemoryWatch(gateway.pid);
+    const meter = new CpuMeter(owner, db.name);
+    const servers: Servers = {
+      bases,
+      memory,
+      cpu: async (target, run) => {
+        const stop =
+          target === 'gateway'
+            ? await meter.start(gateway.pid, 'audit-gateway')
+            : await meter.start(floor.pid, 'audit-floor');
+        const result = await run();
+        return { ...result, cpu: await stop() };
+      },
+    };
     const rows: Row[] = [];
     for (const scenario of scenarios) {
       const problem = await precheck(scenario, bases);
@@ -184,8 +197,8 @@ async function main(opts: Options): Promise<void> {
         log(`${scenario.name} c=${c}: ${scenario.title}`);
         const row =
           scenario.kind === 'load'
-            ? await measureLoad(scenario, c, bases, memory, opts)
-            : await measureDump(scenario, c, bases, memory, opts);
+            ? await measureLoad(scenario, c, servers, opts)
+            : await measureDump(scenario, c, servers, opts);
         rows.push(row);
         if (!gateway.alive())
           throw new Error(`the gateway died during ${scenario.name}; see ${gateway.logFile}`);
@@ -383,6 +396,13 @@ async function precheck(s: Scenario, bases: Record<Target, string>): Promise<str
 // ---------------------------------------------------------------------------------------------
 // Measuring
 
+type Servers = {
+  bases: Record<Target, string>;
+  memory: MemoryWatch;
+  /** Runs one measured stretch against a target, noting the CPU it and its database backends used. */
+  cpu: (target: Target, run: () => Promise<Run>) => Promise<Run>;
+};
+
 /** floor, gateway, gateway, floor (and the chained floor around the gateway for ingest). */
 function interleaved<T extends Target>(targets: T[]): T[] {
   return [...targets, ...[...targets].reverse()];
@@ -391,10 +411,10 @@ function interleaved<T extends Target>(targets: T[]): T[] {
 async function measureLoad(
   s: LoadScenario,
   connections: number,
-  bases: Record<Target, string>,
-  memory: MemoryWatch,
+  servers: Servers,
   opts: Options,
 ): Promise<Row> {
+  const { bases, memory } = servers;
   const targets = (['floor', 'floorChain', 'gateway'] as Target[]).filter((t) => s.requests[t]);
   const spec = (t: Target) => s.requests[t] as RequestSpec;
   const stopWatching = memory.track();
@@ -403,7 +423,7 @@ async function measureLoad(
   const runs = new Map<Target, Run[]>(targets.map((t) => [t, []]));
   for (const t of interleaved(targets)) {
     const amount = ((rates.get(t) ?? 0) * opts.duration) / 2;
-    runs.get(t)?.push(await hammer(bases[t], spec(t), connections, amount));
+    runs.get(t)?.push(await servers.cpu(t, () => hammer(bases[t], spec(t), connections, amount)));
   }
   return row(s, connections, runs, stopWatching());
 }
@@ -411,17 +431,19 @@ async function measureLoad(
 async function measureDump(
   s: DumpScenario,
   connections: number,
-  bases: Record<Target, string>,
-  memory: MemoryWatch,
+  servers: Servers,
   opts: Options,
 ): Promise<Row> {
+  const { bases, memory } = servers;
   const targets: ('floor' | 'gateway')[] = ['floor', 'gateway'];
   await Promise.all(targets.map((t) => dumpOnce(bases[t], s.dumps[t])));
   const stopWatching = memory.track();
   for (const t of targets) await hammerDumps(bases[t], s.dumps[t], connections, opts.warmup);
   const runs = new Map<Target, Run[]>(targets.map((t) => [t, []]));
   for (const t of interleaved(targets)) {
-    runs.get(t)?.push(await hammerDumps(bases[t], s.dumps[t], connections, opts.duration / 2));
+    runs
+      .get(t)
+      ?.push(await servers.cpu(t, () => hammerDumps(bases[t], s.dumps[t], connections, opts.duration / 2)));
   }
   return row(s, connections, runs, stopWatching());
 }
