@@ -88,8 +88,12 @@ const SQL = {
     'insert into "chain_heads" ("tenant_id", "seq", "hash", "checkpoint_seq", "checkpoint_at") ' +
     'values ($1, $2, $3, default, default) on conflict do nothing',
   updateHead: 'update "chain_heads" set "seq" = $1, "hash" = $2 where "chain_heads"."tenant_id" = $3',
-  insertEvents: (rows: number) =>
-    `insert into "audit_events" (${INSERT_COLUMNS}) values ${valuesList(rows, 30)}`,
+  /** The repository's batch insert: one array per column, whatever the number of rows. */
+  insertEvents:
+    `insert into "audit_events" (${INSERT_COLUMNS}) select c0, c1, c2::uuid, ${Array.from({ length: 17 }, (_, i) => `c${i + 3}`).join(', ')}, ` +
+    "c20::jsonb, c21, c22::timestamptz, c23::timestamptz, c24::timestamptz, c25::jsonb, c26, decode(c27, 'hex'), c28, " +
+    `decode(c29, 'hex') from unnest($1::integer[], $2::bigint[], ${Array.from({ length: 28 }, (_, i) => `$${i + 3}::text[]`).join(', ')}) ` +
+    `as u(${Array.from({ length: 30 }, (_, i) => `c${i}`).join(', ')})`,
   insertCatalog: (rows: number) =>
     `insert into "audit_catalog" ("tenant_id", "target_kind", "action", "actor_type") values ${valuesList(rows, 4)} on conflict do nothing`,
 };
@@ -506,7 +510,11 @@ function toEvents(tenantId: number, inputs: Record<string, unknown>[]): AuditEve
   });
 }
 
-function insertParams(e: AuditEvent, canonical: string, hash: Buffer): Param[] {
+type Cell = string | number | null;
+
+/** An event row as the repository sends it: JSON, times and bytes as text, cast back in SQL. */
+function insertRow(e: AuditEvent, canonical: string, hash: string): Cell[] {
+  const json = (v: JsonObject | null | undefined) => (v ? JSON.stringify(v) : null);
   return [
     e.tenantId,
     e.sequence,
@@ -528,17 +536,22 @@ function insertParams(e: AuditEvent, canonical: string, hash: Buffer): Param[] {
     e.target?.company ?? null,
     e.additionalId,
     e.feature?.name ?? null,
-    (e.feature?.metas ?? null) as Param,
+    json(e.feature?.metas),
     e.ipAddress,
-    e.occurredAt,
-    e.sentAt,
-    e.receivedAt,
-    e.metadata as Param,
+    e.occurredAt.toISOString(),
+    e.sentAt?.toISOString() ?? null,
+    e.receivedAt.toISOString(),
+    json(e.metadata),
     null,
     null,
     canonical,
     hash,
   ];
+}
+
+/** Rows to one array per column, the parameters of the unnest insert. */
+function columns(rows: Cell[][]): Param[] {
+  return Array.from({ length: 30 }, (_, c) => rows.map((r) => r[c] ?? null) as Param);
 }
 
 /** Sequence numbers for the plain floor, which keeps no chain head: taken from memory. */
@@ -553,17 +566,13 @@ async function insertPlain(tenantId: number, events: AuditEvent[]): Promise<Audi
     nextSeq.set(tenantId, counter);
   }
   const seq = await counter;
-  const zero = Buffer.alloc(32);
+  const zero = '00'.repeat(32);
   const placed = events.map((e) => {
     seq.value += 1;
     return { ...e, sequence: seq.value };
   });
   await inTenant(tenantId, (tx) =>
-    run(
-      tx,
-      SQL.insertEvents(placed.length),
-      placed.flatMap((e) => insertParams(e, JSON.stringify(e), zero)),
-    ),
+    run(tx, SQL.insertEvents, columns(placed.map((e) => insertRow(e, JSON.stringify(e), zero)))),
   );
   return placed;
 }
@@ -578,7 +587,7 @@ async function insertChained(tenantId: number, events: AuditEvent[]): Promise<Au
     }
     let seq = Number(head?.seq ?? 0);
     let prev = head && Number(head.seq) > 0 ? head.hash.toString('hex') : GENESIS_HASH;
-    const params: Param[] = [];
+    const rows: Cell[][] = [];
     const placed: AuditEvent[] = [];
     const catalog = new Map<string, Param[]>();
     for (const e of events) {
@@ -587,11 +596,11 @@ async function insertChained(tenantId: number, events: AuditEvent[]): Promise<Au
       const sealed = sealEvent(fields, prev);
       prev = sealed.hash;
       placed.push({ ...fields, hash: sealed.hash });
-      params.push(...insertParams(fields as AuditEvent, sealed.canonical, Buffer.from(sealed.hash, 'hex')));
+      rows.push(insertRow(fields as AuditEvent, sealed.canonical, sealed.hash));
       const entry = [tenantId, e.target?.kind ?? '', e.action, e.actor?.type ?? ''];
       catalog.set(JSON.stringify(entry), entry);
     }
-    await run(tx, SQL.insertEvents(placed.length), params);
+    await run(tx, SQL.insertEvents, columns(rows));
     await run(tx, SQL.updateHead, [seq, Buffer.from(prev, 'hex'), tenantId]);
     await run(tx, SQL.insertCatalog(catalog.size), [...catalog.values()].flat());
     return placed;
