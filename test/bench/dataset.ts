@@ -332,6 +332,7 @@ export type DatasetPlan = { seed: number; events: number; tenants: TenantPlan[] 
 const clamp = (x: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, x));
 
 export function planDataset(events: number, seed: number): DatasetPlan {
+  if (events < TENANT_COUNT * 50) throw new Error(`a dataset needs at least ${TENANT_COUNT * 50} events`);
   const rng = new Rng(seed);
   // Zipf with s = 1 over 200 tenants: the largest holds 1/H(200) ≈ 17% of all events. A little
   // noise below the top keeps neighbouring ranks from being exact fractions of each other.

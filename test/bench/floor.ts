@@ -194,6 +194,8 @@ function graphqlEvent(r: EventRow) {
 }
 
 const DAY_MS = 86_400_000;
+/** Rows per read while streaming a Mural dump, as MURAL.batchSize in src/rest/mural.ts. */
+const MURAL_BATCH = 1000;
 
 function muralEntry(r: EventRow) {
   const day = Math.floor(r.occurred_at.getTime() / DAY_MS) * DAY_MS;
@@ -352,7 +354,7 @@ const handlers: Record<string, Handler> = {
     });
   },
 
-  /** S5: the Mural dump, streamed in the gateway's keyset batches of 5000. */
+  /** S5: the Mural dump, streamed in the gateway's keyset batches. */
   async '/s5'(tenantId, url, _req, res) {
     const maxResults = Number(url.searchParams.get('maxResults') ?? 50_000);
     const nextToken = url.searchParams.get('nextToken');
@@ -379,7 +381,7 @@ const handlers: Record<string, Handler> = {
     let last: EventRow | undefined;
     let more = false;
     while (remaining > 0) {
-      const limit = Math.min(5000, remaining);
+      const limit = Math.min(MURAL_BATCH, remaining);
       const position = after;
       const rows = await inTenant(tenantId, (tx) =>
         position

@@ -3,6 +3,18 @@
 import type { Stats } from './measure.ts';
 import type { ScenarioId } from './scenarios.ts';
 
+/** Resident memory in MiB over one row. */
+export type Rss = {
+  /** Before the warm-up. */
+  before: number;
+  /** When the measured runs began. */
+  measuredFrom: number;
+  /** Highest during the measured runs. */
+  peak: number;
+  /** Highest during the warm-up. */
+  warmUpPeak: number;
+};
+
 export type Row = {
   id: ScenarioId;
   scenario: string;
@@ -14,8 +26,8 @@ export type Row = {
   gateway: Stats;
   /** Ingest only: the floor doing what appendEvents does (head lock, hash, head update). */
   floorChain?: Stats | undefined;
-  /** Gateway RSS in MiB at the start of this row's measurements and its peak during them. */
-  gatewayRss: { start: number; peak: number } | null;
+  gatewayRss: Rss | null;
+  floorRss: Rss | null;
   target: string;
   verdict: { met: boolean | null; detail: string };
   notes: string[];
@@ -60,10 +72,13 @@ function verdict(row: Row, rows: Row[], extras: Extras): Row['verdict'] {
     }
     case 'S5': {
       const wall = gateway.p50 / floor.p50;
-      const growth = row.gatewayRss ? row.gatewayRss.peak - row.gatewayRss.start : Number.NaN;
+      const [growth, fromIdle] = growthOf(row.gatewayRss);
+      const [floorGrowth, floorFromIdle] = growthOf(row.floorRss);
       return {
         met: wall <= 1.3 && growth <= 64,
-        detail: `wall ${x(wall)} floor; RSS +${growth.toFixed(0)} MB`,
+        detail:
+          `wall ${x(wall)} floor; RSS +${mb(growth)} MB while measured, +${mb(fromIdle)} from before warm-up ` +
+          `(floor +${mb(floorGrowth)}, +${mb(floorFromIdle)})`,
       };
     }
     case 'S6': {
@@ -77,6 +92,16 @@ function verdict(row: Row, rows: Row[], extras: Extras): Row['verdict'] {
       return { met: events >= 25_000, detail: `${Math.round(events).toLocaleString('en-US')} events/s` };
     }
   }
+}
+
+/** RSS growth over the measured runs, and from before the warm-up. */
+function growthOf(rss: Rss | null): [number, number] {
+  if (!rss) return [Number.NaN, Number.NaN];
+  return [rss.peak - rss.measuredFrom, Math.max(rss.peak, rss.warmUpPeak) - rss.before];
+}
+
+function mb(n: number): string {
+  return Number.isFinite(n) ? n.toFixed(0) : '?';
 }
 
 function millions(n: number): string {
@@ -134,7 +159,7 @@ export function formatTable(rows: Row[]): string {
     ratio(r.gateway.rate, r.floor.rate),
     `${ms(r.floor.p50)} / ${ms(r.floor.p99)}`,
     `${ms(r.gateway.p50)} / ${ms(r.gateway.p99)}`,
-    r.gatewayRss ? r.gatewayRss.peak.toFixed(0) : '–',
+    r.gatewayRss ? Math.max(r.gatewayRss.peak, r.gatewayRss.warmUpPeak).toFixed(0) : '–',
     cpu(r.floor),
     cpu(r.gateway),
     r.target,

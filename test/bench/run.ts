@@ -24,7 +24,7 @@ import {
   warmUp,
 } from './measure.ts';
 import { CpuMeter, MemoryWatch, REPO_ROOT, type Service, startFloor, startGateway } from './processes.ts';
-import { formatIngest, formatNotes, formatTable, judge, type Row } from './report.ts';
+import { formatIngest, formatNotes, formatTable, judge, type Row, type Rss } from './report.ts';
 import {
   buildScenarios,
   type DumpScenario,
@@ -172,7 +172,7 @@ async function main(opts: Options): Promise<void> {
     log(`gateway pid ${gateway.pid} on ${gateway.url}, floor pid ${floor.pid} on ${floor.url}`);
 
     const bases: Record<Target, string> = { floor: floor.url, floorChain: floor.url, gateway: gateway.url };
-    const memory = new MemoryWatch(gateway.pid);
+    const memory = { gateway: new MemoryWatch(gateway.pid), floor: new MemoryWatch(floor.pid) };
     const meter = new CpuMeter(owner, db.name);
     const servers: Servers = {
       bases,
@@ -398,10 +398,43 @@ async function precheck(s: Scenario, bases: Record<Target, string>): Promise<str
 
 type Servers = {
   bases: Record<Target, string>;
-  memory: MemoryWatch;
+  memory: { gateway: MemoryWatch; floor: MemoryWatch };
   /** Runs one measured stretch against a target, noting the CPU it and its database backends used. */
   cpu: (target: Target, run: () => Promise<Run>) => Promise<Run>;
 };
+
+/**
+ * A server's memory over one row: from before the warm-up (the first requests of a kind grow the
+ * heap once, in any Node server) and over the measured runs (what the work itself holds).
+ */
+function memoryPhases(watch: MemoryWatch) {
+  const warmUp = watch.track();
+  let first: { start: number; peak: number } | null = null;
+  let measured: (() => { start: number; peak: number } | null) | null = null;
+  return {
+    measuring() {
+      first = warmUp();
+      measured = watch.track();
+    },
+    done(): Rss | null {
+      const second = measured?.() ?? null;
+      if (!first || !second) return null;
+      return { before: first.start, measuredFrom: second.start, peak: second.peak, warmUpPeak: first.peak };
+    },
+  };
+}
+
+function watchBoth(memory: Servers['memory']) {
+  const gateway = memoryPhases(memory.gateway);
+  const floor = memoryPhases(memory.floor);
+  return {
+    measuring() {
+      gateway.measuring();
+      floor.measuring();
+    },
+    done: () => ({ gateway: gateway.done(), floor: floor.done() }),
+  };
+}
 
 /** floor, gateway, gateway, floor (and the chained floor around the gateway for ingest). */
 function interleaved<T extends Target>(targets: T[]): T[] {
@@ -417,15 +450,16 @@ async function measureLoad(
   const { bases, memory } = servers;
   const targets = (['floor', 'floorChain', 'gateway'] as Target[]).filter((t) => s.requests[t]);
   const spec = (t: Target) => s.requests[t] as RequestSpec;
-  const stopWatching = memory.track();
+  const watch = watchBoth(memory);
   const rates = new Map<Target, number>();
   for (const t of targets) rates.set(t, await warmUp(bases[t], spec(t), connections, opts.warmup));
+  watch.measuring();
   const runs = new Map<Target, Run[]>(targets.map((t) => [t, []]));
   for (const t of interleaved(targets)) {
     const amount = ((rates.get(t) ?? 0) * opts.duration) / 2;
     runs.get(t)?.push(await servers.cpu(t, () => hammer(bases[t], spec(t), connections, amount)));
   }
-  return row(s, connections, runs, stopWatching());
+  return row(s, connections, runs, watch.done());
 }
 
 async function measureDump(
@@ -437,22 +471,23 @@ async function measureDump(
   const { bases, memory } = servers;
   const targets: ('floor' | 'gateway')[] = ['floor', 'gateway'];
   await Promise.all(targets.map((t) => dumpOnce(bases[t], s.dumps[t])));
-  const stopWatching = memory.track();
+  const watch = watchBoth(memory);
   for (const t of targets) await hammerDumps(bases[t], s.dumps[t], connections, opts.warmup);
+  watch.measuring();
   const runs = new Map<Target, Run[]>(targets.map((t) => [t, []]));
   for (const t of interleaved(targets)) {
     runs
       .get(t)
       ?.push(await servers.cpu(t, () => hammerDumps(bases[t], s.dumps[t], connections, opts.duration / 2)));
   }
-  return row(s, connections, runs, stopWatching());
+  return row(s, connections, runs, watch.done());
 }
 
 function row(
   s: Scenario,
   connections: number,
   runs: Map<Target, Run[]>,
-  rss: { start: number; peak: number } | null,
+  rss: { gateway: Rss | null; floor: Rss | null },
 ): Row {
   const chain = runs.get('floorChain');
   return {
@@ -464,7 +499,8 @@ function row(
     floor: summarize(runs.get('floor') ?? []),
     gateway: summarize(runs.get('gateway') ?? []),
     floorChain: chain ? summarize(chain) : undefined,
-    gatewayRss: rss,
+    gatewayRss: rss.gateway,
+    floorRss: rss.floor,
     target: s.target,
     verdict: { met: null, detail: '' },
     notes: [],

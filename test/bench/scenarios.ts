@@ -177,7 +177,7 @@ export const UNFILTERED_PAGE = JSON.stringify({ query: PAGE_QUERY, variables: {}
 
 /** Realistic events in the canonical input shape (what recordEvents and the batch route take). */
 export function ingestBatch(size: number, seed: number): Record<string, unknown>[] {
-  const plan = planDataset(size * 6, seed ^ 0xba7c4).tenants[0];
+  const plan = planDataset(1_000_000, seed ^ 0xba7c4).tenants[0];
   if (!plan) throw new Error('empty plan');
   const out: Record<string, unknown>[] = [];
   for (const e of tenantEvents({ ...plan, events: size }, 0)) out.push(toInput(e));
