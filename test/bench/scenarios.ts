@@ -101,8 +101,9 @@ export async function findParams(owner: postgres.Sql, events: number, seed: numb
      group by action order by count(*) desc, action limit 1`;
   if (!common) throw new Error('no events in the S1 window');
 
-  // S2: the event 100,000 deep in the default order (newest first), or halfway on a small dataset.
-  const depth = Math.min(100_000, Math.floor(top.events / 2));
+  // S2: the event 100,000 deep in the default order (newest first); on a dataset too small for
+  // that, 90% of the way down.
+  const depth = Math.min(100_000, Math.floor(top.events * 0.9));
   const [deep] = await owner<{ occurred_at: Date; id: string }[]>`
     select occurred_at, id from audit_events where tenant_id = ${id}
      order by occurred_at desc, id desc offset ${depth - 1} limit 1`;
