@@ -80,7 +80,10 @@ async function openPostgres(url: string, opts: OpenOptions): Promise<Database> {
     connection: { ...servingSession, synchronous_commit: 'on' },
     transform: { undefined: null },
   });
-  const db = drizzlePostgres({ client, logger: drizzleLogger(opts.onQuery) }) as unknown as Db;
+  const db = drizzlePostgres({
+    client: preparing(client),
+    logger: drizzleLogger(opts.onQuery),
+  }) as unknown as Db;
   let adminClient: postgres.Sql | undefined;
   const database: Database = {
     kind: 'postgres',
@@ -101,6 +104,42 @@ async function openPostgres(url: string, opts: OpenOptions): Promise<Database> {
     },
   };
   return database;
+}
+
+/** Statements with more parameters than this (multi-row inserts) are not kept prepared. */
+const PREPARE_MAX_PARAMETERS = 100;
+
+/**
+ * Drizzle asks postgres.js to prepare only the queries it names, so every other statement with
+ * parameters costs two round trips (describe, then bind and execute) and a fresh parse and plan
+ * on the server. This view of the client (and of each transaction it opens) prepares them: the
+ * statement is parsed once per connection and reused by its text. Multi-row inserts stay
+ * unprepared; each row count is a different text, and each would stay cached on every connection.
+ */
+function preparing<T extends postgres.Sql | postgres.TransactionSql>(sql: T): T {
+  return new Proxy(sql, {
+    get(target, property, receiver) {
+      if (property === 'unsafe') {
+        return (
+          query: string,
+          args: postgres.ParameterOrJSON<never>[] = [],
+          options: postgres.UnsafeQueryOptions = {},
+        ) =>
+          target.unsafe(query, args, {
+            ...options,
+            prepare: args.length > 0 && args.length <= PREPARE_MAX_PARAMETERS ? true : options.prepare,
+          });
+      }
+      if (property === 'begin' || property === 'savepoint') {
+        const open = Reflect.get(target, property, receiver) as (...args: unknown[]) => Promise<unknown>;
+        return (...args: unknown[]) => {
+          const fn = args.pop() as (tx: postgres.TransactionSql) => unknown;
+          return open.call(target, ...args, (tx: postgres.TransactionSql) => fn(preparing(tx)));
+        };
+      }
+      return Reflect.get(target, property, receiver);
+    },
+  });
 }
 
 async function openPglite(opts: OpenOptions): Promise<Database> {

@@ -1,5 +1,7 @@
 // The GraphQL endpoint: graphql-yoga over the Pothos schema, with query limits, error masking,
 // and GraphiQL opening on a working example query.
+
+import { useGraphQlJit } from '@envelop/graphql-jit';
 import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions';
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
@@ -88,6 +90,7 @@ export function createGraphQLServer(opts: YogaOptions) {
     }) as Plugin,
     useCostLimit(GRAPHQL_LIMITS.cost),
     useInputErrorCodes(),
+    useGraphQlJit() as Plugin,
   ];
   // Without introspection, "Did you mean …?" hints would still leak the schema.
   if (!opts.introspection) plugins.push(useDisableIntrospection(), blockFieldSuggestionsPlugin() as Plugin);

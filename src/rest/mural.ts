@@ -15,7 +15,13 @@ import { jsonStream } from './json-stream.ts';
 import { dateOrDateTimeParam, intParam, textParam } from './params.ts';
 import { authorize, security } from './security.ts';
 
-export const MURAL = { maxResults: 50_000, defaultWindowDays: 7, maxWindowDays: 30 } as const;
+export const MURAL = {
+  maxResults: 50_000,
+  defaultWindowDays: 7,
+  maxWindowDays: 30,
+  /** Rows per database read while streaming: few enough that a dump's memory stays flat. */
+  batchSize: 1000,
+} as const;
 
 /** What a nextToken carries: the resolved query and where the previous page stopped. */
 type MuralToken = { s: number; u: number; a: string | null; t: number; i: string };
@@ -252,7 +258,7 @@ export function registerMural(app: OpenAPIHono<AppEnv>, deps: { audit: AuditServ
       { since: new Date(query.s), until: new Date(query.u), actions: query.a ? [query.a] : undefined },
       { field: 'occurredAt', direction: 'desc' },
       // One more than asked: whether it exists decides if there is a next page.
-      { after, limit: maxResults + 1, batchSize: 5000 },
+      { after, limit: maxResults + 1, batchSize: MURAL.batchSize },
     );
     let written = 0;
     let last: AuditEvent | undefined;

@@ -1,0 +1,655 @@
+// The floor the gateway is measured against: the gateway's own SQL (same statements, same
+// tenant transaction with set_config, same API key lookup, as the same role), run by postgres.js
+// with prepared statements behind a bare node:http handler that builds the same JSON with
+// JSON.stringify. No framework, no GraphQL, no validation: what any server answering these
+// requests must at least do. One handler per scenario; ingest has a plain variant (one INSERT,
+// no chain) and a chained one (the repository's head lock, hash and head update).
+//
+// Run by the benchmark as a child process: FLOOR_DATABASE_URL, FLOOR_TOKEN_SECRET, FLOOR_PORT.
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import canonicalize from 'canonicalize';
+import postgres from 'postgres';
+import { uuidv7 } from 'uuidv7';
+import { GENESIS_HASH, sealEvent } from '../../src/audit/chain.ts';
+import type { AuditEvent, JsonObject } from '../../src/audit/model.ts';
+import { TokenSigner } from '../../src/audit/tokens.ts';
+import { parseApiKey, secretMatches } from '../../src/auth/keys.ts';
+import { APP_ROLE } from '../../src/db/client.ts';
+
+// ---------------------------------------------------------------------------------------------
+// The SQL, character for character as Drizzle renders it in src/audit/repository.ts
+
+const COLUMNS =
+  '"id", "tenant_id", "seq", "action", "name", "title", "description", "actor_id", "actor_email", "actor_name", ' +
+  '"actor_type", "actor_company", "group_id", "target_kind", "target_id", "target_name", "target_email", ' +
+  '"target_company", "additional_id", "feature_name", "feature_metas", "ip_address", "occurred_at", "sent_at", ' +
+  '"received_at", "metadata", "hash"';
+const BY_TIME_DESC = 'order by "audit_events"."occurred_at" desc, "audit_events"."id" desc';
+const BEFORE = '("audit_events"."occurred_at", "audit_events"."id") <';
+
+const INSERT_COLUMNS =
+  '"tenant_id", "seq", "id", "action", "name", "title", "description", "actor_id", "actor_email", "actor_name", ' +
+  '"actor_type", "actor_company", "group_id", "target_kind", "target_id", "target_name", "target_email", ' +
+  '"target_company", "additional_id", "feature_name", "feature_metas", "ip_address", "occurred_at", "sent_at", ' +
+  '"received_at", "metadata", "idempotency_key", "request_hash", "canonical", "hash"';
+
+/** `($1, …, $k), ($k+1, …)`: Drizzle's multi-row VALUES list. */
+function valuesList(rows: number, width: number): string {
+  const out: string[] = [];
+  for (let r = 0; r < rows; r++) {
+    const params = Array.from({ length: width }, (_, c) => `$${r * width + c + 1}`);
+    out.push(`(${params.join(', ')})`);
+  }
+  return out.join(', ');
+}
+
+const SQL = {
+  apiKey:
+    'select "api_keys"."tenant_id", "tenants"."slug", "api_keys"."scopes", "api_keys"."secret_hash", ' +
+    '"api_keys"."revoked_at" from "api_keys" inner join "tenants" on "tenants"."id" = "api_keys"."tenant_id" ' +
+    'where "api_keys"."id" = $1',
+  setTenant: "select set_config('app.tenant_id', $1, true)",
+  byActionInWindow:
+    `select ${COLUMNS} from "audit_events" where ("audit_events"."tenant_id" = $1 and ` +
+    '"audit_events"."occurred_at" >= $2 and "audit_events"."occurred_at" < $3 and ' +
+    `"audit_events"."action" = any($4::text[])) ${BY_TIME_DESC} limit $5`,
+  afterCursor:
+    `select ${COLUMNS} from "audit_events" where ("audit_events"."tenant_id" = $1 and ` +
+    `${BEFORE} ($2::timestamptz, $3::uuid)) ${BY_TIME_DESC} limit $4`,
+  byIds:
+    `select ${COLUMNS} from "audit_events" where ("audit_events"."tenant_id" = $1 and ` +
+    '"audit_events"."id" = any($2::uuid[]))',
+  catalog:
+    'select "target_kind", "action", "actor_type" from "audit_catalog" where "audit_catalog"."tenant_id" = $1',
+  earliest:
+    'select "occurred_at" from "audit_events" where "audit_events"."tenant_id" = $1 ' +
+    'order by "audit_events"."occurred_at" asc limit $2',
+  latest:
+    'select "occurred_at" from "audit_events" where "audit_events"."tenant_id" = $1 ' +
+    'order by "audit_events"."occurred_at" desc limit $2',
+  window:
+    `select ${COLUMNS} from "audit_events" where ("audit_events"."tenant_id" = $1 and ` +
+    `"audit_events"."occurred_at" >= $2 and "audit_events"."occurred_at" < $3) ${BY_TIME_DESC} limit $4`,
+  windowAfter:
+    `select ${COLUMNS} from "audit_events" where ("audit_events"."tenant_id" = $1 and ` +
+    '"audit_events"."occurred_at" >= $2 and "audit_events"."occurred_at" < $3 and ' +
+    `${BEFORE} ($4::timestamptz, $5::uuid)) ${BY_TIME_DESC} limit $6`,
+  offsetPage:
+    `select ${COLUMNS} from "audit_events" where "audit_events"."tenant_id" = $1 ` +
+    'order by "audit_events"."occurred_at" asc, "audit_events"."id" asc limit $2 offset $3',
+  count: 'select count(*) from "audit_events" where "audit_events"."tenant_id" = $1',
+  maxSeq: 'select coalesce(max("seq"), 0) as "seq" from "audit_events" where "audit_events"."tenant_id" = $1',
+  lockHead:
+    'select "seq", "hash", "checkpoint_seq", "checkpoint_at" from "chain_heads" ' +
+    'where "chain_heads"."tenant_id" = $1 for update',
+  createHead:
+    'insert into "chain_heads" ("tenant_id", "seq", "hash", "checkpoint_seq", "checkpoint_at") ' +
+    'values ($1, $2, $3, default, default) on conflict do nothing',
+  updateHead: 'update "chain_heads" set "seq" = $1, "hash" = $2 where "chain_heads"."tenant_id" = $3',
+  /** The repository's batch insert: one array per column, whatever the number of rows. */
+  insertEvents:
+    `insert into "audit_events" (${INSERT_COLUMNS}) select c0, c1, c2::uuid, ${Array.from({ length: 17 }, (_, i) => `c${i + 3}`).join(', ')}, ` +
+    "c20::jsonb, c21, c22::timestamptz, c23::timestamptz, c24::timestamptz, c25::jsonb, c26, decode(c27, 'hex'), c28, " +
+    `decode(c29, 'hex') from unnest($1::integer[], $2::bigint[], ${Array.from({ length: 28 }, (_, i) => `$${i + 3}::text[]`).join(', ')}) ` +
+    `as u(${Array.from({ length: 30 }, (_, i) => `c${i}`).join(', ')})`,
+  insertCatalog: (rows: number) =>
+    `insert into "audit_catalog" ("tenant_id", "target_kind", "action", "actor_type") values ${valuesList(rows, 4)} on conflict do nothing`,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Database
+
+const sql = postgres(required('FLOOR_DATABASE_URL'), {
+  max: Number(process.env.FLOOR_POOL_SIZE ?? 10),
+  onnotice: () => {},
+  connection: { application_name: 'audit-floor', role: APP_ROLE, synchronous_commit: 'on' } as Record<
+    string,
+    string
+  >,
+});
+const tokens = new TokenSigner([required('FLOOR_TOKEN_SECRET')]);
+
+type Param = postgres.ParameterOrJSON<never>;
+type Runner = Pick<postgres.Sql, 'unsafe'>;
+
+function run<T extends object>(db: Runner, text: string, params: Param[]): Promise<T[]> {
+  return db.unsafe<T[]>(text, params, { prepare: true }) as unknown as Promise<T[]>;
+}
+
+async function inTenant<T>(tenantId: number, fn: (tx: Runner) => Promise<T>): Promise<T> {
+  return (await sql.begin(async (tx) => {
+    await run(tx, SQL.setTenant, [String(tenantId)]);
+    return fn(tx);
+  })) as T;
+}
+
+type EventRow = {
+  id: string;
+  tenant_id: number;
+  seq: string;
+  action: string;
+  name: string | null;
+  title: string | null;
+  description: string | null;
+  actor_id: string | null;
+  actor_email: string | null;
+  actor_name: string | null;
+  actor_type: string | null;
+  actor_company: string | null;
+  group_id: string | null;
+  target_kind: string | null;
+  target_id: string | null;
+  target_name: string | null;
+  target_email: string | null;
+  target_company: string | null;
+  additional_id: string | null;
+  feature_name: string | null;
+  feature_metas: JsonObject | null;
+  ip_address: string | null;
+  occurred_at: Date;
+  sent_at: Date | null;
+  received_at: Date;
+  metadata: JsonObject;
+  hash: Buffer;
+};
+
+/** The tenant of a valid, live API key (the gateway's lookup), or null. */
+async function authenticate(req: IncomingMessage): Promise<number | null> {
+  const header = req.headers.authorization ?? '';
+  const parsed = header.startsWith('Bearer ') ? parseApiKey(header.slice(7).trim()) : null;
+  if (!parsed) return null;
+  const [key] = await run<{ tenant_id: number; secret_hash: Buffer; revoked_at: Date | null }>(
+    sql,
+    SQL.apiKey,
+    [parsed.id],
+  );
+  return key && !key.revoked_at && secretMatches(parsed.secret, key.secret_hash) ? key.tenant_id : null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Response shapes: the same JSON the gateway answers with
+
+const hasAny = (...xs: (string | null)[]) => xs.some((x) => x !== null);
+
+/** The GraphQL selection the benchmark asks for (scenarios.ts EVENT_FIELDS), field for field. */
+function graphqlEvent(r: EventRow) {
+  return {
+    id: r.id,
+    sequence: Number(r.seq),
+    action: r.action,
+    occurredAt: r.occurred_at.toISOString(),
+    actor: hasAny(r.actor_id, r.actor_email, r.actor_name, r.actor_type, r.actor_company)
+      ? { id: r.actor_id, email: r.actor_email, name: r.actor_name, type: r.actor_type }
+      : null,
+    target: hasAny(r.target_kind, r.target_id, r.target_name, r.target_email, r.target_company)
+      ? { kind: r.target_kind, id: r.target_id, name: r.target_name }
+      : null,
+    groupId: r.group_id,
+    ipAddress: r.ip_address,
+    metadata: r.metadata,
+    hash: r.hash.toString('hex'),
+  };
+}
+
+const DAY_MS = 86_400_000;
+/** Rows per read while streaming a Mural dump, as MURAL.batchSize in src/rest/mural.ts. */
+const MURAL_BATCH = 1000;
+
+function muralEntry(r: EventRow) {
+  const day = Math.floor(r.occurred_at.getTime() / DAY_MS) * DAY_MS;
+  return {
+    action: r.action,
+    actor: {
+      company: r.actor_company,
+      email: r.actor_email,
+      id: r.actor_id,
+      name: r.actor_name,
+      type: r.actor_type,
+    },
+    date: r.occurred_at.toISOString(),
+    id: r.id,
+    ip: r.ip_address,
+    snapshotDate: new Date(day + DAY_MS - 1).toISOString(),
+    affected: {
+      company: r.target_company,
+      email: r.target_email,
+      id: r.target_id,
+      name: r.target_name,
+      type: r.target_kind,
+    },
+  };
+}
+
+function wasabiEvent(r: EventRow) {
+  return {
+    id: r.id,
+    user_id: r.actor_id,
+    action_key: r.action,
+    target_kind: r.target_kind,
+    target_id: r.target_id,
+    time: r.occurred_at.toISOString(),
+  };
+}
+
+/** What the service binds a cursor to: a hash of the filter and the (default) order. */
+function queryKey(filter: Record<string, unknown>): string {
+  const text = canonicalize({ filter, order: { field: 'occurredAt', direction: 'desc' } }) ?? '';
+  return createHash('sha256').update(text).digest('base64url').slice(0, 16);
+}
+
+function connection(tenantId: number, q: string, rows: EventRow[], first: number) {
+  const page = rows.slice(0, first);
+  const edges = page.map((r) => ({
+    cursor: tokens.sign('cursor', tenantId, { q, k: null, t: r.occurred_at.getTime(), i: r.id }),
+    node: graphqlEvent(r),
+  }));
+  return {
+    edges,
+    pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handlers, one per scenario
+
+type Handler = (tenantId: number, url: URL, req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
+const handlers: Record<string, Handler> = {
+  /** S1: a filtered page. */
+  async '/s1'(tenantId, url, _req, res) {
+    const first = Number(url.searchParams.get('first') ?? 50);
+    const since = new Date(url.searchParams.get('since') as string);
+    const until = new Date(url.searchParams.get('until') as string);
+    const actions = url.searchParams.getAll('action');
+    const rows = await inTenant(tenantId, (tx) =>
+      run<EventRow>(tx, SQL.byActionInWindow, [
+        tenantId,
+        since.toISOString(),
+        until.toISOString(),
+        actions,
+        first + 1,
+      ]),
+    );
+    const q = queryKey({ since, until, actions });
+    sendJson(res, 200, { data: { auditEvents: connection(tenantId, q, rows, first) } });
+  },
+
+  /** S2: a page after a cursor, unfiltered. */
+  async '/s2'(tenantId, url, _req, res) {
+    const first = Number(url.searchParams.get('first') ?? 50);
+    const q = queryKey({});
+    const cursor = tokens.verify('cursor', tenantId, url.searchParams.get('after') ?? '') as {
+      q: string;
+      t: number;
+      i: string;
+    } | null;
+    if (!cursor || cursor.q !== q) return sendJson(res, 400, { error: 'bad cursor' });
+    const rows = await inTenant(tenantId, (tx) =>
+      run<EventRow>(tx, SQL.afterCursor, [tenantId, new Date(cursor.t).toISOString(), cursor.i, first + 1]),
+    );
+    sendJson(res, 200, { data: { auditEvents: connection(tenantId, q, rows, first) } });
+  },
+
+  /** S3: events by id, in the order asked, null where missing. */
+  async '/s3'(tenantId, url, _req, res) {
+    const ids = (url.searchParams.get('ids') ?? '').split(',');
+    const rows = await inTenant(tenantId, (tx) =>
+      run<EventRow>(tx, SQL.byIds, [tenantId, [...new Set(ids)]]),
+    );
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    sendJson(res, 200, {
+      data: {
+        nodes: ids.map((id) => {
+          const r = byId.get(id);
+          return r ? graphqlEvent(r) : null;
+        }),
+      },
+    });
+  },
+
+  /** S4: availableFilters from the catalog and two index probes. */
+  async '/s4'(tenantId, _url, _req, res) {
+    const { entries, first, last } = await inTenant(tenantId, async (tx) => ({
+      entries: await run<{ target_kind: string; action: string; actor_type: string }>(tx, SQL.catalog, [
+        tenantId,
+      ]),
+      first: await run<{ occurred_at: Date }>(tx, SQL.earliest, [tenantId, 1]),
+      last: await run<{ occurred_at: Date }>(tx, SQL.latest, [tenantId, 1]),
+    }));
+    const actions = new Set<string>();
+    const kinds = new Map<string, Set<string>>();
+    const actorTypes = new Set<string>();
+    for (const e of entries) {
+      actions.add(e.action);
+      if (e.actor_type) actorTypes.add(e.actor_type);
+      if (!e.target_kind) continue;
+      const set = kinds.get(e.target_kind) ?? new Set<string>();
+      set.add(e.action);
+      kinds.set(e.target_kind, set);
+    }
+    const sorted = (s: Iterable<string>) => [...s].sort();
+    sendJson(res, 200, {
+      data: {
+        availableFilters: {
+          actions: sorted(actions),
+          targetKinds: sorted(kinds.keys()).map((name) => ({ name, actions: sorted(kinds.get(name) ?? []) })),
+          actorTypes: sorted(actorTypes),
+          timeRange: {
+            earliest: first[0]?.occurred_at.toISOString() ?? null,
+            latest: last[0]?.occurred_at.toISOString() ?? null,
+          },
+        },
+      },
+    });
+  },
+
+  /** S5: the Mural dump, streamed in the gateway's keyset batches. */
+  async '/s5'(tenantId, url, _req, res) {
+    const maxResults = Number(url.searchParams.get('maxResults') ?? 50_000);
+    const nextToken = url.searchParams.get('nextToken');
+    type MuralToken = { s: number; u: number; a: null; t: number; i: string };
+    let query: { s: number; u: number; a: null };
+    let after: { t: number; i: string } | null = null;
+    if (nextToken) {
+      const token = tokens.verify('mural', tenantId, nextToken) as MuralToken | null;
+      if (!token) return sendJson(res, 400, { error: 'bad token' });
+      query = { s: token.s, u: token.u, a: null };
+      after = { t: token.t, i: token.i };
+    } else {
+      // A date-time `until` is inclusive to the millisecond, as the gateway reads it.
+      const since = Date.parse(url.searchParams.get('since') as string);
+      const until = Date.parse(url.searchParams.get('until') as string) + 1;
+      query = { s: since, u: until, a: null };
+    }
+    const since = new Date(query.s).toISOString();
+    const until = new Date(query.u).toISOString();
+    res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
+    res.write('{"data":[');
+    let written = 0;
+    let remaining = maxResults + 1;
+    let last: EventRow | undefined;
+    let more = false;
+    while (remaining > 0) {
+      const limit = Math.min(MURAL_BATCH, remaining);
+      const position = after;
+      const rows = await inTenant(tenantId, (tx) =>
+        position
+          ? run<EventRow>(tx, SQL.windowAfter, [
+              tenantId,
+              since,
+              until,
+              new Date(position.t).toISOString(),
+              position.i,
+              limit,
+            ])
+          : run<EventRow>(tx, SQL.window, [tenantId, since, until, limit]),
+      );
+      remaining -= rows.length;
+      const room = maxResults - written;
+      const take = rows.length > room ? rows.slice(0, room) : rows;
+      if (rows.length > room) more = true;
+      if (take.length > 0) {
+        const chunk = take.map((r) => JSON.stringify(muralEntry(r))).join(',');
+        if (!res.write(written > 0 ? `,${chunk}` : chunk)) await once(res, 'drain');
+        written += take.length;
+        last = take.at(-1);
+      }
+      if (more || rows.length < limit) break;
+      const end = rows.at(-1) as EventRow;
+      after = { t: end.occurred_at.getTime(), i: end.id };
+    }
+    if (more && last) {
+      const token: MuralToken = { ...query, t: last.occurred_at.getTime(), i: last.id };
+      res.end(`],"nextToken":${JSON.stringify(tokens.sign('mural', tenantId, token))}}`);
+    } else {
+      res.end(']}');
+    }
+  },
+
+  /** S6: an OFFSET page and the exact total, in two transactions at once as the service does. */
+  async '/s6'(tenantId, url, _req, res) {
+    const count = Number(url.searchParams.get('count') ?? 20);
+    const page = Number(url.searchParams.get('page') ?? 0);
+    const [rows, [total]] = await Promise.all([
+      inTenant(tenantId, (tx) => run<EventRow>(tx, SQL.offsetPage, [tenantId, count, page * count])),
+      inTenant(tenantId, (tx) => run<{ count: string }>(tx, SQL.count, [tenantId])),
+    ]);
+    sendJson(res, 200, { audit_events: rows.map(wasabiEvent), total: Number(total?.count ?? 0), page });
+  },
+
+  /** S7 floor: one plain INSERT, no chain. */
+  async '/s7'(tenantId, _url, req, res) {
+    await insertPlain(tenantId, toEvents(tenantId, [replicatedInput(await readJson(req))]));
+    res.writeHead(201, { 'content-type': 'text/plain; charset=utf-8', 'content-length': 0 });
+    res.end();
+  },
+
+  /** S7 with the chain: head lock, hash, insert, head update, catalog, as appendEvents does. */
+  async '/s7-chain'(tenantId, _url, req, res) {
+    await insertChained(tenantId, toEvents(tenantId, [replicatedInput(await readJson(req))]));
+    res.writeHead(201, { 'content-type': 'text/plain; charset=utf-8', 'content-length': 0 });
+    res.end();
+  },
+
+  /** S8 floor: one multi-row INSERT per batch, no chain. */
+  async '/s8'(tenantId, _url, req, res) {
+    const { events } = (await readJson(req)) as { events: Record<string, unknown>[] };
+    const stored = await insertPlain(tenantId, toEvents(tenantId, events));
+    sendJson(res, 200, { results: batchResults(stored) });
+  },
+
+  /** S8 with the chain. */
+  async '/s8-chain'(tenantId, _url, req, res) {
+    const { events } = (await readJson(req)) as { events: Record<string, unknown>[] };
+    const stored = await insertChained(tenantId, toEvents(tenantId, events));
+    sendJson(res, 200, { results: batchResults(stored) });
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// Ingest
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+}
+
+/** A Replicated body in the canonical input shape, as the Replicated route maps it. */
+function replicatedInput(body: unknown): Record<string, unknown> {
+  const b = body as Record<string, string | null | undefined>;
+  return {
+    action: b.action,
+    name: b.name,
+    title: b.title,
+    description: b.description,
+    ipAddress: b.ip_address,
+  };
+}
+
+type Party = Record<string, string | null | undefined> | null | undefined;
+const five = <K extends string>(p: Party, keys: readonly K[]) =>
+  p && keys.some((k) => p[k] != null)
+    ? (Object.fromEntries(keys.map((k) => [k, p[k] ?? null])) as Record<K, string | null>)
+    : null;
+
+/** The event the service would store for each input (no validation: this is the floor). */
+function toEvents(tenantId: number, inputs: Record<string, unknown>[]): AuditEvent[] {
+  const now = new Date();
+  return inputs.map((i) => {
+    const feature = i.feature as { name: string; metas?: JsonObject } | null | undefined;
+    return {
+      id: uuidv7(),
+      tenantId,
+      sequence: 0,
+      action: i.action as string,
+      name: (i.name as string | null | undefined) ?? null,
+      title: (i.title as string | null | undefined) ?? null,
+      description: (i.description as string | null | undefined) ?? null,
+      actor: five(i.actor as Party, ['id', 'email', 'name', 'type', 'company'] as const),
+      groupId: (i.groupId as string | null | undefined) ?? null,
+      target: five(i.target as Party, ['kind', 'id', 'name', 'email', 'company'] as const),
+      additionalId: (i.additionalId as string | null | undefined) ?? null,
+      feature: feature ? { name: feature.name, metas: feature.metas ?? {} } : null,
+      ipAddress: (i.ipAddress as string | null | undefined) ?? null,
+      occurredAt: i.occurredAt ? new Date(i.occurredAt as string) : now,
+      sentAt: i.sentAt ? new Date(i.sentAt as string) : null,
+      receivedAt: now,
+      metadata: (i.metadata as JsonObject | undefined) ?? {},
+      hash: '',
+    };
+  });
+}
+
+type Cell = string | number | null;
+
+/** An event row as the repository sends it: JSON, times and bytes as text, cast back in SQL. */
+function insertRow(e: AuditEvent, canonical: string, hash: string): Cell[] {
+  const json = (v: JsonObject | null | undefined) => (v ? JSON.stringify(v) : null);
+  return [
+    e.tenantId,
+    e.sequence,
+    e.id,
+    e.action,
+    e.name,
+    e.title,
+    e.description,
+    e.actor?.id ?? null,
+    e.actor?.email ?? null,
+    e.actor?.name ?? null,
+    e.actor?.type ?? null,
+    e.actor?.company ?? null,
+    e.groupId,
+    e.target?.kind ?? null,
+    e.target?.id ?? null,
+    e.target?.name ?? null,
+    e.target?.email ?? null,
+    e.target?.company ?? null,
+    e.additionalId,
+    e.feature?.name ?? null,
+    json(e.feature?.metas),
+    e.ipAddress,
+    e.occurredAt.toISOString(),
+    e.sentAt?.toISOString() ?? null,
+    e.receivedAt.toISOString(),
+    json(e.metadata),
+    null,
+    null,
+    canonical,
+    hash,
+  ];
+}
+
+/** Rows to one array per column, the parameters of the unnest insert. */
+function columns(rows: Cell[][]): Param[] {
+  return Array.from({ length: 30 }, (_, c) => rows.map((r) => r[c] ?? null) as Param);
+}
+
+/** Sequence numbers for the plain floor, which keeps no chain head: taken from memory. */
+const nextSeq = new Map<number, Promise<{ value: number }>>();
+
+async function insertPlain(tenantId: number, events: AuditEvent[]): Promise<AuditEvent[]> {
+  let counter = nextSeq.get(tenantId);
+  if (!counter) {
+    counter = inTenant(tenantId, (tx) => run<{ seq: string }>(tx, SQL.maxSeq, [tenantId])).then(([r]) => ({
+      value: Number(r?.seq ?? 0),
+    }));
+    nextSeq.set(tenantId, counter);
+  }
+  const seq = await counter;
+  const zero = '00'.repeat(32);
+  const placed = events.map((e) => {
+    seq.value += 1;
+    return { ...e, sequence: seq.value };
+  });
+  await inTenant(tenantId, (tx) =>
+    run(tx, SQL.insertEvents, columns(placed.map((e) => insertRow(e, JSON.stringify(e), zero)))),
+  );
+  return placed;
+}
+
+async function insertChained(tenantId: number, events: AuditEvent[]): Promise<AuditEvent[]> {
+  return inTenant(tenantId, async (tx) => {
+    type Head = { seq: string; hash: Buffer };
+    let [head] = await run<Head>(tx, SQL.lockHead, [tenantId]);
+    if (!head) {
+      await run(tx, SQL.createHead, [tenantId, 0, Buffer.alloc(32)]);
+      [head] = await run<Head>(tx, SQL.lockHead, [tenantId]);
+    }
+    let seq = Number(head?.seq ?? 0);
+    let prev = head && Number(head.seq) > 0 ? head.hash.toString('hex') : GENESIS_HASH;
+    const rows: Cell[][] = [];
+    const placed: AuditEvent[] = [];
+    const catalog = new Map<string, Param[]>();
+    for (const e of events) {
+      seq += 1;
+      const { hash: _, ...fields } = { ...e, sequence: seq };
+      const sealed = sealEvent(fields, prev);
+      prev = sealed.hash;
+      placed.push({ ...fields, hash: sealed.hash });
+      rows.push(insertRow(fields as AuditEvent, sealed.canonical, sealed.hash));
+      const entry = [tenantId, e.target?.kind ?? '', e.action, e.actor?.type ?? ''];
+      catalog.set(JSON.stringify(entry), entry);
+    }
+    await run(tx, SQL.insertEvents, columns(rows));
+    await run(tx, SQL.updateHead, [seq, Buffer.from(prev, 'hex'), tenantId]);
+    await run(tx, SQL.insertCatalog(catalog.size), [...catalog.values()].flat());
+    return placed;
+  });
+}
+
+function batchResults(stored: AuditEvent[]) {
+  return stored.map((e, index) => ({ index, status: 'stored', id: e.id, sequence: e.sequence }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set`);
+  return value;
+}
+
+const server = createServer(async (req, res) => {
+  try {
+    const url = new URL(req.url ?? '/', 'http://floor');
+    if (url.pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
+    const handler = handlers[url.pathname];
+    if (!handler) return sendJson(res, 404, { error: 'not_found' });
+    const tenantId = await authenticate(req);
+    if (tenantId === null) return sendJson(res, 401, { error: 'unauthenticated' });
+    await handler(tenantId, url, req, res);
+  } catch (error) {
+    process.stderr.write(
+      `floor: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    if (!res.headersSent) sendJson(res, 500, { error: 'internal' });
+    else res.destroy();
+  }
+});
+server.keepAliveTimeout = 65_000;
+server.listen(Number(process.env.FLOOR_PORT ?? 0), '127.0.0.1', () => {
+  const address = server.address();
+  process.stdout.write(
+    `${JSON.stringify({ port: typeof address === 'object' && address ? address.port : 0 })}\n`,
+  );
+});
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, () => {
+    server.close();
+    server.closeAllConnections();
+    void sql.end({ timeout: 5 }).then(() => process.exit(0));
+  });
+}

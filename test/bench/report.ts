@@ -1,0 +1,218 @@
+// Turns measurements into the issue's verdicts and prints them as one table (plus the ingest
+// breakdown that shows what the hash chain costs).
+import type { Stats } from './measure.ts';
+import type { ScenarioId } from './scenarios.ts';
+
+/** Resident memory in MiB over one row. */
+export type Rss = {
+  /** Before the warm-up. */
+  before: number;
+  /** When the measured runs began. */
+  measuredFrom: number;
+  /** Highest during the measured runs. */
+  peak: number;
+  /** Highest during the warm-up. */
+  warmUpPeak: number;
+};
+
+export type Row = {
+  id: ScenarioId;
+  scenario: string;
+  title: string;
+  connections: number;
+  eventsPerRequest: number;
+  /** Requests per second for load scenarios, dumps per second for S5; latencies per dump there. */
+  floor: Stats;
+  gateway: Stats;
+  /** Ingest only: the floor doing what appendEvents does (head lock, hash, head update). */
+  floorChain?: Stats | undefined;
+  gatewayRss: Rss | null;
+  floorRss: Rss | null;
+  target: string;
+  verdict: { met: boolean | null; detail: string };
+  notes: string[];
+};
+
+export type Extras = { statementsForS3: number | null; datasetEvents: number };
+
+const TEN_MILLION = 10_000_000;
+
+/** Fills in each row's verdict against the issue's target. */
+export function judge(rows: Row[], extras: Extras): void {
+  for (const row of rows) row.verdict = verdict(row, rows, extras);
+}
+
+function verdict(row: Row, rows: Row[], extras: Extras): Row['verdict'] {
+  const { floor, gateway } = row;
+  const throughput = gateway.rate / floor.rate;
+  const x = (n: number) => `${n.toFixed(2)}x`;
+  switch (row.id) {
+    case 'S1':
+      return { met: throughput >= 0.8, detail: `${x(throughput)} floor` };
+    case 'S2': {
+      const s1 = rows.find((r) => r.id === 'S1' && r.connections === row.connections);
+      if (!s1) return { met: null, detail: 'needs S1 in the same run' };
+      const ratio = gateway.p50 / s1.gateway.p50;
+      return { met: ratio <= 1.2, detail: `p50 ${x(ratio)} S1's` };
+    }
+    case 'S3': {
+      const n = extras.statementsForS3;
+      const one = n === 1;
+      return {
+        met: one && throughput >= 0.8,
+        detail: `${n ?? '?'} statement${n === 1 ? '' : 's'}; ${x(throughput)} floor`,
+      };
+    }
+    case 'S4': {
+      const onTarget = extras.datasetEvents >= TEN_MILLION;
+      return {
+        met: gateway.p95 <= 5,
+        detail: `p95 ${ms(gateway.p95)} ms${onTarget ? '' : ` (on ${millions(extras.datasetEvents)}, not 10M)`}`,
+      };
+    }
+    case 'S5': {
+      const wall = gateway.p50 / floor.p50;
+      const [growth, fromIdle] = growthOf(row.gatewayRss);
+      const [floorGrowth, floorFromIdle] = growthOf(row.floorRss);
+      return {
+        met: wall <= 1.3 && growth <= 64,
+        detail:
+          `wall ${x(wall)} floor; RSS +${mb(growth)} MB while measured, +${mb(fromIdle)} from before warm-up ` +
+          `(floor +${mb(floorGrowth)}, +${mb(floorFromIdle)})`,
+      };
+    }
+    case 'S6': {
+      const ratio = gateway.p50 / floor.p50;
+      return { met: ratio <= 1.5, detail: `p50 ${x(ratio)} floor` };
+    }
+    case 'S7':
+      return { met: throughput >= 0.7, detail: `${x(throughput)} floor` };
+    case 'S8': {
+      const events = gateway.rate * row.eventsPerRequest;
+      return { met: events >= 25_000, detail: `${Math.round(events).toLocaleString('en-US')} events/s` };
+    }
+  }
+}
+
+/** RSS growth over the measured runs, and from before the warm-up. */
+function growthOf(rss: Rss | null): [number, number] {
+  if (!rss) return [Number.NaN, Number.NaN];
+  return [rss.peak - rss.measuredFrom, Math.max(rss.peak, rss.warmUpPeak) - rss.before];
+}
+
+function mb(n: number): string {
+  return Number.isFinite(n) ? n.toFixed(0) : '?';
+}
+
+function millions(n: number): string {
+  return n >= 1_000_000 ? `${n / 1_000_000}M` : `${n / 1000}k`;
+}
+
+function ms(n: number): string {
+  if (!Number.isFinite(n)) return '–';
+  return n < 10 ? n.toFixed(2) : n < 100 ? n.toFixed(1) : n.toFixed(0);
+}
+
+function rate(n: number): string {
+  if (!Number.isFinite(n)) return '–';
+  return n < 10 ? n.toFixed(2) : n < 100 ? n.toFixed(1) : Math.round(n).toString();
+}
+
+/** CPU per answer as "node + database" milliseconds. */
+function cpu(s: Stats): string {
+  const c = s.cpuPerRequest;
+  return c ? `${ms(c.server)} + ${ms(c.database)}` : '–';
+}
+
+function ratio(a: number, b: number): string {
+  return b > 0 && Number.isFinite(a) ? (a / b).toFixed(2) : '–';
+}
+
+function table(header: string[], body: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] as number)).join(' | ')} |`;
+  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
+}
+
+/** The one table: per scenario and concurrency, both servers side by side and the verdict. */
+export function formatTable(rows: Row[]): string {
+  const header = [
+    'scenario',
+    'c',
+    'floor req/s',
+    'gateway req/s',
+    'gw/floor',
+    'floor p50/p99 ms',
+    'gateway p50/p99 ms',
+    'gw RSS peak MB',
+    'CPU ms/req floor',
+    'CPU ms/req gw',
+    'target',
+    'result',
+    'met',
+  ];
+  const body = rows.map((r) => [
+    r.id === 'S5' ? `${r.scenario} (per dump)` : r.scenario,
+    String(r.connections),
+    rate(r.floor.rate),
+    rate(r.gateway.rate),
+    ratio(r.gateway.rate, r.floor.rate),
+    `${ms(r.floor.p50)} / ${ms(r.floor.p99)}`,
+    `${ms(r.gateway.p50)} / ${ms(r.gateway.p99)}`,
+    r.gatewayRss ? Math.max(r.gatewayRss.peak, r.gatewayRss.warmUpPeak).toFixed(0) : '–',
+    cpu(r.floor),
+    cpu(r.gateway),
+    r.target,
+    r.verdict.detail,
+    r.verdict.met === null ? '–' : r.verdict.met ? 'yes' : 'NO',
+  ]);
+  return table(header, body);
+}
+
+/** Ingest in events per second: a plain INSERT, the same with the chain's SQL and hashing, and the gateway. */
+export function formatIngest(rows: Row[]): string {
+  const ingest = rows.filter((r) => r.floorChain);
+  if (ingest.length === 0) return '';
+  const ev = (s: Stats | undefined, per: number) =>
+    s ? Math.round(s.rate * per).toLocaleString('en-US') : '–';
+  const body = ingest.map((r) => {
+    const chain = r.floorChain as Stats;
+    return [
+      r.scenario,
+      String(r.connections),
+      ev(r.floor, r.eventsPerRequest),
+      ev(chain, r.eventsPerRequest),
+      r.floor.rate > 0 ? `${Math.round((1 - chain.rate / r.floor.rate) * 100)}%` : '–',
+      ev(r.gateway, r.eventsPerRequest),
+      ratio(r.gateway.rate, chain.rate),
+    ];
+  });
+  return table(
+    [
+      'ingest',
+      'c',
+      'floor plain ev/s',
+      'floor + chain ev/s',
+      'chain cost',
+      'gateway ev/s',
+      'gw / floor+chain',
+    ],
+    body,
+  );
+}
+
+/** Anything a reader must know to trust a row: failed requests, notes. */
+export function formatNotes(rows: Row[]): string {
+  const lines: string[] = [];
+  for (const r of rows) {
+    const failed = [
+      r.floor.failed ? `floor ${r.floor.failed}` : '',
+      r.gateway.failed ? `gateway ${r.gateway.failed}` : '',
+      r.floorChain?.failed ? `floor+chain ${r.floorChain.failed}` : '',
+    ].filter(Boolean);
+    if (failed.length > 0)
+      lines.push(`${r.scenario} c=${r.connections}: failed requests: ${failed.join(', ')}`);
+    for (const n of r.notes) lines.push(`${r.scenario} c=${r.connections}: ${n}`);
+  }
+  return lines.join('\n');
+}
