@@ -28,7 +28,10 @@ function httpOf(error: DomainError): { status: number; headers?: Record<string, 
 
 export function domainToGraphQLError(error: DomainError, base?: GraphQLError): GraphQLError {
   const field = error instanceof ValidationError || error instanceof ConflictError ? error.field : undefined;
-  const http = httpOf(error);
+  // Bad input found before execution (a variable's value, with no field path) is a bad request;
+  // found by a resolver, it is that field's error in a 200 answer.
+  const http =
+    httpOf(error) ?? (error instanceof ValidationError && !base?.path ? { status: 400 } : undefined);
   return new GraphQLError(error.message, {
     nodes: base?.nodes,
     path: base?.path,
