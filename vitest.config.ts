@@ -20,6 +20,9 @@ export default defineConfig({
     alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }],
   },
   test: {
+    // Most test time is spent waiting on Postgres, PGlite's worker or a child process, so two
+    // files at a time pay off even on two cores (vitest's default there is one).
+    maxWorkers: 2,
     projects: [
       { extends: true as const, test: { ...shared, name: 'pglite', env: { TEST_DB: 'pglite' } } },
       ...(postgresUrl
