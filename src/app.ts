@@ -19,6 +19,7 @@ import { registerMadkudu } from './rest/madkudu.ts';
 import { registerMural } from './rest/mural.ts';
 import { registerReplicated } from './rest/replicated.ts';
 import { restAuthentication, securitySchemes } from './rest/security.ts';
+import { registerWasabi } from './rest/wasabi.ts';
 
 /** Every path the REST dialects serve (Hono patterns), all behind API-key authentication. */
 const REST_PREFIXES = [
@@ -29,8 +30,6 @@ const REST_PREFIXES = [
   '/api/data/audit/*',
   '/audit/v1/*',
 ];
-
-import { registerWasabi } from './rest/wasabi.ts';
 
 export type AppDeps = {
   database: Database;

@@ -2,7 +2,6 @@
 // (Bearer, Mural's `apikey`, Basic with the key as user name, X-API-Key).
 import type { Context, MiddlewareHandler } from 'hono';
 import { requireScope, type Viewer } from '../auth/authenticate.ts';
-import type { Scope } from '../auth/keys.ts';
 import type { AppEnv } from '../http-env.ts';
 
 export const securitySchemes = {
@@ -31,10 +30,9 @@ export const restAuthentication: MiddlewareHandler<AppEnv> = async (c, next) => 
   await next();
 };
 
-/** The authenticated caller of a REST route, checked for the scope the route needs. */
-export async function authorize(c: Context<AppEnv>, scope: Scope): Promise<Viewer> {
-  const viewer =
-    c.get('viewer') ?? (await c.get('authenticator').authenticate(c.req.raw.headers, c.get('clientAddress')));
-  requireScope(viewer, scope);
+/** The caller of a REST route, as restAuthentication verified it (key and scope). */
+export function viewerOf(c: Context<AppEnv>): Viewer {
+  const viewer = c.get('viewer');
+  if (!viewer) throw new Error(`${c.req.method} ${c.req.path} is not behind restAuthentication`);
   return viewer;
 }
