@@ -1,7 +1,9 @@
 // Bad input gets a 4xx naming what is wrong, never a 500, and is never silently changed: dates
 // outside what the database stores, request bodies that are not UTF-8, odd ids and keys, and
 // the same filter written in another order.
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { firstMalformedByte } from '../src/utf8-body.ts';
 import { startTestGateway, type TestGateway, type TestTenant } from './support/gateway.ts';
 
 let t: TestGateway;
@@ -186,6 +188,84 @@ describe('request bodies that are not UTF-8', () => {
     expect(body.errors[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'body' });
     expect(body.errors[0]?.message).toContain(`byte offset ${prefix.length} (0xC3)`);
     expect(await storedCount(tenant)).toBe(0);
+  });
+
+  it('a lone surrogate written as a JSON escape is refused in every string of an event, naming it', async () => {
+    const tenant = await t.newTenant('surrogate');
+    const lone = '\ud800';
+    const events = [
+      { action: lone },
+      { action: 'x', name: lone },
+      { action: 'x', title: `a${lone}` },
+      { action: 'x', description: lone },
+      { action: 'x', actor: { id: lone } },
+      { action: 'x', groupId: lone },
+      { action: 'x', target: { kind: lone } },
+      { action: 'x', additionalId: lone },
+      { action: 'x', feature: { name: lone } },
+      { action: 'x', metadata: { k: [lone] } },
+      { action: 'x', metadata: { [lone]: 1 } },
+      { action: 'x', idempotencyKey: lone },
+    ];
+    // JSON.stringify writes a lone surrogate as the escape \ud800, so the body itself is valid UTF-8.
+    const res = await post('/audit/v1/events', tenant.key, JSON.stringify({ events }));
+    const { results } = (await res.json()) as {
+      results: { status: string; error?: { parameter: string } }[];
+    };
+    expect(results.map((r) => r.error?.parameter)).toEqual([
+      'events[0].action',
+      'events[1].name',
+      'events[2].title',
+      'events[3].description',
+      'events[4].actor.id',
+      'events[5].groupId',
+      'events[6].target.kind',
+      'events[7].additionalId',
+      'events[8].feature.name',
+      'events[9].metadata.k.0',
+      'events[10].metadata',
+      'events[11].idempotencyKey',
+    ]);
+    const gql = await t.gqlRaw(
+      {
+        query: 'mutation($i: RecordEventInput!) { recordEvent(input: $i) { id } }',
+        variables: { i: { action: 'x', actor: { name: lone } } },
+      },
+      tenant.key,
+    );
+    expect(gql.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.actor.name' });
+    const replicated = await post(
+      '/audit/v1/event',
+      tenant.key,
+      JSON.stringify({ action: 'x', title: lone }),
+    );
+    expect(replicated.status).toBe(400);
+    expect(await replicated.json()).toMatchObject({ parameter: 'title' });
+    expect(await storedCount(tenant)).toBe(0);
+  });
+
+  it('the offset reported is where a strict decoder first fails', () => {
+    const strict = new TextDecoder('utf-8', { fatal: true });
+    const decodes = (b: Uint8Array) => {
+      try {
+        strict.decode(b);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    // Bytes biased towards multi-byte leads and continuations, where the edge cases are.
+    const byte = fc.oneof(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0x80, max: 0xf5 }));
+    fc.assert(
+      fc.property(fc.array(byte, { maxLength: 12 }), (bytes) => {
+        const b = new Uint8Array(bytes);
+        const at = firstMalformedByte(b);
+        if (at === -1) return decodes(b);
+        // Everything before the offset is well formed; the sequence starting there is not.
+        return decodes(b.subarray(0, at)) && !decodes(b) && !decodes(b.subarray(at, at + 4));
+      }),
+      { numRuns: 5000 },
+    );
   });
 
   it('valid UTF-8, including U+FFFD and 4-byte characters sent as such, is stored exactly', async () => {
