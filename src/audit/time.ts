@@ -77,7 +77,7 @@ export function storableWindow(since: Date | undefined, until: Date | undefined)
  * own, as written.
  */
 function utcDate(y: number, monthIndex: number, d: number): Date {
-  const date = new Date(Date.UTC(2000, monthIndex, d));
+  const date = new Date(0);
   date.setUTCFullYear(y, monthIndex, d);
   return date;
 }
