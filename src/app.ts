@@ -20,6 +20,7 @@ import { registerMural } from './rest/mural.ts';
 import { registerReplicated } from './rest/replicated.ts';
 import { restAuthentication, securitySchemes } from './rest/security.ts';
 import { registerWasabi } from './rest/wasabi.ts';
+import { requireUtf8Body } from './utf8-body.ts';
 
 /** Every path the REST dialects serve (Hono patterns), all behind API-key authentication. */
 const REST_PREFIXES = [
@@ -126,6 +127,7 @@ export function createApp(deps: AppDeps): App {
     production: options.production,
     demoApiKey: options.demoApiKey,
   });
+  app.use('/graphql', requireUtf8Body('graphql'));
   app.on(['GET', 'POST', 'OPTIONS'], '/graphql', async (c) =>
     platformResponse(
       await yoga.fetch(c.req.raw, { requestId: c.get('requestId'), clientAddress: c.get('clientAddress') }),
@@ -134,6 +136,7 @@ export function createApp(deps: AppDeps): App {
 
   // Authentication first, before any route validates its parameters or body.
   for (const prefix of REST_PREFIXES) app.use(prefix, restAuthentication);
+  app.use('/audit/v1/*', requireUtf8Body('rest'));
   registerMadkudu(app, { audit: deps.audit, retentionMonths: options.madkuduRetentionMonths });
   registerMural(app, { audit: deps.audit });
   registerWasabi(app, { audit: deps.audit });

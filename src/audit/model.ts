@@ -261,6 +261,9 @@ function nullIfEmpty<T extends Record<string, string | null>>(o: T): T | null {
   return Object.values(o).some((x) => x !== null) ? o : null;
 }
 
+/** Why a JSON object may not have the key `__proto__`; the GraphQL JSONObject scalar says the same. */
+export const PROTO_KEY_PROBLEM = 'must not use the key "__proto__" (it cannot be copied faithfully)';
+
 /**
  * Checks that a value is a JSON object we can store in jsonb and hash faithfully: plain data,
  * bounded depth and size, no NUL or lone surrogates, no integers beyond 2^53 (they would have been
@@ -315,6 +318,10 @@ function jsonValueProblem(
       for (const key of Object.keys(value)) {
         const kp = textProblem(key, false);
         if (kp) return { message: `key ${JSON.stringify(key)} ${kp}`, path };
+        // An own "__proto__" survives JSON.parse, but any code that copies the object by
+        // assignment (a merge, a spread into a literal) turns it into a prototype and loses it.
+        // Refused from every surface alike, rather than stored in a form a reader may not keep.
+        if (key === '__proto__') return { message: PROTO_KEY_PROBLEM, path };
         const p = jsonValueProblem((value as Record<string, unknown>)[key], depth + 1, [...path, key]);
         if (p) return p;
       }

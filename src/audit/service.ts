@@ -13,6 +13,7 @@ import { type AuditEvent, type EventInput, LIMITS, parseEventInput, textProblem 
 import type { ChainHead, EventFilter, EventOrder, OrderField, Position } from './repository.ts';
 import * as repo from './repository.ts';
 import type { ChainSigner, SignedStatement } from './signer.ts';
+import { storableWindow } from './time.ts';
 import type { TokenPurpose, TokenSigner } from './tokens.ts';
 
 export type { EventFilter, EventOrder, OrderField, Position } from './repository.ts';
@@ -333,8 +334,13 @@ export class AuditService {
   }
 
   #queryKey(filter: EventFilter, order: EventOrder): string {
+    // A list filter matches any of its values, so the same values in another order, or repeated,
+    // are the same query and must take the same cursors.
+    const sameQuery = Object.fromEntries(
+      Object.entries(filter).map(([name, v]) => [name, Array.isArray(v) ? [...new Set(v)].sort() : v]),
+    );
     return createHash('sha256')
-      .update(canonicalize({ filter, order }) ?? '')
+      .update(canonicalize({ filter: sameQuery, order }) ?? '')
       .digest('base64url')
       .slice(0, 16);
   }
@@ -410,7 +416,8 @@ export function validateFilter(f: EventFilter, field: string): EventFilter {
   if (f.since && f.until && f.since.getTime() > f.until.getTime()) {
     throw new ValidationError(`${field}.until`, 'must not be before since');
   }
-  return f;
+  const { since, until } = storableWindow(f.since, f.until);
+  return { ...f, since, until };
 }
 
 /** Hash of a request as the client sent it: a retry hashes the same, a different event does not. */

@@ -1,5 +1,13 @@
 // Strict timestamp parsing shared by every surface. A date-time must carry `Z` or an offset:
-// one without is refused rather than read in the server's local time zone.
+// one without is refused rather than read in the server's local time zone. Every instant a
+// surface accepts lies in the range Postgres can store and compare, checked here once.
+
+/** The first and last instants (ms) any surface accepts: years 0001 to 9999, as Postgres stores them. */
+export const SUPPORTED_RANGE = {
+  earliestMs: Date.parse('0001-01-01T00:00:00.000Z'),
+  latestMs: Date.parse('9999-12-31T23:59:59.999Z'),
+} as const;
+const OUT_OF_RANGE = 'is outside the supported range 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z (UTC)';
 
 const RFC3339 =
   /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-](\d{2}):(\d{2}))$/;
@@ -24,7 +32,8 @@ export function parseDateTime(value: string): Date | string {
   }
   const date = new Date(value.toUpperCase());
   if (Number.isNaN(date.getTime())) return 'is not a valid date-time';
-  return date;
+  // Checked after the offset is applied: 9999-12-31T23:00:00-02:00 is already year 10000 in UTC.
+  return outOfRange(date) ? OUT_OF_RANGE : date;
 }
 
 /** Parses YYYY-MM-DD as the start of that day in UTC. */
@@ -33,7 +42,44 @@ export function parseDateOnly(value: string): Date | string {
   if (!m) return 'must be a date in the format YYYY-MM-DD';
   const [, y, mo, d] = m;
   if (!validCalendarDate(Number(y), Number(mo), Number(d))) return 'is not a real calendar date';
-  return new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d)));
+  const date = utcDate(Number(y), Number(mo) - 1, Number(d));
+  return outOfRange(date) ? OUT_OF_RANGE : date;
+}
+
+/** Whether an instant lies outside the range every surface accepts. */
+export function outOfRange(date: Date): boolean {
+  return date.getTime() < SUPPORTED_RANGE.earliestMs || date.getTime() > SUPPORTED_RANGE.latestMs;
+}
+
+/**
+ * A half-open window [since, until) as the database can compare it. Bounds derived from accepted
+ * input (the start of the day after an inclusive 9999-12-31, one millisecond past an inclusive
+ * instant, 30 days back from one) may lie just outside the supported range, where nothing can be
+ * stored; each is moved to the range's edge, which matches exactly the same events.
+ */
+export function storableWindow(since: Date | undefined, until: Date | undefined) {
+  const { earliestMs, latestMs } = SUPPORTED_RANGE;
+  // Starting after the last storable instant: nothing can match.
+  if (since && since.getTime() > latestMs) return { since: new Date(latestMs), until: new Date(latestMs) };
+  return {
+    since: since && since.getTime() < earliestMs ? new Date(earliestMs) : since,
+    until:
+      until === undefined || until.getTime() > latestMs
+        ? undefined
+        : until.getTime() < earliestMs
+          ? new Date(earliestMs)
+          : until,
+  };
+}
+
+/**
+ * Midnight UTC of a day. Date.UTC reads years 0 to 99 as 1900 to 1999, so the year is set on its
+ * own, as written.
+ */
+function utcDate(y: number, monthIndex: number, d: number): Date {
+  const date = new Date(0);
+  date.setUTCFullYear(y, monthIndex, d);
+  return date;
 }
 
 export function isDateOnly(value: string): boolean {
@@ -42,7 +88,8 @@ export function isDateOnly(value: string): boolean {
 
 function validCalendarDate(y: number, m: number, d: number): boolean {
   if (m < 1 || m > 12 || d < 1) return false;
-  return d <= new Date(Date.UTC(y, m, 0)).getUTCDate();
+  // Day 0 of the next month is the last day of this one (proleptic Gregorian, so 0000 is a leap year).
+  return d <= utcDate(y, m, 0).getUTCDate();
 }
 
 export const DAY_MS = 24 * 60 * 60 * 1000;

@@ -2,10 +2,10 @@
 // each type lives in its own file, and schema.ts gathers them.
 import SchemaBuilder from '@pothos/core';
 import RelayPlugin from '@pothos/plugin-relay';
-import { GraphQLScalarType, Kind } from 'graphql';
+import { GraphQLScalarType, Kind, type ValueNode } from 'graphql';
 import { EmailAddressResolver, IPResolver, JSONObjectResolver, SafeIntResolver } from 'graphql-scalars';
 import { ValidationError } from '../audit/errors.ts';
-import type { JsonObject } from '../audit/model.ts';
+import { type JsonObject, PROTO_KEY_PROBLEM } from '../audit/model.ts';
 import { isUuid } from '../audit/repository.ts';
 import { parseDateTime } from '../audit/time.ts';
 import type { GraphQLContext } from './context.ts';
@@ -38,6 +38,37 @@ function parseDateTimeValue(value: unknown): Date {
   const parsed = parseDateTime(value);
   if (typeof parsed === 'string') throw new ValidationError('DateTime', `${JSON.stringify(value)} ${parsed}`);
   return parsed;
+}
+
+/**
+ * graphql-scalars' JSONObject, refusing the key `__proto__` in a literal as the event model refuses
+ * it in a variable or a REST body. It has to be caught here: graphql-jit rebuilds literal values
+ * before resolvers see them, and a `__proto__` key becomes the object's prototype on the way.
+ */
+const JSONObject = new GraphQLScalarType({
+  ...JSONObjectResolver.toConfig(),
+  parseLiteral: (ast) => {
+    const at = protoKeyPath(ast, []);
+    if (at) throw new ValidationError(['JSONObject', ...at].join('.'), PROTO_KEY_PROBLEM);
+    return JSONObjectResolver.parseLiteral(ast);
+  },
+});
+
+/** Where a literal uses the object key `__proto__`, or null. */
+function protoKeyPath(ast: ValueNode, path: string[]): string[] | null {
+  if (ast.kind === Kind.LIST) {
+    for (const [i, item] of ast.values.entries()) {
+      const found = protoKeyPath(item, [...path, String(i)]);
+      if (found) return found;
+    }
+  }
+  if (ast.kind !== Kind.OBJECT) return null;
+  for (const field of ast.fields) {
+    if (field.name.value === '__proto__') return path;
+    const found = protoKeyPath(field.value, [...path, field.name.value]);
+    if (found) return found;
+  }
+  return null;
 }
 
 const IPAddress = new GraphQLScalarType({
@@ -117,5 +148,5 @@ export const builder = new SchemaBuilder<{
 builder.addScalarType('DateTime', DateTime);
 builder.addScalarType('EmailAddress', EmailAddressResolver);
 builder.addScalarType('IPAddress', IPAddress);
-builder.addScalarType('JSONObject', JSONObjectResolver);
+builder.addScalarType('JSONObject', JSONObject);
 builder.addScalarType('SafeInt', SafeIntResolver);

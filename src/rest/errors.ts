@@ -56,6 +56,10 @@ export const errorResponses = {
   },
 } as const;
 
+const { 400: _, ...withoutBadRequest } = errorResponses;
+/** For a route a client cannot send a wrong parameter to: no query, and an id that is at worst not found. */
+export const errorResponsesWithoutBadRequest = withoutBadRequest;
+
 export const notFoundResponse = {
   404: {
     description: "No such event for this API key's tenant.",

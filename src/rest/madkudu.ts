@@ -9,7 +9,7 @@ import type { AuditEvent } from '../audit/model.ts';
 import type { AuditService, EventFilter } from '../audit/service.ts';
 import { addDays, addMonths, parseDateOnly } from '../audit/time.ts';
 import type { AppEnv } from '../http-env.ts';
-import { errorResponses, notFoundResponse } from './errors.ts';
+import { errorResponses, errorResponsesWithoutBadRequest, notFoundResponse } from './errors.ts';
 import { jsonStream } from './json-stream.ts';
 import { dateParam, eventIdParam, textParam } from './params.ts';
 import { security, viewerOf } from './security.ts';
@@ -96,7 +96,7 @@ const getRoute = createRoute({
   responses: {
     200: { description: 'The event.', content: { 'application/json': { schema: MadkuduEvent } } },
     ...notFoundResponse,
-    ...errorResponses,
+    ...errorResponsesWithoutBadRequest,
   },
 });
 

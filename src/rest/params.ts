@@ -85,9 +85,9 @@ export function enumParam<const T extends readonly [string, ...string[]]>(
     .openapi({ param: { name, in: 'query' }, description, default: fallback });
 }
 
+/** Any string: one that is not an id this API hands out is simply not found, whatever its length. */
 export function eventIdParam(name: string) {
   return z
     .string()
-    .max(200)
     .openapi({ param: { name, in: 'path' }, description: 'The event id, as returned by any of the APIs.' });
 }

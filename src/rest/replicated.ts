@@ -6,6 +6,7 @@
 import { isIP } from 'node:net';
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { ConflictError, ValidationError } from '../audit/errors.ts';
+import { LIMITS } from '../audit/model.ts';
 import { type AuditService, MAX_BATCH } from '../audit/service.ts';
 import type { AppEnv } from '../http-env.ts';
 import { ErrorBody, errorResponses } from './errors.ts';
@@ -37,16 +38,28 @@ const ReplicatedEvent = z
 
 // Keyed by the header's documented spelling: the validator matches header names case-insensitively,
 // and the OpenAPI generator refuses a key that differs from the parameter's name.
-const idempotencyHeader = z.object({
-  'Idempotency-Key': z
-    .string()
-    .max(200, { message: 'must be at most 200 characters' })
-    .optional()
-    .openapi({
-      param: { name: 'Idempotency-Key', in: 'header' },
-      description: 'Makes retries safe: a repeat with the same key and body stores nothing new.',
-    }),
-});
+const idempotencyHeaderOf = (max: number, description: string) =>
+  z.object({
+    'Idempotency-Key': z
+      .string()
+      .max(max, { message: `must be at most ${max} characters` })
+      .optional()
+      .openapi({ param: { name: 'Idempotency-Key', in: 'header' }, description }),
+  });
+
+const idempotencyHeader = idempotencyHeaderOf(
+  LIMITS.idempotencyKey,
+  `Makes retries safe: a repeat with the same key and body stores nothing new. At most ${LIMITS.idempotencyKey} characters.`,
+);
+
+/** The batch key leaves room for the `:<index>` each event's own key gets, which has the event limit. */
+const BATCH_KEY_MAX = LIMITS.idempotencyKey - `:${MAX_BATCH - 1}`.length;
+const batchIdempotencyHeader = idempotencyHeaderOf(
+  BATCH_KEY_MAX,
+  'Makes retries safe: each event without its own key gets `<header>:<index>`, so a repeat of the batch ' +
+    `stores nothing new. At most ${BATCH_KEY_MAX} characters, so that the longest such key fits the ` +
+    `${LIMITS.idempotencyKey}-character limit of an event's key.`,
+);
 
 /** Where a canonical field came from in the Replicated body, for error messages. */
 const vendorField: Record<string, string> = {
@@ -118,7 +131,7 @@ const batchRoute = createRoute({
     'without its own key gets `<header>:<index>`, so the whole batch can be retried safely.',
   security,
   request: {
-    headers: idempotencyHeader,
+    headers: batchIdempotencyHeader,
     body: {
       required: true,
       content: {

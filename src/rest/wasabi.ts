@@ -9,7 +9,7 @@ import type { AuditEvent } from '../audit/model.ts';
 import type { AuditService, OrderField } from '../audit/service.ts';
 import { parseDateTime } from '../audit/time.ts';
 import type { AppEnv } from '../http-env.ts';
-import { errorResponses, notFoundResponse } from './errors.ts';
+import { errorResponses, errorResponsesWithoutBadRequest, notFoundResponse } from './errors.ts';
 import { enumParam, eventIdParam, intParam, textParam } from './params.ts';
 import { security, viewerOf } from './security.ts';
 
@@ -168,8 +168,6 @@ const listRoute = createRoute({
   },
 });
 
-const { 400: _, ...withoutBadRequest } = errorResponses;
-
 const filtersRoute = createRoute({
   method: 'get',
   path: '/api/data/audit/filters',
@@ -190,7 +188,7 @@ const filtersRoute = createRoute({
       },
     },
     // No parameters, so nothing to refuse with a 400.
-    ...withoutBadRequest,
+    ...errorResponsesWithoutBadRequest,
   },
 });
 
@@ -204,7 +202,7 @@ const getRoute = createRoute({
   responses: {
     200: { description: 'The event.', content: { 'application/json': { schema: WasabiEventDetail } } },
     ...notFoundResponse,
-    ...errorResponses,
+    ...errorResponsesWithoutBadRequest,
   },
 });
 
