@@ -54,7 +54,7 @@ export async function openGateway({ config, logger, onQuery }: GatewayOptions): 
       checkpointIntervalSeconds: config.checkpointIntervalSeconds,
     });
     const chain = new ChainService(database.db, signer, audit);
-    await refuseForeignDevelopmentKey(database, signer, secrets.signingKeyFile, logger);
+    await refuseForeignDevelopmentKey(database, signer, secrets.signingKeyFile);
     const authenticator = new Authenticator(database.db, config.authFailuresPerMinute);
     const demoApiKey =
       !config.databaseUrl && config.demoSeed ? await ensureDemo(database, audit, config, logger) : undefined;
@@ -96,25 +96,19 @@ export async function openGateway({ config, logger, onQuery }: GatewayOptions): 
 /**
  * A development key generated under DATA_DIR on a database whose checkpoints another key signed
  * (say SIGNING_KEY was set before and is not now) would make every verification fail on those
- * checkpoints: refuse to start and say what to set. A configured key is the operator's choice;
- * statements it cannot check are reported as signed by an unknown key, so only warn.
+ * checkpoints: refuse to start and say what to set. A configured key is the operator's choice
+ * (statements it cannot check are reported as signed by an unknown key), and checking costs a
+ * query per tenant, so only the development key is checked.
  */
 async function refuseForeignDevelopmentKey(
   database: Database,
   signer: ChainSigner,
   signingKeyFile: string | undefined,
-  logger: Logger,
 ) {
+  if (signingKeyFile === undefined) return;
   const tenantIds = (await listTenants(database)).map((t) => t.id);
   const foreign = await foreignSigningKeyIds(database.db, tenantIds, signer.ring.ids());
   if (foreign.length === 0) return;
-  if (signingKeyFile === undefined) {
-    logger.warn(
-      { keyIds: foreign },
-      'stored checkpoints are signed by keys not in SIGNING_KEY or SIGNING_KEY_PREVIOUS; they will be reported as signed by an unknown key',
-    );
-    return;
-  }
   throw new Error(
     `the database holds checkpoints signed by key ${foreign.join(', ')}, but SIGNING_KEY is not set and the development key in ${signingKeyFile} (key ${signer.keyId}) is another one. ` +
       'Set SIGNING_KEY to the key that signed them (or, if it was rotated, add its public key to SIGNING_KEY_PREVIOUS).',

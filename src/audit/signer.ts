@@ -93,7 +93,16 @@ export class ChainSigner {
     const key = trimmed.startsWith('-----BEGIN')
       ? createPrivateKey(trimmed)
       : createPrivateKey({ key: Buffer.from(trimmed, 'base64'), format: 'der', type: 'pkcs8' });
-    return new ChainSigner(key, retired.flatMap(parseKeys));
+    const retiredKeys = retired.flatMap((text) => {
+      try {
+        return parseKeys(text);
+      } catch (error) {
+        throw new Error(
+          `SIGNING_KEY_PREVIOUS: not Ed25519 keys (PEM blocks, or base64 DER separated by commas): ${(error as Error).message}`,
+        );
+      }
+    });
+    return new ChainSigner(key, retiredKeys);
   }
 
   sign(fields: Omit<ChainStatement, 'v' | 'kid'>): SignedStatement {
