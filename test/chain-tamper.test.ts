@@ -103,7 +103,8 @@ type Tamper =
   | { kind: 'delete'; at: number }
   | { kind: 'insert'; at: number }
   | { kind: 'swap'; a: number; b: number }
-  | { kind: 'truncate'; at: number };
+  | { kind: 'truncate'; at: number }
+  | { kind: 'edit-head'; how: 'hash' | 'seq-up' | 'seq-down' };
 
 const tamper: fc.Arbitrary<Tamper> = fc.oneof(
   fc.constant({ kind: 'none' as const }),
@@ -119,6 +120,7 @@ const tamper: fc.Arbitrary<Tamper> = fc.oneof(
   fc.record({ kind: fc.constant('insert' as const), at: fc.nat() }),
   fc.record({ kind: fc.constant('swap' as const), a: fc.nat(), b: fc.nat() }),
   fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
+  fc.record({ kind: fc.constant('edit-head' as const), how: fc.constantFrom('hash', 'seq-up', 'seq-down') }),
 );
 
 type Link = { seq: number; hash: string; canonical: string };
@@ -242,6 +244,16 @@ async function apply(tx: Tx, tenantId: number, n: number, tm: Tamper): Promise<n
       const k = pos(tm.at);
       await tx.execute(sql`delete from audit_events where tenant_id = ${tenantId} and seq >= ${k}`);
       return k;
+    }
+    case 'edit-head': {
+      const head = sql`tenant_id = ${tenantId}`;
+      if (tm.how === 'hash') {
+        await tx.execute(sql`update chain_heads set hash = sha256(hash) where ${head}`);
+        return n;
+      }
+      await tx.execute(sql`update chain_heads set seq = seq + ${tm.how === 'seq-up' ? 1 : -1} where ${head}`);
+      // One more than stored: the last event is missing; one fewer: the last event is an extra.
+      return tm.how === 'seq-up' ? n + 1 : n;
     }
   }
 }
