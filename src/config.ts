@@ -34,6 +34,7 @@ const EnvSchema = z.object({
   TOKEN_SECRET: secret.optional(),
   TOKEN_SECRET_PREVIOUS: secret.optional(),
   SIGNING_KEY: z.string().min(1).optional(),
+  SIGNING_KEY_PREVIOUS: z.string().min(1).optional(),
   CHECKPOINT_EVERY_EVENTS: positiveInt(1, 10_000_000).default(1000),
   CHECKPOINT_INTERVAL_SECONDS: positiveInt(1, 86_400 * 7).default(3600),
   TRUSTED_PROXIES: z.string().default(''),
@@ -63,6 +64,8 @@ export type Config = {
   tokenSecrets: string[] | undefined;
   /** Ed25519 private key (PEM or base64 PKCS#8) that signs chain checkpoints. */
   signingKey: string | undefined;
+  /** Retired signing keys (PEM blocks, or base64 DER separated by commas): old checkpoints verify with them. */
+  previousSigningKeys: string | undefined;
   checkpointEveryEvents: number;
   checkpointIntervalSeconds: number;
   trustedProxies: string[];
@@ -124,6 +127,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ? [e.TOKEN_SECRET, ...(e.TOKEN_SECRET_PREVIOUS ? [e.TOKEN_SECRET_PREVIOUS] : [])]
       : undefined,
     signingKey: e.SIGNING_KEY,
+    previousSigningKeys: e.SIGNING_KEY_PREVIOUS,
     checkpointEveryEvents: e.CHECKPOINT_EVERY_EVENTS,
     checkpointIntervalSeconds: e.CHECKPOINT_INTERVAL_SECONDS,
     trustedProxies,

@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { type App, createApp } from './app.ts';
 import { ChainService } from './audit/chain-service.ts';
+import { foreignSigningKeyIds } from './audit/repository.ts';
 import { AuditService } from './audit/service.ts';
 import { ChainSigner } from './audit/signer.ts';
 import { TokenSigner } from './audit/tokens.ts';
@@ -35,7 +36,7 @@ export type GatewayOptions = {
 
 export async function openGateway({ config, logger, onQuery }: GatewayOptions): Promise<Gateway> {
   const secrets = resolveSecrets(config, logger);
-  const signer = ChainSigner.fromConfig(secrets.signingKey);
+  const signer = ChainSigner.fromConfig(secrets.signingKey, secrets.previousSigningKeys);
   const database = await openDatabase({
     url: config.databaseUrl,
     migrationUrl: config.migrationDatabaseUrl,
@@ -53,6 +54,7 @@ export async function openGateway({ config, logger, onQuery }: GatewayOptions): 
       checkpointIntervalSeconds: config.checkpointIntervalSeconds,
     });
     const chain = new ChainService(database.db, signer, audit);
+    await refuseForeignDevelopmentKey(database, signer, secrets.signingKeyFile);
     const authenticator = new Authenticator(database.db, config.authFailuresPerMinute);
     const demoApiKey =
       !config.databaseUrl && config.demoSeed ? await ensureDemo(database, audit, config, logger) : undefined;
@@ -89,6 +91,28 @@ export async function openGateway({ config, logger, onQuery }: GatewayOptions): 
     await database.close();
     throw error;
   }
+}
+
+/**
+ * A development key generated under DATA_DIR on a database whose checkpoints another key signed
+ * (say SIGNING_KEY was set before and is not now) would make every verification fail on those
+ * checkpoints: refuse to start and say what to set. A configured key is the operator's choice
+ * (statements it cannot check are reported as signed by an unknown key), and checking costs a
+ * query per tenant, so only the development key is checked.
+ */
+async function refuseForeignDevelopmentKey(
+  database: Database,
+  signer: ChainSigner,
+  signingKeyFile: string | undefined,
+) {
+  if (signingKeyFile === undefined) return;
+  const tenantIds = (await listTenants(database)).map((t) => t.id);
+  const foreign = await foreignSigningKeyIds(database.db, tenantIds, signer.ring.ids());
+  if (foreign.length === 0) return;
+  throw new Error(
+    `the database holds checkpoints signed by key ${foreign.join(', ')}, but SIGNING_KEY is not set and the development key in ${signingKeyFile} (key ${signer.keyId}) is another one. ` +
+      'Set SIGNING_KEY to the key that signed them (or, if it was rotated, add its public key to SIGNING_KEY_PREVIOUS).',
+  );
 }
 
 /**

@@ -1,6 +1,5 @@
 // The `audit-gateway` command. The only module with side effects at import: it reads the
 // environment once, then runs one subcommand (`serve` by default, which `npm start` runs).
-import { createPublicKey } from 'node:crypto';
 import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
@@ -8,8 +7,15 @@ import { pipeline } from 'node:stream/promises';
 import { Command, InvalidArgumentError } from 'commander';
 import { NotFoundError } from './audit/errors.ts';
 import { verifyExportFile } from './audit/export-file.ts';
+import { KeyRing } from './audit/signer.ts';
 import { parseDateOnly, parseDateTime } from './audit/time.ts';
-import type { SignedStatementText, VerificationResult } from './audit/verify.ts';
+import {
+  EXIT_STATUS,
+  type SignedStatementText,
+  summarizeVerification,
+  type VerificationResult,
+  type VerificationStatus,
+} from './audit/verify.ts';
 import {
   createApiKey,
   createTenant,
@@ -26,6 +32,7 @@ import { applyMigrations } from './db/migrate.ts';
 import { demoEvents } from './demo/events.ts';
 import { openGateway } from './gateway.ts';
 import { createLogger } from './logger.ts';
+import { rotateSigningKey } from './secrets.ts';
 import { listen } from './server.ts';
 
 function config(): Config {
@@ -198,6 +205,22 @@ keys
     });
   });
 
+keys
+  .command('rotate-signing')
+  .description(
+    'make a new chain signing key and retire the current one (its public key keeps verifying old checkpoints)',
+  )
+  .option('--json', 'machine-readable output')
+  .action((opts: { json?: boolean }) => {
+    const rotation = rotateSigningKey(config());
+    const text = rotation.environment
+      ? `new signing key ${rotation.newKeyId}; key ${rotation.retiredKeyId} retires. Set, then restart every instance:\n` +
+        `SIGNING_KEY=\n${rotation.environment.SIGNING_KEY}\n\nSIGNING_KEY_PREVIOUS=\n${rotation.environment.SIGNING_KEY_PREVIOUS}`
+      : `new signing key ${rotation.newKeyId} written to ${rotation.writtenTo}; key ${rotation.retiredKeyId} retired ` +
+        '(its public key kept beside it). Restart the gateway.';
+    print(!!opts.json, rotation, text);
+  });
+
 program
   .command('seed')
   .description('record realistic demo events for a tenant (through the normal ingest path)')
@@ -263,16 +286,12 @@ function readCheckpoint(file: string | undefined): SignedStatementText | undefin
   return { statement: parsed.statement, signature: parsed.signature };
 }
 
-function printVerification(json: boolean, report: VerificationResult & { signedThrough: number | null }) {
-  const summary = report.intact
-    ? `intact: ${report.eventsChecked} events${report.from !== null ? ` (${report.from}..${report.to})` : ''}, ` +
-      `${report.checkpointsChecked} signed checkpoints matched` +
-      (report.signedThrough !== null
-        ? `, signed through ${report.signedThrough}`
-        : ', no signed checkpoint covers them yet')
-    : `BROKEN at sequence ${report.break?.sequence} (${report.break?.kind}): ${report.break?.detail}`;
-  print(json, report, summary);
-  if (!report.intact) process.exitCode = 1;
+function printVerification(
+  json: boolean,
+  report: VerificationResult & { status: VerificationStatus; unknownKeyIds: string[] },
+) {
+  print(json, report, summarizeVerification(report));
+  process.exitCode = EXIT_STATUS[report.status];
 }
 
 program
@@ -282,7 +301,10 @@ program
   .option('--from <seq>', 'first sequence number (database mode)', positiveInt)
   .option('--to <seq>', 'last sequence number (database mode)', positiveInt)
   .option('--file <path>', 'verify an export (NDJSON) offline, without database access')
-  .option('--public-key <path>', 'PEM public key for --file (from /.well-known/audit-signing-key.pem)')
+  .option(
+    '--public-key <path>',
+    'public keys for --file: PEM (one or more, as /.well-known/audit-signing-key.pem serves them) or a JSON key set (/.well-known/audit-signing-keys.json)',
+  )
   .option(
     '--checkpoint <path>',
     'a signed checkpoint kept outside the database (JSON {statement, signature})',
@@ -301,12 +323,12 @@ program
       const checkpoint = readCheckpoint(opts.checkpoint);
       if (opts.file) {
         if (!opts.publicKey) throw new InvalidArgumentError('--file needs --public-key');
-        const publicKey = createPublicKey(readFileSync(opts.publicKey, 'utf8'));
+        const publicKeys = KeyRing.parse(readFileSync(opts.publicKey, 'utf8'));
         const lines = createInterface({
           input: createReadStream(opts.file),
           crlfDelay: Number.POSITIVE_INFINITY,
         });
-        printVerification(!!opts.json, await verifyExportFile(lines, publicKey, checkpoint));
+        printVerification(!!opts.json, await verifyExportFile(lines, publicKeys, checkpoint));
         return;
       }
       if (!opts.tenant)

@@ -83,7 +83,12 @@ describe('offline verification of an exported chain', { timeout: 240_000 }, () =
 
     const ok = await offline(['--file', file]);
     expect(ok.code, ok.stderr).toBe(0);
-    expect(JSON.parse(ok.stdout)).toMatchObject({ intact: true, eventsChecked: 300, signedThrough: 300 });
+    expect(JSON.parse(ok.stdout)).toMatchObject({
+      intact: true,
+      status: 'intact',
+      eventsChecked: 300,
+      signedThrough: 300,
+    });
 
     const variant = (name: string, edit: (ls: string[]) => string[]) => {
       const p = path.join(dir, name);
@@ -107,28 +112,45 @@ describe('offline verification of an exported chain', { timeout: 240_000 }, () =
       kind: 'missing',
     });
 
-    // Truncated, with the signed statements stripped as well: the file alone cannot tell...
-    const truncated = variant('truncated.ndjson', (ls) =>
-      ls.filter(
-        (l, i) =>
-          !l.includes('"type":"statement"') &&
-          !l.includes('"type":"head"') &&
-          (i <= eventLine(250) || !l.includes('"type":"event"')),
-      ),
-    );
+    // Truncated, with the signed statements stripped and the head record rewritten to match: the
+    // file alone cannot tell, but it says that no signature covers it, with an exit status of its own...
+    const truncated = variant('truncated.ndjson', (ls) => {
+      const lastKept = JSON.parse(ls[eventLine(250)] as string);
+      return ls.flatMap((l, i) => {
+        if (l.includes('"type":"statement"')) return [];
+        if (l.includes('"type":"head"'))
+          return [JSON.stringify({ type: 'head', seq: 250, hash: lastKept.hash })];
+        return i <= eventLine(250) || !l.includes('"type":"event"') ? [l] : [];
+      });
+    });
     const alone = await offline(['--file', truncated]);
-    expect(JSON.parse(alone.stdout)).toMatchObject({ intact: true, eventsChecked: 250, signedThrough: null });
-    // ...but the checkpoint kept outside does.
+    expect(alone.code).toBe(3);
+    expect(JSON.parse(alone.stdout)).toMatchObject({
+      intact: true,
+      status: 'unsigned',
+      eventsChecked: 250,
+      signedThrough: null,
+    });
+    // ...and the checkpoint kept outside catches the truncation.
     const withKept = await offline(['--file', truncated, '--checkpoint', checkpointFile]);
     expect(withKept.code).toBe(1);
     expect(JSON.parse(withKept.stdout).break).toMatchObject({ sequence: 251, kind: 'missing' });
 
-    // A public key other than the gateway's does not vouch for its statements.
+    // The JSON key set from /.well-known/audit-signing-keys.json serves as --public-key too.
+    const jwksFile = path.join(dir, 'keys.json');
+    const jwk = createPublicKey(env.SIGNING_KEY as string).export({ format: 'jwk' });
+    writeFileSync(jwksFile, JSON.stringify({ keys: [jwk] }));
+    const withJwks = await cli(['verify', '--file', file, '--public-key', jwksFile, '--json']);
+    expect(withJwks.code, withJwks.stderr).toBe(0);
+
+    // A public key other than the gateway's does not vouch for its statements: they are signed by
+    // a key the verifier was not given, which is what it says (exit status 4), not "modified".
     const otherKey = path.join(dir, 'other.pem');
     writeFileSync(otherKey, generateKeyPairSync('ed25519').publicKey.export({ format: 'pem', type: 'spki' }));
     const foreign = await cli(['verify', '--file', file, '--public-key', otherKey, '--json']);
-    expect(foreign.code).toBe(1);
-    expect(JSON.parse(foreign.stdout).break.detail).toMatch(/does not verify/);
+    expect(foreign.code).toBe(4);
+    expect(JSON.parse(foreign.stdout)).toMatchObject({ intact: false, status: 'unknown-key', break: null });
+    expect(JSON.parse(foreign.stdout).problems[0]).toMatch(/signed by key [0-9a-f]{16}, which was not given/);
   });
 
   it('verifies from the database with the CLI', async () => {

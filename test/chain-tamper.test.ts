@@ -1,15 +1,24 @@
-// Random histories, one tampering applied directly in SQL as a superuser, and verification must
-// fail at the right sequence number; untouched histories must always verify.
+// Random histories, one tampering applied directly in SQL as a superuser (or to an exported file),
+// and verification — of the whole chain, of a range around the tampering, or of the file offline —
+// must fail at the right sequence number; untouched histories must always verify.
+// PROPERTY_RUNS sets how many random cases each property tries (default 100).
+
+import canonicalize from 'canonicalize';
 import { sql } from 'drizzle-orm';
 import fc from 'fast-check';
 import { uuidv7 } from 'uuidv7';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GENESIS_HASH, sealEvent } from '../src/audit/chain.ts';
+import { GENESIS_HASH, sealEvent, sha256Hex } from '../src/audit/chain.ts';
+import { verifyExportFile } from '../src/audit/export-file.ts';
 import { textProblem } from '../src/audit/model.ts';
 import { createTenant } from '../src/auth/admin.ts';
 import type { Tx } from '../src/db/client.ts';
 import { startTestGateway, type TestGateway } from './support/gateway.ts';
 import { rows, type Superuser, superuser } from './support/superuser.ts';
+
+const numRuns = Number(process.env.PROPERTY_RUNS ?? 100);
+// A case takes about a tenth of a second here, several times that on a loaded machine.
+const timeout = Math.max(60_000, numRuns * 1_000);
 
 let t: TestGateway;
 let su: Superuser;
@@ -94,7 +103,8 @@ type Tamper =
   | { kind: 'delete'; at: number }
   | { kind: 'insert'; at: number }
   | { kind: 'swap'; a: number; b: number }
-  | { kind: 'truncate'; at: number };
+  | { kind: 'truncate'; at: number }
+  | { kind: 'edit-head'; how: 'hash' | 'seq-up' | 'seq-down' };
 
 const tamper: fc.Arbitrary<Tamper> = fc.oneof(
   fc.constant({ kind: 'none' as const }),
@@ -110,6 +120,7 @@ const tamper: fc.Arbitrary<Tamper> = fc.oneof(
   fc.record({ kind: fc.constant('insert' as const), at: fc.nat() }),
   fc.record({ kind: fc.constant('swap' as const), a: fc.nat(), b: fc.nat() }),
   fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
+  fc.record({ kind: fc.constant('edit-head' as const), how: fc.constantFrom('hash', 'seq-up', 'seq-down') }),
 );
 
 type Link = { seq: number; hash: string; canonical: string };
@@ -234,30 +245,225 @@ async function apply(tx: Tx, tenantId: number, n: number, tm: Tamper): Promise<n
       await tx.execute(sql`delete from audit_events where tenant_id = ${tenantId} and seq >= ${k}`);
       return k;
     }
+    case 'edit-head': {
+      const head = sql`tenant_id = ${tenantId}`;
+      if (tm.how === 'hash') {
+        await tx.execute(sql`update chain_heads set hash = sha256(hash) where ${head}`);
+        return n;
+      }
+      await tx.execute(sql`update chain_heads set seq = seq + ${tm.how === 'seq-up' ? 1 : -1} where ${head}`);
+      // One more than stored: the last event is missing; one fewer: the last event is an extra.
+      return tm.how === 'seq-up' ? n + 1 : n;
+    }
   }
 }
 
 let runs = 0;
 
-describe('tamper evidence', () => {
-  it('detects every tampering at the right sequence number, and never flags an untouched history', async () => {
+/** Which stretch of the chain a property case verifies: all of it, or a range around the tampering. */
+type Scope = { kind: 'whole' } | { kind: 'range'; before: number; after: number };
+const scope: fc.Arbitrary<Scope> = fc.oneof(
+  fc.constant({ kind: 'whole' as const }),
+  // Half the ranges end right at the tampering: where a deletion at the range's end hides.
+  fc.record({
+    kind: fc.constant('range' as const),
+    before: fc.nat({ max: 4 }),
+    after: fc.oneof(fc.constant(0), fc.nat({ max: 4 })),
+  }),
+);
+
+/** Tamperings that touch one place, so a range that contains it must name it. */
+const SINGLE_PLACE = new Set(['edit-field', 'edit-canonical', 'edit-hash', 'rehash', 'delete']);
+
+/**
+ * The range to verify for a tampering at `at`: it contains `at`, and it reaches past `at` when
+ * only the next event's link shows the edit (a rewrite with a recomputed hash). A range may end
+ * exactly at a deleted event: it must still notice that the event is gone.
+ */
+function rangeAround(at: number, n: number, tm: Tamper, sc: Scope & { kind: 'range' }) {
+  const from = Math.max(1, at - sc.before);
+  const minTo = tm.kind === 'rehash' ? Math.min(at + 1, n) : at;
+  return { fromSeq: from, toSeq: Math.min(n, minTo + sc.after) };
+}
+
+describe('tamper evidence', { timeout }, () => {
+  it('detects every tampering at the right sequence number, whole or in a range, and never flags an untouched history', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(event, { minLength: 1, maxLength: 10 }), tamper, async (events, tm) => {
-        const tenant = await createTenant(t.gateway.database, `tamper-${Date.now().toString(36)}-${runs++}`);
+      fc.asyncProperty(
+        fc.array(event, { minLength: 1, maxLength: 10 }),
+        tamper,
+        scope,
+        async (events, tm, sc) => {
+          const tenant = await createTenant(
+            t.gateway.database,
+            `tamper-${Date.now().toString(36)}-${runs++}`,
+          );
+          const stored = await t.gateway.audit.recordEvents(tenant.id, events);
+          expect(stored.every((r) => r.ok)).toBe(true);
+          const expected = await su.run((tx) => apply(tx, tenant.id, events.length, tm));
+          const ranged = sc.kind === 'range' && (expected === null || SINGLE_PLACE.has(tm.kind));
+          const range =
+            ranged && sc.kind === 'range' ? rangeAround(expected ?? 1, events.length, tm, sc) : undefined;
+          const report = await t.gateway.chain.verify(tenant.id, range ?? {});
+          const what = `${tm.kind}${range ? ` in ${range.fromSeq}..${range.toSeq}` : ''}`;
+          if (expected === null) {
+            expect(report.break).toBeNull();
+            expect(report.intact).toBe(true);
+            expect(report.eventsChecked).toBe(range ? range.toSeq - range.fromSeq + 1 : events.length);
+          } else {
+            expect(report.intact, `${what} went unnoticed`).toBe(false);
+            expect(report.break?.sequence, `${what}: ${report.break?.detail}`).toBe(expected);
+          }
+        },
+      ),
+      { numRuns },
+    );
+  });
+});
+
+type FileTamper =
+  | { kind: 'none' }
+  | { kind: 'edit-event'; at: number }
+  | { kind: 'delete-event'; at: number }
+  | { kind: 'cut-tail'; at: number }
+  | { kind: 'append-forged' }
+  | { kind: 'rewrite-last' }
+  | { kind: 'edit-statement'; at: number }
+  | { kind: 'strip-statements-and-rewrite' };
+
+const fileTamper: fc.Arbitrary<FileTamper> = fc.oneof(
+  fc.constant({ kind: 'none' as const }),
+  fc.record({ kind: fc.constant('edit-event' as const), at: fc.nat() }),
+  fc.record({ kind: fc.constant('delete-event' as const), at: fc.nat() }),
+  fc.record({ kind: fc.constant('cut-tail' as const), at: fc.nat() }),
+  fc.constant({ kind: 'append-forged' as const }),
+  fc.constant({ kind: 'rewrite-last' as const }),
+  fc.record({ kind: fc.constant('edit-statement' as const), at: fc.nat() }),
+  fc.constant({ kind: 'strip-statements-and-rewrite' as const }),
+);
+
+type FileExpectation =
+  | { verdict: 'intact' }
+  | { verdict: 'unsigned' }
+  | { verdict: 'broken'; sequence: number | 'before-or-at'; at: number };
+
+const isEventLine = (l: string) => l.startsWith('{"type":"event"');
+const isStatementLine = (l: string) => l.startsWith('{"type":"statement"');
+const isHeadLine = (l: string) => l.startsWith('{"type":"head"');
+const eventSeq = (l: string) => (JSON.parse(l) as { seq: number }).seq;
+
+/** Edits an exported file the way someone handing it over could; returns the lines and what verification must say. */
+function tamperFile(
+  lines: string[],
+  n: number,
+  tm: FileTamper,
+): { lines: string[]; expect: FileExpectation } {
+  const pos = (i: number) => (i % n) + 1;
+  const events = lines
+    .filter(isEventLine)
+    .map((l) => JSON.parse(l) as { seq: number; hash: string; canonical: string });
+  const last = events.at(-1) as { seq: number; hash: string; canonical: string };
+  const eventLine = (seq: number, canonical: string) =>
+    JSON.stringify({ type: 'event', seq, hash: sha256Hex(canonical), canonical });
+  switch (tm.kind) {
+    case 'none':
+      return { lines, expect: { verdict: 'intact' } };
+    case 'edit-event': {
+      const k = pos(tm.at);
+      return {
+        lines: lines.map((l) =>
+          isEventLine(l) && eventSeq(l) === k ? l.replace('\\"v\\":1', '\\"v\\":1 ') : l,
+        ),
+        expect: { verdict: 'broken', sequence: k, at: k },
+      };
+    }
+    case 'delete-event': {
+      const k = pos(tm.at);
+      return {
+        lines: lines.filter((l) => !(isEventLine(l) && eventSeq(l) === k)),
+        expect: { verdict: 'broken', sequence: k, at: k },
+      };
+    }
+    case 'cut-tail': {
+      const k = pos(tm.at);
+      return {
+        lines: lines.filter((l) => !(isEventLine(l) && eventSeq(l) >= k)),
+        expect: { verdict: 'broken', sequence: k, at: k },
+      };
+    }
+    case 'append-forged': {
+      const doc = { ...JSON.parse(last.canonical), seq: n + 1, prev: last.hash, id: uuidv7() };
+      const forged = eventLine(n + 1, canonicalize(doc) as string);
+      return {
+        lines: lines.flatMap((l) => (isHeadLine(l) ? [forged, l] : [l])),
+        expect: { verdict: 'broken', sequence: n + 1, at: n + 1 },
+      };
+    }
+    case 'rewrite-last': {
+      // Recomputed hash: only a signature or the head record can tell; the checkpoint signed at
+      // export says the rewrite happened after the previous checkpoint, at or before the last event.
+      const doc = { ...JSON.parse(last.canonical), action: 'rewritten' };
+      const rewritten = eventLine(n, canonicalize(doc) as string);
+      return {
+        lines: lines.map((l) => (isEventLine(l) && eventSeq(l) === n ? rewritten : l)),
+        expect: { verdict: 'broken', sequence: 'before-or-at', at: n },
+      };
+    }
+    case 'edit-statement': {
+      const statements = lines.filter(isStatementLine);
+      const target = statements[tm.at % statements.length] as string;
+      const record = JSON.parse(target) as { statement: string; signature: string };
+      const seq = (JSON.parse(record.statement) as { seq: number }).seq;
+      const edited = JSON.stringify({ ...record, statement: record.statement.replace('"v":1', '"v":1 ') });
+      return {
+        lines: lines.map((l) => (l === target ? edited : l)),
+        expect: { verdict: 'broken', sequence: seq, at: seq },
+      };
+    }
+    case 'strip-statements-and-rewrite': {
+      let prev = GENESIS_HASH;
+      const out = lines.flatMap((l) => {
+        if (isStatementLine(l)) return [];
+        if (isEventLine(l)) {
+          const e = JSON.parse(l) as { seq: number; canonical: string };
+          const canonical = canonicalize({ ...JSON.parse(e.canonical), prev, action: 'rewritten' }) as string;
+          prev = sha256Hex(canonical);
+          return [eventLine(e.seq, canonical)];
+        }
+        return isHeadLine(l) ? [JSON.stringify({ type: 'head', seq: n, hash: prev })] : [l];
+      });
+      return { lines: out, expect: { verdict: 'unsigned' } };
+    }
+  }
+}
+
+describe('tamper evidence in exported files', { timeout }, () => {
+  it('catches every edit of an exported file offline, at the right sequence number, and says when no signature covers it', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(event, { minLength: 1, maxLength: 8 }), fileTamper, async (events, tm) => {
+        const slug = `file-tamper-${Date.now().toString(36)}-${runs++}`;
+        const tenant = await createTenant(t.gateway.database, slug);
         const stored = await t.gateway.audit.recordEvents(tenant.id, events);
         expect(stored.every((r) => r.ok)).toBe(true);
-        const expected = await su.run((tx) => apply(tx, tenant.id, events.length, tm));
-        const report = await t.gateway.chain.verify(tenant.id);
-        if (expected === null) {
-          expect(report.break).toBeNull();
-          expect(report.intact).toBe(true);
-          expect(report.eventsChecked).toBe(events.length);
+        const lines: string[] = [];
+        for await (const line of t.gateway.chain.export({ id: tenant.id, slug })) lines.push(line.trimEnd());
+        const tampered = tamperFile(lines, events.length, tm);
+        async function* feed() {
+          yield* tampered.lines;
+        }
+        const report = await verifyExportFile(feed(), t.gateway.signer.ring);
+        const want = tampered.expect;
+        if (want.verdict === 'broken') {
+          expect(report.status, `${tm.kind} went unnoticed`).toBe('broken');
+          if (want.sequence === 'before-or-at') expect(report.break?.sequence).toBeLessThanOrEqual(want.at);
+          else expect(report.break?.sequence, `${tm.kind}: ${report.break?.detail}`).toBe(want.sequence);
         } else {
-          expect(report.intact, `${tm.kind} went unnoticed`).toBe(false);
-          expect(report.break?.sequence, `${tm.kind}: ${report.break?.detail}`).toBe(expected);
+          expect(report.break, `${tm.kind}: ${report.break?.detail}`).toBeNull();
+          expect(report.status).toBe(want.verdict);
+          expect(report.eventsChecked).toBe(events.length);
         }
       }),
-      { numRuns: 1000 },
+      { numRuns },
     );
   });
 });

@@ -13,14 +13,14 @@ import { rows, type Superuser, superuser } from './support/superuser.ts';
 const Verify = graphql(`
   query VerifyChain($from: SafeInt, $to: SafeInt, $checkpoint: SignedCheckpointInput) {
     verifyChain(fromSequence: $from, toSequence: $to, checkpoint: $checkpoint) {
-      intact fromSequence toSequence eventsChecked checkpointsChecked headSequence signedThrough
+      intact status unknownKeyIds fromSequence toSequence eventsChecked checkpointsChecked headSequence signedThrough
       break { sequence kind detail }
     }
   }
 `);
 
 const Checkpoints = graphql(`
-  query ListCheckpoints { checkpoints(first: 1000) { kind sequence hash signedAt keyId statement signature } }
+  query ListCheckpoints { checkpoints(first: 1000) { kind sequence hash signedAt keyId statement signature problem } }
 `);
 
 const RecordForChain = graphql(`
@@ -216,6 +216,105 @@ describe('verifyChain', () => {
       );
       expect(forged.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     }
+  });
+});
+
+describe('verifying a range', () => {
+  it('must reach the range end, so a deletion at the end is caught, and signedThrough counts only checkpoints inside it', async () => {
+    const tenant = await t.newTenant('range-end');
+    for (let i = 0; i < 5; i++) await record(tenant.id, 5);
+    // Checkpoints were signed at 5, 15 and 25.
+    const inside = await t.gql(Verify, { from: 1, to: 12 }, tenant.readKey);
+    expect(inside.data?.verifyChain).toMatchObject({ intact: true, status: 'INTACT', signedThrough: 5 });
+    // The checkpoint at 5 is before this range and the one at 15 after it: neither vouches for 6..14.
+    const between = await t.gql(Verify, { from: 6, to: 14 }, tenant.readKey);
+    expect(between.data?.verifyChain).toMatchObject({
+      intact: true,
+      status: 'UNSIGNED',
+      signedThrough: null,
+      eventsChecked: 9,
+    });
+
+    await su.run((tx) =>
+      tx.execute(sql`delete from audit_events where tenant_id = ${tenant.id} and seq = 18`),
+    );
+    const deletedAtEnd = await t.gql(Verify, { from: 16, to: 18 }, tenant.readKey);
+    expect(deletedAtEnd.data?.verifyChain).toMatchObject({
+      intact: false,
+      status: 'BROKEN',
+      toSequence: 17,
+      break: { sequence: 18, kind: 'MISSING' },
+    });
+    const before = await t.gql(Verify, { from: 16, to: 17 }, tenant.readKey);
+    expect(before.data?.verifyChain).toMatchObject({ intact: true, eventsChecked: 2 });
+    // A range past the head is checked up to the head, against it.
+    const beyond = await t.gql(Verify, { from: 20, to: 1000 }, tenant.readKey);
+    expect(beyond.data?.verifyChain).toMatchObject({ intact: true, toSequence: 25, eventsChecked: 6 });
+  });
+});
+
+describe('the cost of verifying', () => {
+  const chainReads = (from: number) =>
+    t.queries.slice(from).filter((q) => /^select/i.test(q) && q.includes('"canonical"')).length;
+
+  it('20 concurrent verifications of one tenant read and hash the chain once', async () => {
+    const tenant = await t.newTenant('single-flight');
+    await record(tenant.id, 30);
+    const mark = t.queries.length;
+    const reports = await Promise.all(Array.from({ length: 20 }, () => t.gateway.chain.verify(tenant.id)));
+    expect(reports.every((r) => r.intact && r.eventsChecked === 30)).toBe(true);
+    expect(chainReads(mark)).toBe(1);
+  });
+
+  it('keeps no result once a verification finishes: a moved head and a later edit are both seen', async () => {
+    const tenant = await t.newTenant('no-stale-result');
+    await record(tenant.id, 12);
+    expect((await t.gateway.chain.verify(tenant.id)).eventsChecked).toBe(12);
+    await record(tenant.id, 3);
+    expect((await t.gateway.chain.verify(tenant.id)).eventsChecked).toBe(15);
+    // A superuser's edit leaves the head as it was: a result remembered for this head would hide it.
+    await su.run((tx) =>
+      tx.execute(sql`update audit_events set action = 'forged' where tenant_id = ${tenant.id} and seq = 4`),
+    );
+    expect((await t.gateway.chain.verify(tenant.id)).break).toMatchObject({ sequence: 4, kind: 'modified' });
+  });
+
+  it("runs one tenant's verifications one at a time, so different ranges asked together cannot run side by side", async () => {
+    const tenant = await t.newTenant('one-at-a-time');
+    await record(tenant.id, 40);
+    const mark = t.queries.length;
+    const reports = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => t.gateway.chain.verify(tenant.id, { fromSeq: i + 1 })),
+    );
+    expect(reports.map((r) => r.eventsChecked)).toEqual([40, 39, 38, 37, 36, 35, 34, 33]);
+    // Each verification reads the signed statements, then the chain, before the next one starts.
+    const steps = t.queries
+      .slice(mark)
+      .filter((q) => /^select/i.test(q))
+      .flatMap((q) =>
+        q.includes('"canonical"') ? ['chain'] : q.includes('"chain_checkpoints"') ? ['statements'] : [],
+      );
+    expect(steps).toEqual(Array.from({ length: 8 }, () => ['statements', 'chain']).flat());
+  });
+});
+
+describe('listed checkpoints', () => {
+  it('serve what the signed statement says, and flag a row whose columns disagree with it', async () => {
+    const tenant = await t.newTenant('served-statements');
+    for (let i = 0; i < 3; i++) await record(tenant.id, 10);
+    await su.run((tx) =>
+      tx.execute(
+        sql`update chain_checkpoints set seq = 11, hash = sha256(hash) where tenant_id = ${tenant.id} and seq = 10`,
+      ),
+    );
+    const res = await t.gql(Checkpoints, {}, tenant.readKey);
+    expect(res.errors).toBeUndefined();
+    const list = res.data?.checkpoints ?? [];
+    expect(list.map((c) => c.sequence)).toEqual([10, 20, 30]);
+    const edited = list[0];
+    expect(JSON.parse(edited?.statement as string)).toMatchObject({ seq: 10, hash: edited?.hash });
+    expect(edited?.problem).toMatch(/stored sequence differs.*stored hash differs/);
+    expect(list.slice(1).map((c) => c.problem)).toEqual([null, null]);
   });
 });
 

@@ -3,25 +3,37 @@
 import type { Database, Db } from '../db/client.ts';
 import { type CanonicalEvent, serializeCanonical, toCanonical } from './chain.ts';
 import { ValidationError } from './errors.ts';
+import type { StoredStatement } from './repository.ts';
 import * as repo from './repository.ts';
 import type { AuditService } from './service.ts';
-import type { ChainSigner, ChainStatement } from './signer.ts';
+import { type ChainSigner, type ChainStatement, checkStatement } from './signer.ts';
 import {
   type ChainLink,
   chainStart,
   checkStatements,
+  claimedSequence,
   type SignedStatementText,
+  unknownKeyIds,
   type VerificationResult,
+  type VerificationStatus,
+  verdict,
   verifyLinks,
 } from './verify.ts';
 
 export const VERIFY_LIMIT = 1_000_000;
 
 export type ChainReport = VerificationResult & {
+  status: VerificationStatus;
   /** The newest sequence number the stored head records. */
   headSequence: number;
-  /** Newest sequence number vouched for by a valid signed checkpoint. */
-  signedThrough: number | null;
+  /** Ids of keys that signed stored statements but are not in this gateway's key ring. */
+  unknownKeyIds: string[];
+};
+
+/** A stored statement as served: what the signed text says, and whether the row agrees with it. */
+export type ServedStatement = StoredStatement & {
+  /** Why the statement does not vouch for what it says; null when it verifies and its row agrees. */
+  problem: string | null;
 };
 
 export type PruneResult = {
@@ -31,7 +43,24 @@ export type PruneResult = {
   recordedEventId: string;
 };
 
+type VerifyRequest = {
+  fromSeq?: number | undefined;
+  toSeq?: number | undefined;
+  checkpoint?: SignedStatementText | undefined;
+  limit?: number | undefined;
+};
+
 export class ChainService {
+  /**
+   * Verifications under way, by tenant and request (and the head they started from). A caller
+   * asking for the same verification while one runs shares its result instead of re-hashing the
+   * chain; nothing is kept once it finishes, because a superuser's edit does not move the head,
+   * so a result remembered for an unchanged head could hide tampering that happened after it.
+   */
+  readonly #running = new Map<string, Promise<ChainReport>>();
+  /** The tail of each tenant's queue: one verification per tenant reads the chain at a time. */
+  readonly #tenantQueue = new Map<number, Promise<unknown>>();
+
   constructor(
     private readonly db: Db,
     private readonly signer: ChainSigner,
@@ -41,34 +70,62 @@ export class ChainService {
   /**
    * Verifies the tenant's chain, or the range [fromSeq, toSeq] of it, against the stored head, the
    * stored signed checkpoints and, when given, a checkpoint the caller kept outside the database.
+   * A caller cannot multiply the cost: identical requests while one runs share it, and a tenant's
+   * verifications run one after another, never side by side.
    */
-  async verify(
-    tenantId: number,
-    opts: {
-      fromSeq?: number | undefined;
-      toSeq?: number | undefined;
-      checkpoint?: SignedStatementText | undefined;
-      limit?: number | undefined;
-    } = {},
-  ): Promise<ChainReport> {
+  async verify(tenantId: number, opts: VerifyRequest = {}): Promise<ChainReport> {
+    const head = await repo.getChainHead(this.db, tenantId);
+    const key = JSON.stringify([
+      tenantId,
+      head?.seq ?? 0,
+      head?.hash ?? '',
+      opts.fromSeq ?? null,
+      opts.toSeq ?? null,
+      opts.checkpoint?.statement ?? null,
+      opts.checkpoint?.signature ?? null,
+      opts.limit ?? null,
+    ]);
+    const running = this.#running.get(key);
+    if (running) return running;
+    const queued = this.#tenantQueue.get(tenantId) ?? Promise.resolve();
+    const run = queued.then(
+      () => this.#verifyNow(tenantId, opts),
+      () => this.#verifyNow(tenantId, opts),
+    );
+    const settled = run.catch(() => undefined);
+    this.#tenantQueue.set(tenantId, settled);
+    this.#running.set(key, run);
+    void settled.then(() => {
+      if (this.#running.get(key) === run) this.#running.delete(key);
+      if (this.#tenantQueue.get(tenantId) === settled) this.#tenantQueue.delete(tenantId);
+    });
+    return run;
+  }
+
+  async #verifyNow(tenantId: number, opts: VerifyRequest): Promise<ChainReport> {
     const [head, stored] = await Promise.all([
       repo.getChainHead(this.db, tenantId),
       repo.listCheckpoints(this.db, tenantId, { limit: 10_000_000 }),
     ]);
     const headSeq = head?.seq ?? 0;
-    const { valid, invalid } = checkStatements(this.signer.publicKey, tenantId, stored);
+    const ring = this.signer.ring;
+    const sorted = checkStatements(ring, tenantId, stored);
     if (opts.checkpoint) {
-      const external = checkStatements(this.signer.publicKey, tenantId, [opts.checkpoint]);
+      const external = checkStatements(ring, tenantId, [opts.checkpoint]);
       if (external.valid.length === 0) {
+        const reason =
+          external.invalid[0]?.reason ?? `signed by an unknown key ${external.unknown[0]?.keyId}`;
         throw new ValidationError(
           'checkpoint',
-          `is not a checkpoint signed by this gateway for this tenant: ${external.invalid[0]?.reason}`,
+          `is not a checkpoint signed by this gateway for this tenant: ${reason}`,
         );
       }
-      valid.push(...external.valid);
+      sorted.valid.push(...external.valid);
     }
-    const anchorsAndCheckpoints = valid;
-    let start = chainStart(anchorsAndCheckpoints);
+    const unknown = unknownKeyIds(sorted);
+    // An anchor whose key is not in the ring still says where the chain starts; the verdict
+    // then says that its signature could not be checked.
+    let start = chainStart([...sorted.valid, ...sorted.unknown.map((u) => u.claimed)]);
     if (opts.fromSeq !== undefined && opts.fromSeq > start.seq) {
       const prev = await repo.getLinkHash(this.db, tenantId, opts.fromSeq - 1);
       if (prev === null)
@@ -78,8 +135,10 @@ export class ChainService {
         );
       start = { seq: opts.fromSeq, prev };
     }
-    const toSeq = opts.toSeq;
-    if (toSeq !== undefined && toSeq < start.seq)
+    // A range that reaches the head is checked against the head; one that stops short must
+    // still reach its own end, or a deletion at the range's end would go unnoticed.
+    const toSeq = opts.toSeq !== undefined && opts.toSeq < headSeq ? opts.toSeq : undefined;
+    if (opts.toSeq !== undefined && opts.toSeq < start.seq)
       throw new ValidationError('toSequence', 'must not be before fromSequence');
     const limit = opts.limit ?? Number.POSITIVE_INFINITY;
     const span = (toSeq ?? headSeq) - start.seq + 1;
@@ -89,35 +148,82 @@ export class ChainService {
         `the range holds ${span} events; verify at most ${limit} per request (use fromSequence/toSequence, or \`audit-gateway verify\`)`,
       );
     }
-    const checkpoints = anchorsAndCheckpoints.filter(
+    const checkpoints = sorted.valid.filter(
       (c) => c.type === 'checkpoint' && (toSeq === undefined || c.seq <= toSeq),
     );
-    const tampered = invalid[0];
+    const tampered = sorted.invalid[0];
     if (tampered) {
-      const seq = safeSeq(tampered.statement);
       return {
         intact: false,
+        status: 'broken',
         from: null,
         to: null,
         eventsChecked: 0,
         checkpointsChecked: 0,
+        signedThrough: null,
         break: {
-          sequence: seq,
+          sequence: claimedSequence(tampered.statement),
           kind: 'modified',
           detail: `a stored checkpoint does not verify: ${tampered.reason}`,
         },
         headSequence: headSeq,
-        signedThrough: null,
+        unknownKeyIds: unknown,
       };
     }
     const result = await verifyLinks(this.#links(tenantId, start.seq, toSeq), {
       tenantId,
       start,
-      end: toSeq === undefined ? { seq: headSeq, hash: head?.hash, source: 'stored chain head' } : undefined,
+      end:
+        toSeq === undefined
+          ? { seq: headSeq, hash: head?.hash, source: 'stored chain head' }
+          : { seq: toSeq, source: 'requested range' },
       checkpoints,
     });
-    const signed = checkpoints.filter((c) => result.intact && c.seq <= (result.to ?? 0)).map((c) => c.seq);
-    return { ...result, headSequence: headSeq, signedThrough: signed.length ? Math.max(...signed) : null };
+    const status = verdict(result, unknown);
+    return {
+      ...result,
+      intact: status === 'intact' || status === 'unsigned',
+      status,
+      headSequence: headSeq,
+      unknownKeyIds: unknown,
+    };
+  }
+
+  /**
+   * Stored statements as the signed text says them: sequence, hash, kind, time and key come from
+   * the signed statement, not from the columns beside it, and a row whose columns disagree, whose
+   * signature fails or whose key is unknown is flagged.
+   */
+  describeStatements(tenantId: number, stored: StoredStatement[]): ServedStatement[] {
+    return stored.map((row) => {
+      const check = checkStatement(this.signer.ring, row.statement, row.signature);
+      const said = check.ok ? check.statement : check.claimed;
+      if (!said) return { ...row, problem: check.ok ? null : check.reason };
+      const disagree = (
+        [
+          ['kind', row.kind, said.type],
+          ['sequence', row.seq, said.seq],
+          ['hash', row.hash, said.hash],
+          ['key id', row.keyId, said.kid],
+          ['signing time', row.signedAt.getTime(), new Date(said.time).getTime()],
+        ] as const
+      ).filter(([, stored, signed]) => stored !== signed);
+      const problems = [
+        ...(check.ok ? [] : [check.reason]),
+        ...(said.tenant === tenantId ? [] : [`the statement is about tenant ${said.tenant}`]),
+        ...disagree.map(([what]) => `the stored ${what} differs from the signed statement`),
+      ];
+      return {
+        kind: said.type,
+        seq: said.seq,
+        hash: said.hash,
+        signedAt: new Date(said.time),
+        keyId: said.kid,
+        statement: row.statement,
+        signature: row.signature,
+        problem: problems.length ? problems.join('; ') : null,
+      };
+    });
   }
 
   async *#links(tenantId: number, fromSeq: number, toSeq: number | undefined): AsyncGenerator<ChainLink> {
@@ -133,12 +239,17 @@ export class ChainService {
     }
   }
 
-  /** The chain as NDJSON lines: a header, every signed statement, every event, and the head. */
+  /**
+   * The chain as NDJSON lines: a header (with the public keys its statements name), every signed
+   * statement, every event, and the head. The head is signed first, so the file is covered by a
+   * signature through its last event; the events are read up to that head, so later appends do
+   * not run past it.
+   */
   async *export(tenant: { id: number; slug: string }): AsyncGenerator<string> {
-    const [head, statements] = await Promise.all([
-      repo.getChainHead(this.db, tenant.id),
-      repo.listCheckpoints(this.db, tenant.id, { limit: 10_000_000 }),
-    ]);
+    const head = await this.audit.checkpointIfDue(tenant.id, true);
+    const statements = await repo.listCheckpoints(this.db, tenant.id, { limit: 10_000_000 });
+    const ring = this.signer.ring;
+    const keyIds = [...new Set(statements.map((s) => s.keyId))];
     yield json({
       type: 'header',
       format: 'audit-gateway-chain',
@@ -146,15 +257,20 @@ export class ChainService {
       tenant: tenant.id,
       slug: tenant.slug,
       keyId: this.signer.keyId,
+      keys: keyIds.flatMap((kid) => {
+        const key = ring.get(kid);
+        return key ? [{ kid, pem: key.export({ format: 'pem', type: 'spki' }).toString() }] : [];
+      }),
       exportedAt: new Date().toISOString(),
     });
     for (const s of statements)
       yield json({ type: 'statement', statement: s.statement, signature: s.signature });
-    const start = chainStart(checkStatements(this.signer.publicKey, tenant.id, statements).valid);
-    for await (const link of repo.streamChain(this.db, tenant.id, { fromSeq: start.seq })) {
+    const sorted = checkStatements(ring, tenant.id, statements);
+    const start = chainStart([...sorted.valid, ...sorted.unknown.map((u) => u.claimed)]);
+    for await (const link of repo.streamChain(this.db, tenant.id, { fromSeq: start.seq, toSeq: head.seq })) {
       yield json({ type: 'event', seq: link.seq, hash: link.hash, canonical: link.canonical });
     }
-    yield json({ type: 'head', seq: head?.seq ?? 0, hash: head?.hash ?? null });
+    yield json({ type: 'head', seq: head.seq, hash: head.seq === 0 ? null : head.hash });
   }
 
   /** Signs the tenant's head now (for an auditor to keep outside the database). */
@@ -200,13 +316,4 @@ export class ChainService {
 
 function json(value: unknown): string {
   return `${JSON.stringify(value)}\n`;
-}
-
-function safeSeq(statement: string): number {
-  try {
-    const seq = (JSON.parse(statement) as { seq?: unknown }).seq;
-    return typeof seq === 'number' ? seq : 0;
-  } catch {
-    return 0;
-  }
 }

@@ -472,6 +472,30 @@ export async function checkpointHead(
   });
 }
 
+/**
+ * Ids of keys, other than `known`, that signed any tenant's stored statements (a few at most).
+ * Row-level security shows one tenant at a time, so it asks tenant by tenant; it runs once at start.
+ */
+export async function foreignSigningKeyIds(db: Db, tenantIds: number[], known: string[]): Promise<string[]> {
+  const found = new Set<string>();
+  for (const tenantId of tenantIds) {
+    const rows = await inTenant(db, tenantId, (tx) =>
+      tx
+        .selectDistinct({ keyId: chainCheckpoints.keyId })
+        .from(chainCheckpoints)
+        .where(
+          and(
+            eq(chainCheckpoints.tenantId, tenantId),
+            sql`${chainCheckpoints.keyId} <> all(${textArray(known)})`,
+          ),
+        )
+        .limit(5),
+    );
+    for (const r of rows) found.add(r.keyId);
+  }
+  return [...found];
+}
+
 export type StoredStatement = {
   kind: string;
   seq: number;

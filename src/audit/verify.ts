@@ -1,9 +1,8 @@
 // Verifies a tenant's hash chain. Pure: it reads links (from the database or from an exported
 // file) and signed statements, and says either "intact" or where the chain first breaks and how.
 // The same code serves the GraphQL query, `audit-gateway verify` and the offline file check.
-import type { KeyObject } from 'node:crypto';
 import { type CanonicalEvent, GENESIS_HASH, sha256Hex } from './chain.ts';
-import { type ChainStatement, verifyStatement } from './signer.ts';
+import { type ChainStatement, checkStatement, type KeyRing } from './signer.ts';
 
 /** One stored event as the verifier sees it. */
 export type ChainLink = {
@@ -31,8 +30,36 @@ export type VerificationResult = {
   to: number | null;
   eventsChecked: number;
   checkpointsChecked: number;
+  /** Newest checked sequence number that a matched signed checkpoint vouches for; null when none. */
+  signedThrough: number | null;
   break: ChainBreak | null;
 };
+
+/**
+ * The verdict, for scripts: `intact` (every checked event verifies, and a signed checkpoint
+ * covers them), `unsigned` (every checked event verifies, but no signed checkpoint covers any of
+ * them: only the unsigned head vouches for them), `unknown-key` (the events verify, but some
+ * statements are signed by a key this verifier does not hold, so they could not be checked), and
+ * `broken` (`break` says where).
+ */
+export type VerificationStatus = 'intact' | 'unsigned' | 'unknown-key' | 'broken';
+
+export function verdict(result: VerificationResult, unknownKeyIds: string[]): VerificationStatus {
+  if (result.break) return 'broken';
+  if (unknownKeyIds.length > 0) return 'unknown-key';
+  if (result.eventsChecked > 0 && result.signedThrough === null) return 'unsigned';
+  return 'intact';
+}
+
+/** Exit status of `audit-gateway verify` for each verdict (1 is also any error). */
+export const EXIT_STATUS: Record<VerificationStatus, number> = {
+  intact: 0,
+  broken: 1,
+  unsigned: 3,
+  'unknown-key': 4,
+};
+
+export type ChainEnd = { seq: number; hash?: string | undefined; source: string };
 
 /** A signed statement as stored or exported: the exact signed text and its signature. */
 export type SignedStatementText = { statement: string; signature: string };
@@ -41,8 +68,11 @@ export type VerifyOptions = {
   tenantId: number;
   /** The chain starts here: sequence 1 after the genesis hash, or just after a prune anchor. */
   start: { seq: number; prev: string };
-  /** Where the chain must end, when known (the stored head, or a trusted checkpoint). */
-  end?: { seq: number; hash?: string; source: string } | undefined;
+  /**
+   * Where the chain must end, when known (the stored head, the end of a requested range, a file's
+   * head record). A function is asked after the last link is read (a file's head comes last).
+   */
+  end?: ChainEnd | (() => ChainEnd | undefined) | undefined;
   /** Signature-checked checkpoints: the chain must have exactly this hash at this sequence. */
   checkpoints?: ChainStatement[];
 };
@@ -73,6 +103,7 @@ export async function verifyLinks(
     to: checked > 0 ? expected - 1 : null,
     eventsChecked: checked,
     checkpointsChecked,
+    signedThrough: brk === null && lastGoodCheckpoint >= opts.start.seq ? lastGoodCheckpoint : null,
     break: brk,
   });
 
@@ -214,26 +245,27 @@ export async function verifyLinks(
       detail: `a signed checkpoint covers sequence ${beyond}, but the chain ends at ${last}`,
     });
   }
-  if (opts.end) {
-    if (last < opts.end.seq) {
+  const end = typeof opts.end === 'function' ? opts.end() : opts.end;
+  if (end) {
+    if (last < end.seq) {
       return result({
         sequence: expected,
         kind: 'missing',
-        detail: `the ${opts.end.source} says the chain reaches ${opts.end.seq}, but it ends at ${last}`,
+        detail: `the ${end.source} says the chain reaches ${end.seq}, but it ends at ${last}`,
       });
     }
-    if (last > opts.end.seq) {
+    if (last > end.seq) {
       return result({
-        sequence: opts.end.seq + 1,
+        sequence: end.seq + 1,
         kind: 'inserted',
-        detail: `events beyond the ${opts.end.source} (${opts.end.seq})`,
+        detail: `events beyond the ${end.source} (${end.seq})`,
       });
     }
-    if (opts.end.hash !== undefined && opts.end.hash !== prev) {
+    if (end.hash !== undefined && end.hash !== prev) {
       return result({
         sequence: last,
         kind: 'modified',
-        detail: `the newest event's hash differs from the ${opts.end.source}`,
+        detail: `the newest event's hash differs from the ${end.source}`,
       });
     }
   }
@@ -256,26 +288,83 @@ function parse(canonical: string): CanonicalEvent | null {
   }
 }
 
-/** Checks signed statements with a public key: the valid ones, and a description of any that is not. */
+export type StatementSort = {
+  /** Statements whose signature verifies with the key they name. */
+  valid: ChainStatement[];
+  /** Statements that fail: a bad signature, not a statement, or about another tenant. */
+  invalid: { statement: string; reason: string }[];
+  /** Statements signed by a key the ring does not hold, with what they claim (unverified). */
+  unknown: { keyId: string; claimed: ChainStatement }[];
+};
+
+/** Checks signed statements against a key ring and sorts them into valid, invalid and unknown-key. */
 export function checkStatements(
-  publicKey: KeyObject,
+  ring: KeyRing,
   tenantId: number,
   signed: SignedStatementText[],
-): { valid: ChainStatement[]; invalid: { statement: string; reason: string }[] } {
-  const valid: ChainStatement[] = [];
-  const invalid: { statement: string; reason: string }[] = [];
+): StatementSort {
+  const sorted: StatementSort = { valid: [], invalid: [], unknown: [] };
   for (const s of signed) {
-    const parsed = verifyStatement(publicKey, s.statement, s.signature);
-    if (typeof parsed === 'string') invalid.push({ statement: s.statement, reason: parsed });
-    else if (parsed.tenant !== tenantId)
-      invalid.push({ statement: s.statement, reason: `it is about tenant ${parsed.tenant}` });
-    else valid.push(parsed);
+    const check = checkStatement(ring, s.statement, s.signature);
+    if (check.ok) {
+      if (check.statement.tenant === tenantId) sorted.valid.push(check.statement);
+      else
+        sorted.invalid.push({
+          statement: s.statement,
+          reason: `it is about tenant ${check.statement.tenant}`,
+        });
+    } else if (check.unknownKey !== null && check.claimed) {
+      sorted.unknown.push({ keyId: check.unknownKey, claimed: check.claimed });
+    } else sorted.invalid.push({ statement: s.statement, reason: check.reason });
   }
-  return { valid, invalid };
+  return sorted;
+}
+
+/** Distinct key ids, in first-seen order. */
+export function unknownKeyIds(sorted: StatementSort): string[] {
+  return [...new Set(sorted.unknown.map((u) => u.keyId))];
+}
+
+/** The sequence number a statement claims to cover (0 when it does not parse), for reporting. */
+export function claimedSequence(statement: string): number {
+  try {
+    const seq = (JSON.parse(statement) as { seq?: unknown }).seq;
+    return typeof seq === 'number' ? seq : 0;
+  } catch {
+    return 0;
+  }
 }
 
 /** Where verification starts: after the newest valid prune anchor, or at the genesis. */
 export function chainStart(anchors: ChainStatement[]): { seq: number; prev: string } {
   const newest = anchors.filter((a) => a.type === 'anchor').sort((a, b) => b.seq - a.seq)[0];
   return newest ? { seq: newest.seq + 1, prev: newest.hash } : { seq: 1, prev: GENESIS_HASH };
+}
+
+/** One line for a person, as `audit-gateway verify` prints it. */
+export function summarizeVerification(
+  report: VerificationResult & { status: VerificationStatus; unknownKeyIds: string[] },
+): string {
+  const range = report.from !== null ? ` (${report.from}..${report.to})` : '';
+  switch (report.status) {
+    case 'broken':
+      return `BROKEN at sequence ${report.break?.sequence} (${report.break?.kind}): ${report.break?.detail}`;
+    case 'unknown-key':
+      return (
+        `UNKNOWN KEY: ${report.eventsChecked} events${range} link correctly, but statements are signed by an unknown key ` +
+        `${report.unknownKeyIds.join(', ')} and could not be checked (give its public key: SIGNING_KEY_PREVIOUS, or --public-key)`
+      );
+    case 'unsigned':
+      return `UNSIGNED: ${report.eventsChecked} events${range} link correctly, but no signed checkpoint covers them`;
+    case 'intact': {
+      const tail =
+        report.signedThrough !== null && report.to !== null && report.signedThrough < report.to
+          ? ` (events after it are covered by the head only)`
+          : '';
+      return (
+        `intact: ${report.eventsChecked} events${range}, ${report.checkpointsChecked} signed checkpoints matched` +
+        (report.signedThrough !== null ? `, signed through ${report.signedThrough}${tail}` : '')
+      );
+    }
+  }
 }

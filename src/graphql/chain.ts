@@ -1,9 +1,8 @@
 // The tenant's hash chain: signed checkpoints, and verification of the chain or a range of it.
 
-import type { ChainReport } from '../audit/chain-service.ts';
+import type { ChainReport, ServedStatement } from '../audit/chain-service.ts';
 import { VERIFY_LIMIT } from '../audit/chain-service.ts';
 import { ValidationError } from '../audit/errors.ts';
-import type { StoredStatement } from '../audit/repository.ts';
 import { requireScope } from '../auth/authenticate.ts';
 import { builder } from './builder.ts';
 
@@ -18,11 +17,13 @@ const StatementKind = builder.enumType('ChainStatementKind', {
   } as const,
 });
 
-const CheckpointRef = builder.objectRef<StoredStatement>('ChainCheckpoint').implement({
+const CheckpointRef = builder.objectRef<ServedStatement>('ChainCheckpoint').implement({
   description:
     'A statement "tenant T\'s chain had hash H at sequence S at time X", signed with the gateway\'s Ed25519 key ' +
-    '(public key at /.well-known/audit-signing-key.pem). Keep copies outside this system: with one, truncation or a ' +
-    'rewrite of the history before it is detected.',
+    '(public keys, current and retired, at /.well-known/audit-signing-keys.json and /.well-known/audit-signing-key.pem). ' +
+    'Keep copies outside this system: with one, truncation or a rewrite of the history before it is detected. ' +
+    'Kind, sequence, hash, signing time and key id are read from the signed `statement` itself; `problem` says when ' +
+    'the stored row disagrees with it or its signature does not verify.',
   fields: (t) => ({
     kind: t.field({
       type: StatementKind,
@@ -37,6 +38,12 @@ const CheckpointRef = builder.objectRef<StoredStatement>('ChainCheckpoint').impl
     }),
     statement: t.exposeString('statement', { description: 'The exact signed text (canonical JSON).' }),
     signature: t.exposeString('signature', { description: 'Ed25519 signature of `statement`, base64.' }),
+    problem: t.exposeString('problem', {
+      nullable: true,
+      description:
+        'Null when the signature verifies with the key it names and the stored row agrees with the statement; ' +
+        'otherwise why not (signature fails, signed by an unknown key, a stored column differs from the signed text).',
+    }),
   }),
 });
 
@@ -74,11 +81,44 @@ const ChainBreakRef = builder.objectRef<NonNullable<ChainReport['break']>>('Chai
   }),
 });
 
+const VerificationStatus = builder.enumType('ChainVerificationStatus', {
+  description: 'The verdict of a verification, for scripts.',
+  values: {
+    INTACT: {
+      value: 'intact',
+      description:
+        'Every checked event verifies, and a signed checkpoint covers them (through `signedThrough`).',
+    },
+    UNSIGNED: {
+      value: 'unsigned',
+      description:
+        'Every checked event verifies, but no signed checkpoint covers any of them: only the unsigned head vouches for them.',
+    },
+    UNKNOWN_KEY: {
+      value: 'unknown-key',
+      description:
+        'The events verify, but some stored statements are signed by a key this gateway does not hold (see `unknownKeyIds`): ' +
+        'they could not be checked. Add the retired public key to SIGNING_KEY_PREVIOUS.',
+    },
+    BROKEN: { value: 'broken', description: 'The chain does not verify; `break` says where and how.' },
+  } as const,
+});
+
 const VerificationRef = builder.objectRef<ChainReport>('ChainVerification').implement({
   description: 'The result of verifying your hash chain.',
   fields: (t) => ({
     intact: t.exposeBoolean('intact', {
-      description: 'True when every checked event verifies and matches the head and checkpoints.',
+      description:
+        'True when every checked event verifies and matches the head and checkpoints (status INTACT or UNSIGNED).',
+    }),
+    status: t.field({
+      type: VerificationStatus,
+      description:
+        'The verdict: INTACT, UNSIGNED (intact but covered by no signature), UNKNOWN_KEY or BROKEN.',
+      resolve: (r) => r.status,
+    }),
+    unknownKeyIds: t.exposeStringList('unknownKeyIds', {
+      description: 'Ids of keys that signed stored statements but that this gateway does not hold.',
     }),
     fromSequence: t.expose('from', {
       type: 'SafeInt',
@@ -105,7 +145,8 @@ const VerificationRef = builder.objectRef<ChainReport>('ChainVerification').impl
       type: 'SafeInt',
       nullable: true,
       description:
-        'Newest sequence number vouched for by a signed checkpoint; later events are covered by the head only.',
+        'Newest checked sequence number vouched for by a signed checkpoint inside the checked range; later events ' +
+        'are covered by the head only. Null when no checkpoint in the range matched.',
     }),
     break: t.field({
       type: ChainBreakRef,
@@ -137,7 +178,10 @@ builder.queryFields((t) => ({
       requireScope(ctx.viewer, 'read');
       const first = args.first ?? 100;
       if (first < 0 || first > 1000) throw new ValidationError('first', 'must be between 0 and 1000');
-      return ctx.audit.listCheckpoints(ctx.viewer.tenantId, args.afterSequence ?? undefined, first);
+      const tenantId = ctx.viewer.tenantId;
+      return ctx.audit
+        .listCheckpoints(tenantId, args.afterSequence ?? undefined, first)
+        .then((rows) => ctx.chain.describeStatements(tenantId, rows));
     },
   }),
   verifyChain: t.field({
@@ -145,7 +189,8 @@ builder.queryFields((t) => ({
     description:
       'Recomputes your hash chain from the stored events and checks it against the stored head, every signed ' +
       `checkpoint, and the checkpoint you pass. At most ${VERIFY_LIMIT} events per request: give a range for longer ` +
-      'chains (a range starts from the stored hash of the event before it).',
+      'chains (a range starts from the stored hash of the event before it, and must reach its end). Identical ' +
+      "verifications asked while one runs share its result, and one tenant's verifications run one at a time.",
     args: {
       fromSequence: t.arg({
         type: 'SafeInt',
@@ -153,7 +198,9 @@ builder.queryFields((t) => ({
       }),
       toSequence: t.arg({
         type: 'SafeInt',
-        description: 'Last sequence number to check (default: the head; the head is then checked too).',
+        description:
+          'Last sequence number to check (default: the head). A range that reaches the head is checked against it; ' +
+          'a shorter one must contain every event through this number.',
       }),
       checkpoint: t.arg({
         type: SignedCheckpointInput,
