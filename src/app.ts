@@ -275,13 +275,14 @@ function clientAddressOf(
 /**
  * Legacy ingest clients often POST JSON without a fitting Content-Type (`curl -d` sends
  * application/x-www-form-urlencoded). Such a body is read as JSON rather than refused; any other
- * declared type (XML, multipart...) is still refused with 415. Not for a browser (it names an
- * Origin or Sec-Fetch-Mode; curl and server clients do not): a form-encoded or text/plain POST is
- * one any web page can send cross-site without a preflight, with saved Basic credentials attached.
+ * declared type (XML, multipart...) is still refused with 415. Not for a browser (it sends Origin
+ * or Sec-Fetch-Site; curl and server-side clients, Node's fetch included, do not): a form-encoded
+ * or text/plain POST is one any web page can send cross-site without a preflight, with saved Basic
+ * credentials attached.
  */
 function assumeJsonBody(request: Request): Request {
   if (request.method !== 'POST' || !new URL(request.url).pathname.startsWith('/audit/v1/')) return request;
-  if (request.headers.has('origin') || request.headers.has('sec-fetch-mode')) return request;
+  if (request.headers.has('origin') || request.headers.has('sec-fetch-site')) return request;
   const type = request.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase();
   if (
     type !== undefined &&
