@@ -233,7 +233,7 @@ describe('no mutation without a preflight (CSRF)', () => {
 
   it('the Replicated ingest route keeps reading form-encoded JSON from server-side clients, not from web pages', async () => {
     const writer = await closed.newTenant('csrf-legacy');
-    const legacy = [
+    const legacy: Record<string, string>[] = [
       { 'content-type': 'application/x-www-form-urlencoded' }, // curl -d
       { 'content-type': 'text/plain;charset=UTF-8', 'sec-fetch-mode': 'cors' }, // Node's fetch with a string body
     ];
@@ -247,7 +247,7 @@ describe('no mutation without a preflight (CSRF)', () => {
       expect(res.status, JSON.stringify(headers)).toBeLessThan(300);
     }
     // The same request from a web page (a browser names its Origin) is a cross-site form post.
-    const fromPages = [
+    const fromPages: Record<string, string>[] = [
       { origin: FOREIGN, 'content-type': 'application/x-www-form-urlencoded' },
       { 'sec-fetch-site': 'cross-site', 'content-type': 'text/plain' },
     ];
