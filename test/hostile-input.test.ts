@@ -38,6 +38,10 @@ describe('request size', () => {
       body: JSON.stringify({ query: `{ viewer { keyId } }`, variables: { pad: 'z'.repeat(70_000) } }),
     });
     expect(gql.status).toBe(413);
+    // On /graphql the refusal is a GraphQL error, coded and naming the limit.
+    expect(await gql.json()).toMatchObject({
+      errors: [{ message: expect.stringContaining('65536'), extensions: { code: 'PAYLOAD_TOO_LARGE' } }],
+    });
     expect(await t.gateway.audit.countEvents(tenant.id, {})).toBe(0);
   });
 });

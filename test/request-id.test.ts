@@ -100,6 +100,16 @@ describe('every answer carries X-Request-Id', () => {
           body: '<q/>',
         }),
     ],
+    [
+      'GraphQL as an event stream',
+      () =>
+        t.fetch('/graphql', {
+          key: tenant.readKey,
+          method: 'POST',
+          headers: { ...json, accept: 'text/event-stream' },
+          body: gqlBody('{ viewer { keyId } }'),
+        }),
+    ],
     ['GraphiQL page', () => t.fetch('/graphql', { headers: { accept: 'text/html' } })],
     [
       'preflight',
