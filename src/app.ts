@@ -2,8 +2,12 @@
 // route, health checks, the OpenAPI document and the public signing key. Pure: no listening,
 // no process handling (that is main.ts and server.ts).
 import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
 import { requestId } from 'hono/request-id';
+import { PatternRouter } from 'hono/router/pattern-router';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Logger } from 'pino';
 import proxyAddr from 'proxy-addr';
 import type { ChainService } from './audit/chain-service.ts';
@@ -46,6 +50,8 @@ export type AppDeps = {
     bodyLimitBytes: number;
     trustedProxies: string[];
     madkuduRetentionMonths: number;
+    /** Browser origins allowed to call the API cross-origin (CORS); none when empty. */
+    corsOrigins?: readonly string[] | undefined;
     demoApiKey?: string | undefined;
   };
 };
@@ -72,17 +78,21 @@ export function createApp(deps: AppDeps): App {
     },
   });
 
-  app.use(requestId({ headerName: 'X-Request-Id' }));
+  // An incoming id is kept when it is short and plain (letters, digits, `_`, `-`, `=`) so it can
+  // be followed through a proxy's logs; anything else is replaced by a fresh UUID.
+  app.use(requestId({ headerName: 'X-Request-Id', limitLength: 128 }));
   app.use(async (c, next) => {
     const started = performance.now();
-    c.set('logger', logger);
+    const log = logger.child({ requestId: c.get('requestId') });
+    c.set('logger', log);
     c.set('authenticator', deps.authenticator);
     c.set('clientAddress', clientAddressOf(c.req.raw.headers, c.env?.remoteAddress, trust));
     await next();
+    // Every answer carries the id, also those Hono did not build (yoga's, GraphiQL's page).
+    c.header('X-Request-Id', c.get('requestId'));
     const level = c.req.path === '/healthz' || c.req.path === '/readyz' ? 'debug' : 'info';
-    logger[level](
+    log[level](
       {
-        requestId: c.get('requestId'),
         method: c.req.method,
         path: c.req.path,
         status: c.res.status,
@@ -91,17 +101,42 @@ export function createApp(deps: AppDeps): App {
       'request',
     );
   });
+  const corsOrigins = new Set(options.corsOrigins ?? []);
+  app.use(
+    cors({
+      // Only the configured origins, never a wildcard. No credentials: keys travel in headers the
+      // calling page sets itself; a browser's cookies or saved Basic credentials must not.
+      origin: (origin) => (corsOrigins.has(origin) ? origin : null),
+      allowMethods: ['GET', 'HEAD', 'POST'],
+      allowHeaders: ['Authorization', 'Content-Type', 'X-API-Key', 'Idempotency-Key', 'X-Request-Id'],
+      exposeHeaders: ['X-Request-Id', 'Retry-After'],
+      maxAge: 600,
+    }),
+  );
+  // Before authentication: a known path with the wrong method is 405 whoever asks.
+  let methodsFor: ((path: string) => string[]) | undefined;
+  app.use(async (c, next) => {
+    methodsFor ??= methodTable(app.routes);
+    const allowed = methodsFor(c.req.path);
+    const method = c.req.method === 'HEAD' ? 'GET' : c.req.method;
+    if (allowed.length === 0 || allowed.includes(method)) return next();
+    c.header('Allow', allowed.join(', '));
+    return refusal(
+      c,
+      405,
+      'method_not_allowed',
+      `${c.req.method} is not allowed on ${c.req.path}; use ${allowed.join(', ')}`,
+    );
+  });
   app.use(
     bodyLimit({
       maxSize: options.bodyLimitBytes,
       onError: (c) =>
-        c.json(
-          {
-            error: 'payload_too_large',
-            message: `The request body exceeds the limit of ${options.bodyLimitBytes} bytes`,
-            requestId: c.get('requestId'),
-          },
+        refusal(
+          c,
           413,
+          'payload_too_large',
+          `The request body exceeds the limit of ${options.bodyLimitBytes} bytes`,
         ),
     }),
   );
@@ -130,7 +165,11 @@ export function createApp(deps: AppDeps): App {
   app.use('/graphql', requireUtf8Body('graphql'));
   app.on(['GET', 'POST', 'OPTIONS'], '/graphql', async (c) =>
     platformResponse(
-      await yoga.fetch(c.req.raw, { requestId: c.get('requestId'), clientAddress: c.get('clientAddress') }),
+      await yoga.fetch(c.req.raw, {
+        requestId: c.get('requestId'),
+        clientAddress: c.get('clientAddress'),
+        logger: c.get('logger'),
+      }),
     ),
   );
 
@@ -164,22 +203,43 @@ export function createApp(deps: AppDeps): App {
   );
   app.get('/', (c) => c.redirect('/graphql'));
 
-  app.notFound((c) =>
-    c.json(
-      {
-        error: 'not_found',
-        message: `No route for ${c.req.method} ${c.req.path}`,
-        requestId: c.get('requestId'),
-      },
-      404,
-    ),
-  );
+  app.notFound((c) => refusal(c, 404, 'not_found', `No route for ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => errorResponse(c, error));
 
   return {
     fetch: async (request, env = {}) => app.fetch(assumeJsonBody(request), env),
     openApiDocument,
     routes: () => app.routes.map(({ method, path }) => ({ method, path })),
+  };
+}
+
+/**
+ * A refusal by the HTTP layer itself (no route, wrong method, body too large), in the error shape
+ * of the surface asked: GraphQL errors on /graphql, the REST error body elsewhere.
+ */
+function refusal(c: Context<AppEnv>, status: ContentfulStatusCode, code: string, message: string): Response {
+  const requestId = c.get('requestId');
+  if (c.req.path === '/graphql') {
+    return c.json({ errors: [{ message, extensions: { code: code.toUpperCase(), requestId } }] }, status);
+  }
+  return c.json({ error: code, message, requestId }, status);
+}
+
+/**
+ * The methods each path is served with, from the registered routes (middleware shows as `ALL`
+ * and serves nothing by itself). GET also answers HEAD.
+ */
+function methodTable(routes: readonly { method: string; path: string }[]): (path: string) => string[] {
+  const router = new PatternRouter<string>();
+  const methods = new Set<string>();
+  for (const { method, path } of routes) {
+    if (method === 'ALL') continue;
+    router.add(method, path, method);
+    methods.add(method);
+  }
+  return (path) => {
+    const allowed = [...methods].filter((m) => router.match(m, path)[0].length > 0);
+    return allowed.includes('GET') ? [...allowed, 'HEAD'] : allowed;
   };
 }
 
@@ -218,10 +278,14 @@ function clientAddressOf(
 /**
  * Legacy ingest clients often POST JSON without a fitting Content-Type (`curl -d` sends
  * application/x-www-form-urlencoded). Such a body is read as JSON rather than refused; any other
- * declared type (XML, multipart...) is still refused with 415.
+ * declared type (XML, multipart...) is still refused with 415. Not for a browser (it sends Origin
+ * or Sec-Fetch-Site; curl and server-side clients, Node's fetch included, do not): a form-encoded
+ * or text/plain POST is one any web page can send cross-site without a preflight, with saved Basic
+ * credentials attached.
  */
 function assumeJsonBody(request: Request): Request {
   if (request.method !== 'POST' || !new URL(request.url).pathname.startsWith('/audit/v1/')) return request;
+  if (request.headers.has('origin') || request.headers.has('sec-fetch-site')) return request;
   const type = request.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase();
   if (
     type !== undefined &&

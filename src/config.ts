@@ -14,6 +14,12 @@ const positiveInt = (min: number, max: number) =>
     .min(min, { message: `must be at least ${min}` })
     .max(max, { message: `must be at most ${max}` });
 
+/** An origin exactly as a browser sends it in `Origin`: scheme, host, port; nothing else. */
+const corsOrigin = z.string().superRefine((value, ctx) => {
+  const problem = originProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: `"${value}" ${problem}` });
+});
+
 const secret = z.string().min(32, { message: 'must be at least 32 characters of random text' });
 
 const EnvSchema = z.object({
@@ -38,6 +44,16 @@ const EnvSchema = z.object({
   CHECKPOINT_EVERY_EVENTS: positiveInt(1, 10_000_000).default(1000),
   CHECKPOINT_INTERVAL_SECONDS: positiveInt(1, 86_400 * 7).default(3600),
   TRUSTED_PROXIES: z.string().default(''),
+  CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(corsOrigin)),
   MADKUDU_RETENTION_MONTHS: positiveInt(1, 1200).default(13),
   BODY_LIMIT_BYTES: positiveInt(1024, 256 * 1024 * 1024).default(8 * 1024 * 1024),
   GRAPHIQL: booleanFlag.optional(),
@@ -69,6 +85,8 @@ export type Config = {
   checkpointEveryEvents: number;
   checkpointIntervalSeconds: number;
   trustedProxies: string[];
+  /** Browser origins that may call the API cross-origin; empty: none. */
+  corsOrigins: string[];
   madkuduRetentionMonths: number;
   bodyLimitBytes: number;
   graphiql: boolean;
@@ -131,6 +149,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     checkpointEveryEvents: e.CHECKPOINT_EVERY_EVENTS,
     checkpointIntervalSeconds: e.CHECKPOINT_INTERVAL_SECONDS,
     trustedProxies,
+    corsOrigins: e.CORS_ORIGINS,
     madkuduRetentionMonths: e.MADKUDU_RETENTION_MONTHS,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     graphiql: e.GRAPHIQL ?? !production,
@@ -151,4 +170,19 @@ function isProxySpec(spec: string): boolean {
   } catch {
     return false;
   }
+}
+
+function originProblem(value: string): string | undefined {
+  if (value.includes('*')) return 'is a wildcard; list each allowed origin';
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return 'is not an origin such as https://app.example.com';
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'must start with https:// or http://';
+  if (url.origin !== value) {
+    return `is not an origin: write ${url.origin} (scheme, host and port only; no path, no trailing slash)`;
+  }
+  return undefined;
 }

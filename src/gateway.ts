@@ -72,6 +72,7 @@ export async function openGateway({ config, logger, onQuery }: GatewayOptions): 
         bodyLimitBytes: config.bodyLimitBytes,
         trustedProxies: config.trustedProxies,
         madkuduRetentionMonths: config.madkuduRetentionMonths,
+        corsOrigins: config.corsOrigins,
         demoApiKey,
       },
     });

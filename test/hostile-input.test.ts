@@ -38,6 +38,10 @@ describe('request size', () => {
       body: JSON.stringify({ query: `{ viewer { keyId } }`, variables: { pad: 'z'.repeat(70_000) } }),
     });
     expect(gql.status).toBe(413);
+    // On /graphql the refusal is a GraphQL error, coded and naming the limit.
+    expect(await gql.json()).toMatchObject({
+      errors: [{ message: expect.stringContaining('65536'), extensions: { code: 'PAYLOAD_TOO_LARGE' } }],
+    });
     expect(await t.gateway.audit.countEvents(tenant.id, {})).toBe(0);
   });
 });
@@ -131,6 +135,52 @@ describe('production mode', () => {
       // The development default does suggest, for comparison.
       const dev = await t.gqlRaw({ query: '{ auditEvent { totalCount } }' }, tenant.readKey);
       expect(dev.errors?.[0]?.message).toMatch(/Did you mean/);
+    } finally {
+      await g.close();
+      await database?.drop();
+    }
+  });
+
+  it('hints at no name in the schema, from any source: fields, arguments, input fields, enum values, types', async () => {
+    const database = process.env.TEST_DB === 'postgres' ? await createTestDatabase() : undefined;
+    const g = await startTestGateway(
+      database
+        ? { NODE_ENV: 'production', DATABASE_URL: database.url }
+        : { GRAPHIQL: 'false', GRAPHQL_INTROSPECTION: 'false' },
+    );
+    const typos: [string, string, Record<string, unknown>?][] = [
+      ['field', '{ auditEvents { totalCont } }'],
+      ['argument', '{ auditEvents(frist: 3) { totalCount } }'],
+      ['input field', '{ auditEvents(filter: { actionz: ["a"] }) { totalCount } }'],
+      ['enum value', '{ auditEvents(orderBy: { direction: DES }) { totalCount } }'],
+      [
+        'enum value in variables',
+        'query($d: OrderDirection) { auditEvents(orderBy: { direction: $d }) { totalCount } }',
+        { d: 'DES' },
+      ],
+      [
+        'input field in variables',
+        'query($f: AuditEventFilter) { auditEvents(filter: $f) { totalCount } }',
+        { f: { actionz: ['a'] } },
+      ],
+      ['type', 'query($f: AuditEventFiltr) { auditEvents(filter: $f) { totalCount } }'],
+      ['type condition', '{ auditEvents { ... on QueryAuditEventsConnectio { totalCount } } }'],
+    ];
+    try {
+      const who = await g.newTenant('prod-hints');
+      for (const [source, query, variables] of typos) {
+        const prod = await g.gqlRaw({ query, variables }, who.readKey);
+        expect(prod.errors?.[0]?.extensions?.code, source).toMatch(
+          /^(GRAPHQL_VALIDATION_FAILED|BAD_USER_INPUT)$/,
+        );
+        expect(prod.errors?.[0]?.message, source).not.toMatch(/did you mean|\[Suggestion hidden\]/i);
+        // Only the suggestion goes: the message still says what is wrong.
+        expect(prod.errors?.[0]?.message, source).toMatch(
+          /totalCont|frist|actionz|DES|AuditEventFiltr|Connectio/,
+        );
+      }
+      const dev = await t.gqlRaw({ query: typos[3]?.[1] }, tenant.readKey);
+      expect(dev.errors?.[0]?.message).toMatch(/Did you mean the enum value "DESC"\?/);
     } finally {
       await g.close();
       await database?.drop();

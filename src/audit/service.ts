@@ -20,7 +20,7 @@ export type { EventFilter, EventOrder, OrderField, Position } from './repository
 
 export const PAGE = { defaultSize: 50, maxSize: 500 } as const;
 export const MAX_BATCH = 1000;
-const MAX_FILTER_VALUES = 100;
+export const MAX_FILTER_VALUES = 100;
 
 export type ConnectionArgs = {
   first?: number | null | undefined;

@@ -9,6 +9,7 @@ import { type JsonObject, PROTO_KEY_PROBLEM } from '../audit/model.ts';
 import { isUuid } from '../audit/repository.ts';
 import { parseDateTime } from '../audit/time.ts';
 import type { GraphQLContext } from './context.ts';
+import { MAX_NODE_IDS } from './list-limits.ts';
 
 /**
  * graphql-scalars' DateTime, made stricter: the offset is mandatory and sub-millisecond digits are
@@ -130,7 +131,7 @@ export const builder = new SchemaBuilder<{
     },
     nodesQueryOptions: {
       description: 'Fetches several objects by global ID, in the same order; null for each one missing.',
-      args: { ids: { description: 'Global IDs, e.g. audit event ids.' } },
+      args: { ids: { description: `Global IDs, e.g. audit event ids; at most ${MAX_NODE_IDS}.` } },
     },
     // An audit event's global ID is its UUID, so REST ids and GraphQL ids are interchangeable.
     encodeGlobalID: (typename, id) =>

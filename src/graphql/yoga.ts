@@ -2,7 +2,6 @@
 // and GraphiQL opening on a working example query.
 
 import { useGraphQlJit } from '@envelop/graphql-jit';
-import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions';
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
@@ -16,7 +15,9 @@ import type { AuditService } from '../audit/service.ts';
 import type { Authenticator } from '../auth/authenticate.ts';
 import { createLoaders, type GraphQLContext } from './context.ts';
 import { useCostLimit } from './cost.ts';
-import { domainToGraphQLError, maskError, useInputErrorCodes } from './errors.ts';
+import { createErrorMasking, domainToGraphQLError, useInputErrorCodes, useNoSuggestions } from './errors.ts';
+import { useListLimits } from './list-limits.ts';
+import { useAcceptedMediaTypes } from './media-types.ts';
 import { schema } from './schema.ts';
 
 export const GRAPHQL_LIMITS = { depth: 12, aliases: 100, tokens: 5000, cost: 50_000 } as const;
@@ -46,7 +47,8 @@ query RecentEvents {
 }
 `;
 
-export type ServerContext = { requestId: string; clientAddress: string };
+/** Handed in by the HTTP app for each request; `logger` carries the request id. */
+export type ServerContext = { requestId: string; clientAddress: string; logger: Logger };
 
 export type YogaOptions = {
   audit: AuditService;
@@ -73,7 +75,9 @@ function rejectWith(code: string, limit: number) {
 }
 
 export function createGraphQLServer(opts: YogaOptions) {
+  const masking = createErrorMasking(opts.logger);
   const plugins: Plugin[] = [
+    useAcceptedMediaTypes(),
     maxTokensPlugin({
       n: GRAPHQL_LIMITS.tokens,
       onReject: rejectWith('TOO_MANY_TOKENS', GRAPHQL_LIMITS.tokens),
@@ -88,20 +92,26 @@ export function createGraphQLServer(opts: YogaOptions) {
       propagateOnRejection: false,
       onReject: rejectWith('TOO_MANY_ALIASES', GRAPHQL_LIMITS.aliases),
     }) as Plugin,
+    useListLimits(),
     useCostLimit(GRAPHQL_LIMITS.cost),
     useInputErrorCodes(),
     useGraphQlJit() as Plugin,
+    masking.useUnexpectedErrorLog() as Plugin,
   ];
   // Without introspection, "Did you mean …?" hints would still leak the schema.
-  if (!opts.introspection) plugins.push(useDisableIntrospection(), blockFieldSuggestionsPlugin() as Plugin);
+  if (!opts.introspection) plugins.push(useDisableIntrospection(), useNoSuggestions());
 
   return createYoga<ServerContext, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
     logging: false,
+    // CORS is the HTTP app's, for every route alike (yoga's default echoes any origin).
+    cors: false,
+    // File uploads are not part of this API, and a multipart POST needs no CORS preflight.
+    multipart: false,
     plugins,
-    maskedErrors: { maskError: maskError(opts.logger) },
+    maskedErrors: { maskError: masking.maskError },
     graphiql: opts.graphiql
       ? {
           title: 'Audit gateway',

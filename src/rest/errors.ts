@@ -102,7 +102,7 @@ export function errorResponse(c: Context<AppEnv>, error: unknown): Response {
       status,
     );
   }
-  c.get('logger').error({ err: error, requestId }, 'unexpected error');
+  c.get('logger').error({ err: error }, 'unexpected error'); // the request's logger names the request id
   return c.json(
     {
       error: 'internal_error',

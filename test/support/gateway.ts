@@ -4,7 +4,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
 import postgres from 'postgres';
 import { createApiKey, createTenant } from '../../src/auth/admin.ts';
 import type { Scope } from '../../src/auth/keys.ts';
@@ -68,7 +68,10 @@ export async function createTestDatabase(): Promise<{ url: string; drop: () => P
   };
 }
 
-export async function startTestGateway(env: Record<string, string> = {}): Promise<TestGateway> {
+export async function startTestGateway(
+  env: Record<string, string> = {},
+  { logger = pino({ level: 'silent' }) }: { logger?: Logger } = {},
+): Promise<TestGateway> {
   const queries: string[] = [];
   const database = dbKind === 'postgres' ? await createTestDatabase() : undefined;
   const config = loadConfig({
@@ -83,7 +86,7 @@ export async function startTestGateway(env: Record<string, string> = {}): Promis
   });
   const gateway = await openGateway({
     config,
-    logger: pino({ level: 'silent' }),
+    logger,
     onQuery: (q) => queries.push(q),
   });
   const fetch: TestGateway['fetch'] = (path, init = {}) => {
