@@ -6,6 +6,7 @@ import { uuidv7 } from 'uuidv7';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GENESIS_HASH, sealEvent } from '../src/audit/chain.ts';
 import { textProblem } from '../src/audit/model.ts';
+import { operatorViewer } from '../src/audit/viewer.ts';
 import { createTenant } from '../src/auth/admin.ts';
 import type { Tx } from '../src/db/client.ts';
 import { startTestGateway, type TestGateway } from './support/gateway.ts';
@@ -244,10 +245,10 @@ describe('tamper evidence', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(event, { minLength: 1, maxLength: 10 }), tamper, async (events, tm) => {
         const tenant = await createTenant(t.gateway.database, `tamper-${Date.now().toString(36)}-${runs++}`);
-        const stored = await t.gateway.audit.recordEvents(tenant.id, events);
+        const stored = await t.gateway.audit.recordEvents(operatorViewer(tenant), events);
         expect(stored.every((r) => r.ok)).toBe(true);
         const expected = await su.run((tx) => apply(tx, tenant.id, events.length, tm));
-        const report = await t.gateway.chain.verify(tenant.id);
+        const report = await t.gateway.chain.verify(operatorViewer(tenant));
         if (expected === null) {
           expect(report.break).toBeNull();
           expect(report.intact).toBe(true);

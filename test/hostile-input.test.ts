@@ -1,6 +1,7 @@
 // Limits that refuse abusive requests early, each with a stable error code naming the limit,
 // and what production mode hides.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { operatorViewer } from '../src/audit/viewer.ts';
 import { GRAPHQL_LIMITS } from '../src/graphql/yoga.ts';
 import {
   createTestDatabase,
@@ -38,7 +39,7 @@ describe('request size', () => {
       body: JSON.stringify({ query: `{ viewer { keyId } }`, variables: { pad: 'z'.repeat(70_000) } }),
     });
     expect(gql.status).toBe(413);
-    expect(await t.gateway.audit.countEvents(tenant.id, {})).toBe(0);
+    expect(await t.gateway.audit.countEvents(operatorViewer(tenant), {})).toBe(0);
   });
 });
 

@@ -1,5 +1,6 @@
 // The tenant-facing side of the hash chain: verification from the database, export to a file an
 // auditor can check offline with only the public key, and pruning that leaves a signed anchor.
+// The chain covers every event of a tenant, so all of it needs `read` on the whole tenant.
 import type { Database, Db } from '../db/client.ts';
 import { type CanonicalEvent, serializeCanonical, toCanonical } from './chain.ts';
 import { ValidationError } from './errors.ts';
@@ -14,6 +15,7 @@ import {
   type VerificationResult,
   verifyLinks,
 } from './verify.ts';
+import { requireOperator, requireScope, requireWholeTenant, type Viewer } from './viewer.ts';
 
 export const VERIFY_LIMIT = 1_000_000;
 
@@ -43,7 +45,7 @@ export class ChainService {
    * stored signed checkpoints and, when given, a checkpoint the caller kept outside the database.
    */
   async verify(
-    tenantId: number,
+    viewer: Viewer,
     opts: {
       fromSeq?: number | undefined;
       toSeq?: number | undefined;
@@ -51,6 +53,7 @@ export class ChainService {
       limit?: number | undefined;
     } = {},
   ): Promise<ChainReport> {
+    const tenantId = chainReader(viewer, 'Verifying the chain');
     const [head, stored] = await Promise.all([
       repo.getChainHead(this.db, tenantId),
       repo.listCheckpoints(this.db, tenantId, { limit: 10_000_000 }),
@@ -134,7 +137,13 @@ export class ChainService {
   }
 
   /** The chain as NDJSON lines: a header, every signed statement, every event, and the head. */
-  async *export(tenant: { id: number; slug: string }): AsyncGenerator<string> {
+  export(viewer: Viewer): AsyncGenerator<string> {
+    // Checked before the first line, not when the stream is first read.
+    chainReader(viewer, 'Exporting the chain');
+    return this.#export({ id: viewer.tenantId, slug: viewer.tenantSlug });
+  }
+
+  async *#export(tenant: { id: number; slug: string }): AsyncGenerator<string> {
     const [head, statements] = await Promise.all([
       repo.getChainHead(this.db, tenant.id),
       repo.listCheckpoints(this.db, tenant.id, { limit: 10_000_000 }),
@@ -157,8 +166,13 @@ export class ChainService {
     yield json({ type: 'head', seq: head?.seq ?? 0, hash: head?.hash ?? null });
   }
 
-  /** Signs the tenant's head now (for an auditor to keep outside the database). */
-  async checkpointNow(tenantId: number): Promise<ChainStatement | null> {
+  /**
+   * Signs the tenant's head now (for an auditor to keep outside the database). A reader may ask:
+   * the statement says only what the events already determine, and there is at most one per
+   * stored event, so it changes no evidence and cannot be used to flood the table.
+   */
+  async checkpointNow(viewer: Viewer): Promise<ChainStatement | null> {
+    const tenantId = chainReader(viewer, 'A checkpoint');
     await this.audit.checkpointIfDue(tenantId, true);
     const head = await repo.getChainHead(this.db, tenantId);
     if (!head || head.seq === 0) return null;
@@ -171,7 +185,9 @@ export class ChainService {
    * Removes the tenant's events received before `cutoff` (an unbroken prefix of the chain),
    * leaving a signed anchor so the rest still verifies, and records the prune as an event.
    */
-  async prune(database: Database, tenantId: number, cutoff: Date): Promise<PruneResult | null> {
+  async prune(viewer: Viewer, database: Database, cutoff: Date): Promise<PruneResult | null> {
+    requireOperator(viewer, 'Pruning');
+    const tenantId = viewer.tenantId;
     const last = await repo.lastSeqReceivedBefore(this.db, tenantId, cutoff);
     if (!last) return null;
     const anchor = this.signer.sign({
@@ -182,7 +198,7 @@ export class ChainService {
       time: new Date().toISOString(),
     });
     const removed = await database.admin((tx) => repo.pruneThrough(tx, tenantId, last.seq, anchor));
-    const { event } = await this.audit.recordEvent(tenantId, {
+    const { event } = await this.audit.recordEvent(viewer, {
       action: 'audit.pruned',
       title: 'Audit events pruned',
       description: `${removed} events received before ${cutoff.toISOString()} were removed; the chain continues from a signed anchor at sequence ${last.seq}.`,
@@ -196,6 +212,13 @@ export class ChainService {
     });
     return { throughSequence: last.seq, removed, anchorHash: last.hash, recordedEventId: event.id };
   }
+}
+
+/** The tenant whose chain the viewer may read: `read`, and no restriction to a slice of it. */
+function chainReader(viewer: Viewer, what: string): number {
+  requireScope(viewer, 'read');
+  requireWholeTenant(viewer, what);
+  return viewer.tenantId;
 }
 
 function json(value: unknown): string {

@@ -1,17 +1,11 @@
 // Resolves the caller of a request from its API key: the tenant it acts for and its scopes.
 // The tenant always comes from the key, never from anything else in the request.
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
-import { ForbiddenError, RateLimitedError, UnauthenticatedError } from '../audit/errors.ts';
+import { RateLimitedError, UnauthenticatedError } from '../audit/errors.ts';
+import type { Viewer } from '../audit/viewer.ts';
 import type { Db } from '../db/client.ts';
 import { parseApiKey, type Scope, secretMatches } from './keys.ts';
 import { findApiKey } from './repository.ts';
-
-export type Viewer = {
-  tenantId: number;
-  tenantSlug: string;
-  keyId: string;
-  scopes: ReadonlySet<Scope>;
-};
 
 /** Reads the key from any of the accepted headers; undefined when none is present. */
 export function presentedKey(headers: Headers): string | undefined {
@@ -83,11 +77,5 @@ export class Authenticator {
       if (e instanceof RateLimiterRes) return; // already over the limit; the next request is refused
       throw e;
     }
-  }
-}
-
-export function requireScope(viewer: Viewer, scope: Scope): void {
-  if (!viewer.scopes.has(scope)) {
-    throw new ForbiddenError(`This API key lacks the "${scope}" scope`);
   }
 }

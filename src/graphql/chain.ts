@@ -4,7 +4,6 @@ import type { ChainReport } from '../audit/chain-service.ts';
 import { VERIFY_LIMIT } from '../audit/chain-service.ts';
 import { ValidationError } from '../audit/errors.ts';
 import type { StoredStatement } from '../audit/repository.ts';
-import { requireScope } from '../auth/authenticate.ts';
 import { builder } from './builder.ts';
 
 const StatementKind = builder.enumType('ChainStatementKind', {
@@ -134,10 +133,9 @@ builder.queryFields((t) => ({
       first: t.arg.int({ defaultValue: 100, description: 'At most this many (default 100, maximum 1000).' }),
     },
     resolve: (_root, args, ctx) => {
-      requireScope(ctx.viewer, 'read');
       const first = args.first ?? 100;
       if (first < 0 || first > 1000) throw new ValidationError('first', 'must be between 0 and 1000');
-      return ctx.audit.listCheckpoints(ctx.viewer.tenantId, args.afterSequence ?? undefined, first);
+      return ctx.audit.listCheckpoints(ctx.viewer, args.afterSequence ?? undefined, first);
     },
   }),
   verifyChain: t.field({
@@ -161,8 +159,7 @@ builder.queryFields((t) => ({
       }),
     },
     resolve: (_root, args, ctx) => {
-      requireScope(ctx.viewer, 'read');
-      return ctx.chain.verify(ctx.viewer.tenantId, {
+      return ctx.chain.verify(ctx.viewer, {
         fromSeq: args.fromSequence ?? undefined,
         toSeq: args.toSequence ?? undefined,
         checkpoint: args.checkpoint ?? undefined,
