@@ -9,6 +9,7 @@ import { foreignSigningKeyIds } from './audit/repository.ts';
 import { AuditService } from './audit/service.ts';
 import { ChainSigner } from './audit/signer.ts';
 import { TokenSigner } from './audit/tokens.ts';
+import { operatorViewer } from './audit/viewer.ts';
 import { createApiKey, createTenant, listTenants } from './auth/admin.ts';
 import { Authenticator } from './auth/authenticate.ts';
 import type { Config } from './config.ts';
@@ -131,7 +132,7 @@ async function ensureDemo(database: Database, audit: AuditService, config: Confi
   const tenant = await createTenant(database, 'demo');
   const events = [...demoEvents({ count: config.demoEvents, seed: 2024, now: new Date(), spanDays: 90 })];
   for (let i = 0; i < events.length; i += 1000) {
-    await audit.recordEvents(tenant.id, events.slice(i, i + 1000));
+    await audit.recordEvents(operatorViewer(tenant), events.slice(i, i + 1000));
   }
   const { key } = await createApiKey(database, 'demo', ['read', 'write'], 'demo key (printed at start)');
   writeFileSync(keyFile, `${key}\n`, { mode: 0o600 });

@@ -16,6 +16,7 @@ import {
   type VerificationResult,
   type VerificationStatus,
 } from './audit/verify.ts';
+import { operatorViewer } from './audit/viewer.ts';
 import {
   createApiKey,
   createTenant,
@@ -236,6 +237,7 @@ program
     try {
       const tenant = await findTenantBySlug(gateway.database, opts.tenant);
       if (!tenant) throw new NotFoundError(`Tenant "${opts.tenant}"`);
+      const operator = operatorViewer(tenant);
       let batch: unknown[] = [];
       let stored = 0;
       for (const event of demoEvents({
@@ -246,12 +248,12 @@ program
       })) {
         batch.push(event);
         if (batch.length === 1000) {
-          stored += (await gateway.audit.recordEvents(tenant.id, batch)).filter((r) => r.ok).length;
+          stored += (await gateway.audit.recordEvents(operator, batch)).filter((r) => r.ok).length;
           batch = [];
         }
       }
       if (batch.length > 0)
-        stored += (await gateway.audit.recordEvents(tenant.id, batch)).filter((r) => r.ok).length;
+        stored += (await gateway.audit.recordEvents(operator, batch)).filter((r) => r.ok).length;
       print(!!opts.json, { tenant: tenant.slug, stored }, `recorded ${stored} events for ${tenant.slug}`);
     } finally {
       await gateway.close();
@@ -338,7 +340,11 @@ program
         const tenant = await tenantOf(gateway, slug);
         printVerification(
           !!opts.json,
-          await gateway.chain.verify(tenant.id, { fromSeq: opts.from, toSeq: opts.to, checkpoint }),
+          await gateway.chain.verify(operatorViewer(tenant), {
+            fromSeq: opts.from,
+            toSeq: opts.to,
+            checkpoint,
+          }),
         );
       });
     },
@@ -355,7 +361,7 @@ program
     await withGateway(async (gateway) => {
       const tenant = await tenantOf(gateway, opts.tenant);
       await pipeline(
-        Readable.from(gateway.chain.export(tenant)),
+        Readable.from(gateway.chain.export(operatorViewer(tenant))),
         opts.out ? createWriteStream(opts.out) : process.stdout,
       );
     });
@@ -368,9 +374,10 @@ program
   .action(async (opts: { tenant: string }) => {
     await withGateway(async (gateway) => {
       const tenant = await tenantOf(gateway, opts.tenant);
-      const statement = await gateway.chain.checkpointNow(tenant.id);
+      const operator = operatorViewer(tenant);
+      const statement = await gateway.chain.checkpointNow(operator);
       if (!statement) throw new Error(`tenant ${opts.tenant} has no events yet`);
-      const stored = await gateway.audit.listCheckpoints(tenant.id, statement.seq - 1, 10);
+      const stored = await gateway.audit.listCheckpoints(operator, statement.seq - 1, 10);
       const signed = stored.find((c) => c.kind === 'checkpoint' && c.seq === statement.seq);
       process.stdout.write(
         `${JSON.stringify({ statement: signed?.statement, signature: signed?.signature })}\n`,
@@ -398,7 +405,7 @@ program
         : await listTenants(gateway.database);
       const results = [];
       for (const tenant of tenants) {
-        const pruned = await gateway.chain.prune(gateway.database, tenant.id, cutoff);
+        const pruned = await gateway.chain.prune(operatorViewer(tenant), gateway.database, cutoff);
         results.push({ tenant: tenant.slug, ...(pruned ?? { removed: 0 }) });
       }
       print(

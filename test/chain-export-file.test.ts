@@ -6,6 +6,7 @@ import canonicalize from 'canonicalize';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FileReport, verifyExportFile } from '../src/audit/export-file.ts';
 import { ChainSigner, type KeyRing } from '../src/audit/signer.ts';
+import { operatorViewer } from '../src/audit/viewer.ts';
 import { startTestGateway, type TestGateway } from './support/gateway.ts';
 
 let t: TestGateway;
@@ -19,7 +20,7 @@ afterAll(async () => {
 
 async function exported(tenant: { id: number; slug: string }): Promise<string[]> {
   const lines: string[] = [];
-  for await (const line of t.gateway.chain.export(tenant)) lines.push(line.trimEnd());
+  for await (const line of t.gateway.chain.export(operatorViewer(tenant))) lines.push(line.trimEnd());
   return lines;
 }
 
@@ -34,7 +35,7 @@ async function tenantWith(n: number, prefix: string) {
   const tenant = await t.newTenant(prefix);
   for (let i = 0; i < n; i += 5) {
     const results = await t.gateway.audit.recordEvents(
-      tenant.id,
+      operatorViewer(tenant),
       Array.from({ length: Math.min(5, n - i) }, (_, k) => ({ action: `file-${(i + k) % 3}` })),
     );
     expect(results.every((r) => r.ok)).toBe(true);

@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { sql } from 'drizzle-orm';
 import { pino } from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { operatorViewer } from '../src/audit/viewer.ts';
 import { createTenant } from '../src/auth/admin.ts';
 import { loadConfig } from '../src/config.ts';
 import { type Gateway, openGateway } from '../src/gateway.ts';
@@ -63,9 +64,9 @@ async function stop() {
   open = undefined;
 }
 
-async function recordSome(gateway: Gateway, tenantId: number, n: number) {
+async function recordSome(gateway: Gateway, tenant: { id: number; slug: string }, n: number) {
   const results = await gateway.audit.recordEvents(
-    tenantId,
+    operatorViewer(tenant),
     Array.from({ length: n }, (_, i) => ({ action: `keys-${i}` })),
   );
   expect(results.every((r) => r.ok)).toBe(true);
@@ -78,15 +79,17 @@ describe('signing key rotation', () => {
     let gateway = await start({ ...env, SIGNING_KEY: oldKey });
     const oldKeyId = gateway.signer.keyId;
     const tenant = await createTenant(gateway.database, 'rotating');
-    await recordSome(gateway, tenant.id, 12);
+    await recordSome(gateway, tenant, 12);
     await stop();
 
     gateway = await start({ ...env, SIGNING_KEY: newKey(), SIGNING_KEY_PREVIOUS: publicPem(oldKey) });
-    await recordSome(gateway, tenant.id, 6);
-    const report = await gateway.chain.verify(tenant.id);
+    await recordSome(gateway, tenant, 6);
+    const report = await gateway.chain.verify(operatorViewer(tenant));
     expect(report).toMatchObject({ intact: true, status: 'intact', break: null, unknownKeyIds: [] });
     expect(report.checkpointsChecked).toBe(2);
-    const kids = (await gateway.audit.listCheckpoints(tenant.id, undefined, 100)).map((c) => c.keyId);
+    const kids = (await gateway.audit.listCheckpoints(operatorViewer(tenant), undefined, 100)).map(
+      (c) => c.keyId,
+    );
     expect(new Set(kids)).toEqual(new Set([oldKeyId, gateway.signer.keyId]));
 
     const jwks = (await (
@@ -110,11 +113,11 @@ describe('signing key rotation', () => {
     let gateway = await start({ ...env, SIGNING_KEY: newKey() });
     const oldKeyId = gateway.signer.keyId;
     const tenant = await createTenant(gateway.database, 'forgotten-key');
-    await recordSome(gateway, tenant.id, 10);
+    await recordSome(gateway, tenant, 10);
     await stop();
 
     gateway = await start({ ...env, SIGNING_KEY: newKey() });
-    const report = await gateway.chain.verify(tenant.id);
+    const report = await gateway.chain.verify(operatorViewer(tenant));
     expect(report).toMatchObject({
       intact: false,
       status: 'unknown-key',
@@ -124,7 +127,7 @@ describe('signing key rotation', () => {
     });
     const listed = gateway.chain.describeStatements(
       tenant.id,
-      await gateway.audit.listCheckpoints(tenant.id, undefined, 100),
+      await gateway.audit.listCheckpoints(operatorViewer(tenant), undefined, 100),
     );
     expect(listed[0]?.problem).toBe(`signed by an unknown key ${oldKeyId}`);
   });
@@ -133,15 +136,15 @@ describe('signing key rotation', () => {
     const env = await place();
     const gateway = await start({ ...env, SIGNING_KEY: newKey() });
     const tenant = await createTenant(gateway.database, 'forged-signature');
-    await recordSome(gateway, tenant.id, 5);
-    await recordSome(gateway, tenant.id, 5);
+    await recordSome(gateway, tenant, 5);
+    await recordSome(gateway, tenant, 5);
     await gateway.database.admin(async (tx) => {
       await tx.execute(sql`set local session_replication_role = replica`);
       await tx.execute(
         sql`update chain_checkpoints set signature = sha512(signature) where tenant_id = ${tenant.id} and seq = 5`,
       );
     });
-    const report = await gateway.chain.verify(tenant.id);
+    const report = await gateway.chain.verify(operatorViewer(tenant));
     expect(report.status).toBe('broken');
     expect(report.break).toMatchObject({ sequence: 5, kind: 'modified' });
     expect(report.break?.detail).toMatch(/does not verify/);
@@ -151,7 +154,7 @@ describe('signing key rotation', () => {
     const env = await place();
     const gateway = await start({ ...env, SIGNING_KEY: newKey() });
     const tenant = await createTenant(gateway.database, 'was-configured');
-    await recordSome(gateway, tenant.id, 6);
+    await recordSome(gateway, tenant, 6);
     await stop();
 
     await expect(start(env)).rejects.toThrow(/signed by key [0-9a-f]{16}.*Set SIGNING_KEY/);
@@ -161,7 +164,7 @@ describe('signing key rotation', () => {
     const env = await place();
     let gateway = await start(env);
     const tenant = await createTenant(gateway.database, 'dev-rotation');
-    await recordSome(gateway, tenant.id, 6);
+    await recordSome(gateway, tenant, 6);
     const before = gateway.signer.keyId;
     await stop();
 
@@ -170,8 +173,8 @@ describe('signing key rotation', () => {
 
     gateway = await start(env);
     expect(gateway.signer.keyId).toBe(rotation.newKeyId);
-    await recordSome(gateway, tenant.id, 6);
-    const report = await gateway.chain.verify(tenant.id);
+    await recordSome(gateway, tenant, 6);
+    const report = await gateway.chain.verify(operatorViewer(tenant));
     expect(report).toMatchObject({ status: 'intact', break: null, checkpointsChecked: 2 });
   });
 
@@ -188,10 +191,13 @@ describe('signing key rotation', () => {
     expect(rotation.writtenTo).toBeUndefined();
     let gateway = await start({ ...env, SIGNING_KEY: oldKey });
     const tenant = await createTenant(gateway.database, 'env-rotation');
-    await recordSome(gateway, tenant.id, 5);
+    await recordSome(gateway, tenant, 5);
     await stop();
     gateway = await start({ ...env, ...rotation.environment });
-    await recordSome(gateway, tenant.id, 5);
-    expect(await gateway.chain.verify(tenant.id)).toMatchObject({ status: 'intact', checkpointsChecked: 2 });
+    await recordSome(gateway, tenant, 5);
+    expect(await gateway.chain.verify(operatorViewer(tenant))).toMatchObject({
+      status: 'intact',
+      checkpointsChecked: 2,
+    });
   });
 });

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GENESIS_HASH, sealEvent, sha256Hex } from '../src/audit/chain.ts';
 import { verifyExportFile } from '../src/audit/export-file.ts';
 import { textProblem } from '../src/audit/model.ts';
+import { operatorViewer } from '../src/audit/viewer.ts';
 import { createTenant } from '../src/auth/admin.ts';
 import type { Tx } from '../src/db/client.ts';
 import { startTestGateway, type TestGateway } from './support/gateway.ts';
@@ -298,13 +299,13 @@ describe('tamper evidence', { timeout }, () => {
             t.gateway.database,
             `tamper-${Date.now().toString(36)}-${runs++}`,
           );
-          const stored = await t.gateway.audit.recordEvents(tenant.id, events);
+          const stored = await t.gateway.audit.recordEvents(operatorViewer(tenant), events);
           expect(stored.every((r) => r.ok)).toBe(true);
           const expected = await su.run((tx) => apply(tx, tenant.id, events.length, tm));
           const ranged = sc.kind === 'range' && (expected === null || SINGLE_PLACE.has(tm.kind));
           const range =
             ranged && sc.kind === 'range' ? rangeAround(expected ?? 1, events.length, tm, sc) : undefined;
-          const report = await t.gateway.chain.verify(tenant.id, range ?? {});
+          const report = await t.gateway.chain.verify(operatorViewer(tenant), range ?? {});
           const what = `${tm.kind}${range ? ` in ${range.fromSeq}..${range.toSeq}` : ''}`;
           if (expected === null) {
             expect(report.break).toBeNull();
@@ -443,10 +444,11 @@ describe('tamper evidence in exported files', { timeout }, () => {
       fc.asyncProperty(fc.array(event, { minLength: 1, maxLength: 8 }), fileTamper, async (events, tm) => {
         const slug = `file-tamper-${Date.now().toString(36)}-${runs++}`;
         const tenant = await createTenant(t.gateway.database, slug);
-        const stored = await t.gateway.audit.recordEvents(tenant.id, events);
+        const stored = await t.gateway.audit.recordEvents(operatorViewer(tenant), events);
         expect(stored.every((r) => r.ok)).toBe(true);
         const lines: string[] = [];
-        for await (const line of t.gateway.chain.export({ id: tenant.id, slug })) lines.push(line.trimEnd());
+        for await (const line of t.gateway.chain.export(operatorViewer({ id: tenant.id, slug })))
+          lines.push(line.trimEnd());
         const tampered = tamperFile(lines, events.length, tm);
         async function* feed() {
           yield* tampered.lines;

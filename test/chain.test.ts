@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serializeCanonical, toCanonical } from '../src/audit/chain.ts';
 import type { AuditEvent } from '../src/audit/model.ts';
 import { textProblem } from '../src/audit/model.ts';
+import { operatorViewer } from '../src/audit/viewer.ts';
 import { graphql } from './gql/index.ts';
 import { startTestGateway, type TestGateway } from './support/gateway.ts';
 import { rows, type Superuser, superuser } from './support/superuser.ts';
@@ -57,9 +58,9 @@ afterAll(async () => {
   await t?.close();
 });
 
-async function record(tenantId: number, n: number, prefix = 'ev') {
+async function record(tenant: { id: number; slug: string }, n: number, prefix = 'ev') {
   const results = await t.gateway.audit.recordEvents(
-    tenantId,
+    operatorViewer(tenant),
     Array.from({ length: n }, (_, i) => ({ action: `${prefix}-${i % 4}`, metadata: { i } })),
   );
   return results.map((r) => (r.ok ? r.event : null));
@@ -68,7 +69,7 @@ async function record(tenantId: number, n: number, prefix = 'ev') {
 describe('signed checkpoints', () => {
   it('are listed through GraphQL and verify with the public key served at the well-known URLs', async () => {
     const tenant = await t.newTenant('checkpoints');
-    for (let i = 0; i < 7; i++) await record(tenant.id, 5);
+    for (let i = 0; i < 7; i++) await record(tenant, 5);
     const res = await t.gql(Checkpoints, {}, tenant.readKey);
     expect(res.errors).toBeUndefined();
     const list = res.data?.checkpoints ?? [];
@@ -107,7 +108,7 @@ describe('signed checkpoints', () => {
 describe('verifyChain', () => {
   it('reports an intact chain, a range, and a tampered event with its sequence number', async () => {
     const tenant = await t.newTenant('verify');
-    await record(tenant.id, 25);
+    await record(tenant, 25);
     const intact = await t.gql(Verify, {}, tenant.readKey);
     expect(intact.data?.verifyChain).toMatchObject({
       intact: true,
@@ -143,11 +144,13 @@ describe('verifyChain', () => {
   it('catches truncation and a full rewrite-and-rehash only against a checkpoint kept outside the database', async () => {
     for (const attack of ['truncate', 'rewrite'] as const) {
       const tenant = await t.newTenant(`outside-${attack}`);
-      await record(tenant.id, 20);
-      const kept = await t.gateway.chain.checkpointNow(tenant.id);
-      const keptSigned = (await t.gateway.audit.listCheckpoints(tenant.id, 19, 10)).find((c) => c.seq === 20);
+      await record(tenant, 20);
+      const kept = await t.gateway.chain.checkpointNow(operatorViewer(tenant));
+      const keptSigned = (await t.gateway.audit.listCheckpoints(operatorViewer(tenant), 19, 10)).find(
+        (c) => c.seq === 20,
+      );
       expect(kept?.seq).toBe(20);
-      await record(tenant.id, 10);
+      await record(tenant, 10);
 
       await su.run(async (tx) => {
         if (attack === 'truncate') {
@@ -222,7 +225,7 @@ describe('verifyChain', () => {
 describe('verifying a range', () => {
   it('must reach the range end, so a deletion at the end is caught, and signedThrough counts only checkpoints inside it', async () => {
     const tenant = await t.newTenant('range-end');
-    for (let i = 0; i < 5; i++) await record(tenant.id, 5);
+    for (let i = 0; i < 5; i++) await record(tenant, 5);
     // Checkpoints were signed at 5, 15 and 25.
     const inside = await t.gql(Verify, { from: 1, to: 12 }, tenant.readKey);
     expect(inside.data?.verifyChain).toMatchObject({ intact: true, status: 'INTACT', signedThrough: 5 });
@@ -259,32 +262,37 @@ describe('the cost of verifying', () => {
 
   it('20 concurrent verifications of one tenant read and hash the chain once', async () => {
     const tenant = await t.newTenant('single-flight');
-    await record(tenant.id, 30);
+    await record(tenant, 30);
     const mark = t.queries.length;
-    const reports = await Promise.all(Array.from({ length: 20 }, () => t.gateway.chain.verify(tenant.id)));
+    const reports = await Promise.all(
+      Array.from({ length: 20 }, () => t.gateway.chain.verify(operatorViewer(tenant))),
+    );
     expect(reports.every((r) => r.intact && r.eventsChecked === 30)).toBe(true);
     expect(chainReads(mark)).toBe(1);
   });
 
   it('keeps no result once a verification finishes: a moved head and a later edit are both seen', async () => {
     const tenant = await t.newTenant('no-stale-result');
-    await record(tenant.id, 12);
-    expect((await t.gateway.chain.verify(tenant.id)).eventsChecked).toBe(12);
-    await record(tenant.id, 3);
-    expect((await t.gateway.chain.verify(tenant.id)).eventsChecked).toBe(15);
+    await record(tenant, 12);
+    expect((await t.gateway.chain.verify(operatorViewer(tenant))).eventsChecked).toBe(12);
+    await record(tenant, 3);
+    expect((await t.gateway.chain.verify(operatorViewer(tenant))).eventsChecked).toBe(15);
     // A superuser's edit leaves the head as it was: a result remembered for this head would hide it.
     await su.run((tx) =>
       tx.execute(sql`update audit_events set action = 'forged' where tenant_id = ${tenant.id} and seq = 4`),
     );
-    expect((await t.gateway.chain.verify(tenant.id)).break).toMatchObject({ sequence: 4, kind: 'modified' });
+    expect((await t.gateway.chain.verify(operatorViewer(tenant))).break).toMatchObject({
+      sequence: 4,
+      kind: 'modified',
+    });
   });
 
   it("runs one tenant's verifications one at a time, so different ranges asked together cannot run side by side", async () => {
     const tenant = await t.newTenant('one-at-a-time');
-    await record(tenant.id, 40);
+    await record(tenant, 40);
     const mark = t.queries.length;
     const reports = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => t.gateway.chain.verify(tenant.id, { fromSeq: i + 1 })),
+      Array.from({ length: 8 }, (_, i) => t.gateway.chain.verify(operatorViewer(tenant), { fromSeq: i + 1 })),
     );
     expect(reports.map((r) => r.eventsChecked)).toEqual([40, 39, 38, 37, 36, 35, 34, 33]);
     // Each verification reads the signed statements, then the chain, before the next one starts.
@@ -301,7 +309,7 @@ describe('the cost of verifying', () => {
 describe('listed checkpoints', () => {
   it('serve what the signed statement says, and flag a row whose columns disagree with it', async () => {
     const tenant = await t.newTenant('served-statements');
-    for (let i = 0; i < 3; i++) await record(tenant.id, 10);
+    for (let i = 0; i < 3; i++) await record(tenant, 10);
     await su.run((tx) =>
       tx.execute(
         sql`update chain_checkpoints set seq = 11, hash = sha256(hash) where tenant_id = ${tenant.id} and seq = 10`,
@@ -337,7 +345,7 @@ describe('ingest and the chain', () => {
       }),
     );
     await Promise.all([...singles, ...batches]);
-    const report = await t.gateway.chain.verify(tenant.id);
+    const report = await t.gateway.chain.verify(operatorViewer(tenant));
     expect(report).toMatchObject({ intact: true, eventsChecked: 700, headSequence: 700, from: 1, to: 700 });
     const seqs = await su.run((tx) =>
       rows<{ seq: string }>(
@@ -461,20 +469,20 @@ describe('ingest and the chain', () => {
       ),
       { numRuns: 150 },
     );
-    expect((await t.gateway.chain.verify(tenant.id)).intact).toBe(true);
+    expect((await t.gateway.chain.verify(operatorViewer(tenant))).intact).toBe(true);
   });
 });
 
 describe('retention', () => {
   it('pruning leaves a signed anchor, the rest still verifies, and the prune is recorded', async () => {
     const tenant = await t.newTenant('prune');
-    await record(tenant.id, 12, 'old');
+    await record(tenant, 12, 'old');
     await new Promise((r) => setTimeout(r, 20));
     const cutoff = new Date();
     await new Promise((r) => setTimeout(r, 20));
-    await record(tenant.id, 5, 'new');
+    await record(tenant, 5, 'new');
 
-    const pruned = await t.gateway.chain.prune(t.gateway.database, tenant.id, cutoff);
+    const pruned = await t.gateway.chain.prune(operatorViewer(tenant), t.gateway.database, cutoff);
     expect(pruned).toMatchObject({ throughSequence: 12, removed: 12 });
 
     const report = await t.gql(Verify, {}, tenant.readKey);
@@ -489,13 +497,16 @@ describe('retention', () => {
     const anchor = list.find((c) => c.kind === 'ANCHOR');
     expect(anchor).toMatchObject({ sequence: 12, hash: pruned?.anchorHash });
 
-    const recorded = await t.gateway.audit.getEvent(tenant.id, pruned?.recordedEventId as string);
+    const recorded = await t.gateway.audit.getEvent(
+      operatorViewer(tenant),
+      pruned?.recordedEventId as string,
+    );
     expect(recorded).toMatchObject({
       action: 'audit.pruned',
       sequence: 18,
       metadata: { throughSequence: 12, removedEvents: 12 },
     });
-    const left = await t.gateway.audit.countEvents(tenant.id, {});
+    const left = await t.gateway.audit.countEvents(operatorViewer(tenant), {});
     expect(left).toBe(6);
 
     // Removing the anchor is noticed: the chain then starts at 13 with nothing vouching for 1..12.

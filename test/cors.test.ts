@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { operatorViewer } from '../src/audit/viewer.ts';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { dbKind, startTestGateway, type TestGateway, type TestTenant } from './support/gateway.ts';
 
@@ -197,7 +198,7 @@ describe('no mutation without a preflight (CSRF)', () => {
         accepted: ['application/json', 'application/graphql+json', 'application/graphql'],
       });
       expect(body.errors[0]?.message).toMatch(/^POST \/graphql accepts application\/json, /);
-      expect(await closed.gateway.audit.countEvents(writer.id, {})).toBe(0);
+      expect(await closed.gateway.audit.countEvents(operatorViewer(writer), {})).toBe(0);
     },
   );
 
@@ -209,7 +210,7 @@ describe('no mutation without a preflight (CSRF)', () => {
     });
     expect(res.status).toBe(405);
     expect(res.headers.get('allow')).toBe('POST');
-    expect(await closed.gateway.audit.countEvents(writer.id, {})).toBe(0);
+    expect(await closed.gateway.audit.countEvents(operatorViewer(writer), {})).toBe(0);
   });
 
   it('JSON and GraphQL bodies still work', async () => {
@@ -228,7 +229,7 @@ describe('no mutation without a preflight (CSRF)', () => {
       });
       expect(res.status, type).toBe(200);
     }
-    expect(await closed.gateway.audit.countEvents(writer.id, {})).toBe(4);
+    expect(await closed.gateway.audit.countEvents(operatorViewer(writer), {})).toBe(4);
   });
 
   it('the Replicated ingest route keeps reading form-encoded JSON from server-side clients, not from web pages', async () => {
@@ -260,6 +261,6 @@ describe('no mutation without a preflight (CSRF)', () => {
       });
       expect(res.status, JSON.stringify(headers)).toBe(415);
     }
-    expect(await closed.gateway.audit.countEvents(writer.id, {})).toBe(legacy.length);
+    expect(await closed.gateway.audit.countEvents(operatorViewer(writer), {})).toBe(legacy.length);
   });
 });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { operatorViewer } from '../src/audit/viewer.ts';
 import { graphql } from './gql/index.ts';
 import { startTestGateway, type TestGateway, type TestTenant } from './support/gateway.ts';
 
@@ -293,7 +294,7 @@ describe('availableFilters', () => {
   it('reads a catalog, not the events: the same statements however many events there are', async () => {
     const tenant = await t.newTenant('catalog-plan');
     await t.gateway.audit.recordEvents(
-      tenant.id,
+      operatorViewer(tenant),
       Array.from({ length: 1000 }, (_, i) => ({ action: `a${i % 7}` })),
     );
     t.queries.length = 0;

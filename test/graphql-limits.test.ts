@@ -11,6 +11,7 @@ import {
 } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_BATCH, MAX_FILTER_VALUES } from '../src/audit/service.ts';
+import { operatorViewer } from '../src/audit/viewer.ts';
 import { PRICES } from '../src/graphql/cost.ts';
 import { LIST_LIMITS, MAX_NODE_IDS } from '../src/graphql/list-limits.ts';
 import { schema } from '../src/graphql/schema.ts';
@@ -24,7 +25,7 @@ beforeAll(async () => {
   t = await startTestGateway();
   tenant = await t.newTenant('limits');
   const stored = await t.gateway.audit.recordEvents(
-    tenant.id,
+    operatorViewer(tenant),
     Array.from({ length: 3 }, (_, i) => ({ action: `seed.${i}` })),
   );
   eventIds = stored.flatMap((r) => (r.ok ? [r.event.id] : []));
@@ -122,7 +123,7 @@ describe('list arguments are bounded before execution, literal or in variables',
     );
     expect(res.status).toBe(400);
     expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'inputs' });
-    expect(await t.gateway.audit.countEvents(writer.id, {})).toBe(0);
+    expect(await t.gateway.audit.countEvents(operatorViewer(writer), {})).toBe(0);
   });
 
   it('every list input of the schema has a bound, stated in its description', () => {

@@ -1,6 +1,7 @@
 // Limits that refuse abusive requests early, each with a stable error code naming the limit,
 // and what production mode hides.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { operatorViewer } from '../src/audit/viewer.ts';
 import { GRAPHQL_LIMITS } from '../src/graphql/yoga.ts';
 import {
   createTestDatabase,
@@ -42,7 +43,7 @@ describe('request size', () => {
     expect(await gql.json()).toMatchObject({
       errors: [{ message: expect.stringContaining('65536'), extensions: { code: 'PAYLOAD_TOO_LARGE' } }],
     });
-    expect(await t.gateway.audit.countEvents(tenant.id, {})).toBe(0);
+    expect(await t.gateway.audit.countEvents(operatorViewer(tenant), {})).toBe(0);
   });
 });
 

@@ -4,6 +4,7 @@
 // id (descending), exactly as the keyset scan orders them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_BATCH } from '../src/audit/service.ts';
+import { operatorViewer } from '../src/audit/viewer.ts';
 import { startTestGateway, type TestGateway, type TestTenant } from './support/gateway.ts';
 
 const TOTAL = 60_000;
@@ -35,7 +36,10 @@ function shuffled<T>(values: T[], seed: number): T[] {
 }
 
 /** Records through the service layer in MAX_BATCH chunks, a few chunks in flight at once. */
-async function insert(tenantId: number, inputs: Record<string, unknown>[]): Promise<Inserted[]> {
+async function insert(
+  tenant: { id: number; slug: string },
+  inputs: Record<string, unknown>[],
+): Promise<Inserted[]> {
   const chunks: Record<string, unknown>[][] = [];
   for (let i = 0; i < inputs.length; i += MAX_BATCH) chunks.push(inputs.slice(i, i + MAX_BATCH));
   const out: Inserted[] = [];
@@ -43,7 +47,7 @@ async function insert(tenantId: number, inputs: Record<string, unknown>[]): Prom
   const worker = async () => {
     while (next < chunks.length) {
       const chunk = chunks[next++] as Record<string, unknown>[];
-      const results = await t.gateway.audit.recordEvents(tenantId, chunk);
+      const results = await t.gateway.audit.recordEvents(operatorViewer(tenant), chunk);
       for (const r of results) {
         if (!r.ok) throw r.error;
         out.push({ id: r.event.id, at: r.event.occurredAt.getTime() });
@@ -78,7 +82,7 @@ beforeAll(async () => {
   }));
   timings.setup = performance.now() - started;
   const inserting = performance.now();
-  const [mine, theirs] = await Promise.all([insert(tenant.id, inputs), insert(other.id, otherInputs)]);
+  const [mine, theirs] = await Promise.all([insert(tenant, inputs), insert(other, otherInputs)]);
   timings.insert = performance.now() - inserting;
   expected = mine.sort(newestFirst).map((e) => e.id);
   otherIds = new Set(theirs.map((e) => e.id));

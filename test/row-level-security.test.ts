@@ -5,6 +5,7 @@ import { sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { operatorViewer } from '../src/audit/viewer.ts';
 import { type Db, openDatabase } from '../src/db/client.ts';
 import {
   createTestDatabase,
@@ -23,8 +24,8 @@ beforeAll(async () => {
   t = await startTestGateway();
   a = await t.newTenant('rls-a');
   b = await t.newTenant('rls-b');
-  await t.gateway.audit.recordEvents(a.id, [{ action: 'a1' }, { action: 'a2' }]);
-  await t.gateway.audit.recordEvents(b.id, [{ action: 'b1' }]);
+  await t.gateway.audit.recordEvents(operatorViewer(a), [{ action: 'a1' }, { action: 'a2' }]);
+  await t.gateway.audit.recordEvents(operatorViewer(b), [{ action: 'b1' }]);
   db = t.gateway.database.db;
 });
 afterAll(() => t?.close());

@@ -1,5 +1,6 @@
 // The tenant-facing side of the hash chain: verification from the database, export to a file an
 // auditor can check offline with only the public key, and pruning that leaves a signed anchor.
+// The chain covers every event of a tenant, so all of it needs `read` on the whole tenant.
 import type { Database, Db } from '../db/client.ts';
 import { type CanonicalEvent, serializeCanonical, toCanonical } from './chain.ts';
 import { ValidationError } from './errors.ts';
@@ -19,6 +20,7 @@ import {
   verdict,
   verifyLinks,
 } from './verify.ts';
+import { requireOperator, requireScope, requireWholeTenant, type Viewer } from './viewer.ts';
 
 export const VERIFY_LIMIT = 1_000_000;
 
@@ -73,7 +75,8 @@ export class ChainService {
    * A caller cannot multiply the cost: identical requests while one runs share it, and a tenant's
    * verifications run one after another, never side by side.
    */
-  async verify(tenantId: number, opts: VerifyRequest = {}): Promise<ChainReport> {
+  async verify(viewer: Viewer, opts: VerifyRequest = {}): Promise<ChainReport> {
+    const tenantId = chainReader(viewer, 'Verifying the chain');
     const head = await repo.getChainHead(this.db, tenantId);
     const key = JSON.stringify([
       tenantId,
@@ -245,7 +248,13 @@ export class ChainService {
    * signature through its last event; the events are read up to that head, so later appends do
    * not run past it.
    */
-  async *export(tenant: { id: number; slug: string }): AsyncGenerator<string> {
+  export(viewer: Viewer): AsyncGenerator<string> {
+    // Checked before the first line, not when the stream is first read.
+    chainReader(viewer, 'Exporting the chain');
+    return this.#export({ id: viewer.tenantId, slug: viewer.tenantSlug });
+  }
+
+  async *#export(tenant: { id: number; slug: string }): AsyncGenerator<string> {
     const head = await this.audit.checkpointIfDue(tenant.id, true);
     const statements = await repo.listCheckpoints(this.db, tenant.id, { limit: 10_000_000 });
     const ring = this.signer.ring;
@@ -273,8 +282,13 @@ export class ChainService {
     yield json({ type: 'head', seq: head.seq, hash: head.seq === 0 ? null : head.hash });
   }
 
-  /** Signs the tenant's head now (for an auditor to keep outside the database). */
-  async checkpointNow(tenantId: number): Promise<ChainStatement | null> {
+  /**
+   * Signs the tenant's head now (for an auditor to keep outside the database). A reader may ask:
+   * the statement says only what the events already determine, and there is at most one per
+   * stored event, so it changes no evidence and cannot be used to flood the table.
+   */
+  async checkpointNow(viewer: Viewer): Promise<ChainStatement | null> {
+    const tenantId = chainReader(viewer, 'A checkpoint');
     await this.audit.checkpointIfDue(tenantId, true);
     const head = await repo.getChainHead(this.db, tenantId);
     if (!head || head.seq === 0) return null;
@@ -287,7 +301,9 @@ export class ChainService {
    * Removes the tenant's events received before `cutoff` (an unbroken prefix of the chain),
    * leaving a signed anchor so the rest still verifies, and records the prune as an event.
    */
-  async prune(database: Database, tenantId: number, cutoff: Date): Promise<PruneResult | null> {
+  async prune(viewer: Viewer, database: Database, cutoff: Date): Promise<PruneResult | null> {
+    requireOperator(viewer, 'Pruning');
+    const tenantId = viewer.tenantId;
     const last = await repo.lastSeqReceivedBefore(this.db, tenantId, cutoff);
     if (!last) return null;
     const anchor = this.signer.sign({
@@ -298,7 +314,7 @@ export class ChainService {
       time: new Date().toISOString(),
     });
     const removed = await database.admin((tx) => repo.pruneThrough(tx, tenantId, last.seq, anchor));
-    const { event } = await this.audit.recordEvent(tenantId, {
+    const { event } = await this.audit.recordEvent(viewer, {
       action: 'audit.pruned',
       title: 'Audit events pruned',
       description: `${removed} events received before ${cutoff.toISOString()} were removed; the chain continues from a signed anchor at sequence ${last.seq}.`,
@@ -312,6 +328,13 @@ export class ChainService {
     });
     return { throughSequence: last.seq, removed, anchorHash: last.hash, recordedEventId: event.id };
   }
+}
+
+/** The tenant whose chain the viewer may read: `read`, and no restriction to a slice of it. */
+function chainReader(viewer: Viewer, what: string): number {
+  requireScope(viewer, 'read');
+  requireWholeTenant(viewer, what);
+  return viewer.tenantId;
 }
 
 function json(value: unknown): string {

@@ -53,11 +53,13 @@ export class ConflictError extends DomainError {
   }
 }
 
-/** Too many failed authentications from one client address. */
+/** Too many failed authentications from one client address; only a valid key gets through. */
 export class RateLimitedError extends DomainError {
   readonly code = 'RATE_LIMITED';
   constructor(readonly retryAfterSeconds: number) {
-    super(`Too many failed authentication attempts; retry after ${retryAfterSeconds} s`);
+    super(
+      `Too many failed authentication attempts from this address; for ${retryAfterSeconds} s only a valid API key is accepted`,
+    );
     this.name = 'RateLimitedError';
   }
 }

@@ -7,6 +7,7 @@ import { auditCatalog, auditEvents, chainCheckpoints, chainHeads } from '../db/s
 import { classifyDatabaseError } from './errors.ts';
 import type { AuditEvent, JsonObject } from './model.ts';
 import type { SignedStatement } from './signer.ts';
+import type { Restriction } from './viewer.ts';
 
 export type EventFilter = {
   /** Inclusive. */
@@ -64,7 +65,7 @@ export function positionOf(event: AuditEvent, field: OrderField): Position {
 
 const textArray = (values: string[]) => sql`${sql.param(values)}::text[]`;
 
-function filterConditions(tenantId: number, f: EventFilter): SQL[] {
+function filterConditions(tenantId: number, f: EventFilter, restriction?: Restriction): SQL[] {
   const where: SQL[] = [eq(t.tenantId, tenantId)];
   if (f.since) where.push(gte(t.occurredAt, f.since));
   if (f.until) where.push(lt(t.occurredAt, f.until));
@@ -77,6 +78,22 @@ function filterConditions(tenantId: number, f: EventFilter): SQL[] {
   if (f.actorEmails?.length) where.push(sql`${t.actorEmail} = any(${textArray(f.actorEmails)})`);
   if (f.targetIds?.length) where.push(sql`${t.targetId} = any(${textArray(f.targetIds)})`);
   if (f.ipAddresses?.length) where.push(sql`${t.ipAddress} = any(${textArray(f.ipAddresses)})`);
+  if (restriction) where.push(...restrictionConditions(restriction));
+  return where;
+}
+
+/**
+ * A viewer's slice, ANDed into every read. Unlike a filter, where an empty list means "no
+ * condition", an empty list here matches nothing: a restriction can only take events away.
+ */
+function restrictionConditions(r: Restriction): SQL[] {
+  const any = (column: SQL, values: readonly string[]) =>
+    values.length === 0 ? sql`false` : sql`${column} = any(${textArray([...values])})`;
+  const where: SQL[] = [];
+  if (r.actions) where.push(any(sql`${t.action}`, r.actions));
+  if (r.actorIds) where.push(any(sql`coalesce(${t.actorId}, '')`, r.actorIds));
+  if (r.targetIds) where.push(any(sql`${t.targetId}`, r.targetIds));
+  if (r.groupIds) where.push(any(sql`coalesce(${t.groupId}, '')`, r.groupIds));
   return where;
 }
 
@@ -195,6 +212,8 @@ export async function inTenant<T>(db: Db, tenantId: number, fn: (tx: Tx) => Prom
 
 export type ListQuery = {
   filter: EventFilter;
+  /** The viewer's slice of the tenant, ANDed with the filter. */
+  restriction?: Restriction | undefined;
   order: EventOrder;
   /** Rows strictly after this position in the scan direction. */
   after?: Position | undefined;
@@ -211,7 +230,7 @@ export async function listEvents(db: Db, tenantId: number, q: ListQuery): Promis
     const rows = await tx
       .select(eventColumns)
       .from(t)
-      .where(and(...filterConditions(tenantId, q.filter), ...keysetCondition(q)))
+      .where(and(...filterConditions(tenantId, q.filter, q.restriction), ...keysetCondition(q)))
       .orderBy(...orderTerms(q.order, q.reverse ?? false))
       .limit(q.limit);
     return rows.map(rowToEvent);
@@ -250,13 +269,19 @@ function beyond(field: OrderField, p: Position, op: '<' | '>'): SQL {
 export async function listEventsByOffset(
   db: Db,
   tenantId: number,
-  q: { filter: EventFilter; order: EventOrder; offset: number; limit: number },
+  q: {
+    filter: EventFilter;
+    restriction?: Restriction | undefined;
+    order: EventOrder;
+    offset: number;
+    limit: number;
+  },
 ): Promise<AuditEvent[]> {
   return inTenant(db, tenantId, async (tx) => {
     const rows = await tx
       .select(eventColumns)
       .from(t)
-      .where(and(...filterConditions(tenantId, q.filter)))
+      .where(and(...filterConditions(tenantId, q.filter, q.restriction)))
       .orderBy(...orderTerms(q.order, false))
       .limit(q.limit)
       .offset(q.offset);
@@ -264,21 +289,27 @@ export async function listEventsByOffset(
   });
 }
 
-export async function countEvents(db: Db, tenantId: number, filter: EventFilter): Promise<number> {
+export async function countEvents(
+  db: Db,
+  tenantId: number,
+  filter: EventFilter,
+  restriction?: Restriction,
+): Promise<number> {
   return inTenant(db, tenantId, async (tx) => {
     const [row] = await tx
       .select({ n: sql<string>`count(*)` })
       .from(t)
-      .where(and(...filterConditions(tenantId, filter)));
+      .where(and(...filterConditions(tenantId, filter, restriction)));
     return Number(row?.n ?? 0);
   });
 }
 
-/** Batch lookup for DataLoader: same length and order as `ids`, null where absent. */
+/** Batch lookup for DataLoader: same length and order as `ids`, null where absent or outside `restriction`. */
 export async function getEventsByIds(
   db: Db,
   tenantId: number,
   ids: readonly string[],
+  restriction?: Restriction,
 ): Promise<(AuditEvent | null)[]> {
   const wanted = ids.filter(isUuid);
   if (wanted.length === 0) return ids.map(() => null);
@@ -286,7 +317,13 @@ export async function getEventsByIds(
     tx
       .select(eventColumns)
       .from(t)
-      .where(and(eq(t.tenantId, tenantId), sql`${t.id} = any(${sql.param([...new Set(wanted)])}::uuid[])`)),
+      .where(
+        and(
+          eq(t.tenantId, tenantId),
+          sql`${t.id} = any(${sql.param([...new Set(wanted)])}::uuid[])`,
+          ...(restriction ? restrictionConditions(restriction) : []),
+        ),
+      ),
   );
   const byId = new Map(rows.map((r) => [r.id, rowToEvent(r)]));
   return ids.map((id) => byId.get(id.toLowerCase()) ?? null);
@@ -299,30 +336,46 @@ export function isUuid(value: string): boolean {
 
 export type CatalogEntry = { targetKind: string; action: string; actorType: string };
 
+/**
+ * What a tenant's events hold, for filter pickers. The whole tenant reads the catalog table that
+ * ingest keeps; a restricted slice is computed from its own events (the catalog would name
+ * actions and kinds outside it).
+ */
 export async function getCatalog(
   db: Db,
   tenantId: number,
+  restriction?: Restriction,
 ): Promise<{ entries: CatalogEntry[]; earliest: Date | null; latest: Date | null }> {
   return inTenant(db, tenantId, async (tx) => {
-    const entries = await tx
-      .select({
-        targetKind: auditCatalog.targetKind,
-        action: auditCatalog.action,
-        actorType: auditCatalog.actorType,
-      })
-      .from(auditCatalog)
-      .where(eq(auditCatalog.tenantId, tenantId));
+    const within = and(eq(t.tenantId, tenantId), ...(restriction ? restrictionConditions(restriction) : []));
+    const entries = restriction
+      ? await tx
+          .selectDistinct({
+            targetKind: sql<string>`coalesce(${t.targetKind}, '')`,
+            action: t.action,
+            actorType: sql<string>`coalesce(${t.actorType}, '')`,
+          })
+          .from(t)
+          .where(within)
+      : await tx
+          .select({
+            targetKind: auditCatalog.targetKind,
+            action: auditCatalog.action,
+            actorType: auditCatalog.actorType,
+          })
+          .from(auditCatalog)
+          .where(eq(auditCatalog.tenantId, tenantId));
     // Two index probes on (tenant_id, occurred_at), not a scan.
     const [first] = await tx
       .select({ at: t.occurredAt })
       .from(t)
-      .where(eq(t.tenantId, tenantId))
+      .where(within)
       .orderBy(asc(t.occurredAt))
       .limit(1);
     const [last] = await tx
       .select({ at: t.occurredAt })
       .from(t)
-      .where(eq(t.tenantId, tenantId))
+      .where(within)
       .orderBy(desc(t.occurredAt))
       .limit(1);
     return { entries, earliest: first?.at ?? null, latest: last?.at ?? null };

@@ -1,7 +1,8 @@
-// The audit service: the rules every surface shares. Tenancy (every method takes the tenant
-// from the authenticated key), filter validation, keyset paging and cursors, ingest with
+// The audit service: the rules every surface shares. Authorization (every method takes the
+// caller's viewer and refuses what its scopes do not allow; a restricted viewer's slice is ANDed
+// into every read), tenancy, filter validation, keyset paging and cursors, ingest with
 // idempotency, and the chain's checkpoints. GraphQL resolvers and REST dialects only parse
-// their input, call one of these, and shape the answer.
+// their input, call one of these with the viewer, and shape the answer.
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { uuidv7 } from 'uuidv7';
@@ -15,11 +16,14 @@ import * as repo from './repository.ts';
 import type { ChainSigner, SignedStatement } from './signer.ts';
 import { storableWindow } from './time.ts';
 import type { TokenPurpose, TokenSigner } from './tokens.ts';
+import { requireScope, requireWholeTenant, type Viewer } from './viewer.ts';
 
 export type { EventFilter, EventOrder, OrderField, Position } from './repository.ts';
 
 export const PAGE = { defaultSize: 50, maxSize: 500 } as const;
 export const MAX_BATCH = 1000;
+/** Most events one call may look up by id (a page's worth). */
+export const MAX_IDS = PAGE.maxSize;
 export const MAX_FILTER_VALUES = 100;
 
 export type ConnectionArgs = {
@@ -63,6 +67,8 @@ export type AuditServiceOptions = {
 /** Fields the server supplies for a caller that left them empty; see `recordEvent`. */
 export type DerivedFields = { ipAddress?: string | null };
 
+type StreamOptions = { after?: Position | undefined; limit?: number | undefined; batchSize?: number };
+
 type CursorPayload = { q: string; k: string | null; t: number; i: string };
 
 export class AuditService {
@@ -91,14 +97,16 @@ export class AuditService {
 
   /** A Relay connection page. Cursors are signed and bound to this tenant, filter and order. */
   async listEvents(
-    tenantId: number,
+    viewer: Viewer,
     filterIn: EventFilter,
     order: EventOrder,
     args: ConnectionArgs,
   ): Promise<EventConnection> {
+    requireScope(viewer, 'read');
+    const { tenantId, restriction } = viewer;
     const filter = validateFilter(filterIn, 'filter');
     const { first, last } = pageSize(args);
-    const queryKey = this.#queryKey(filter, order);
+    const queryKey = this.#queryKey(filter, order, restriction);
     const after =
       args.after != null ? this.#decodeCursor(tenantId, args.after, 'after', queryKey) : undefined;
     const before =
@@ -107,6 +115,7 @@ export class AuditService {
     const size = backward ? last : first;
     const rows = await repo.listEvents(this.#db, tenantId, {
       filter,
+      restriction,
       order,
       after: backward ? before : after,
       until: backward ? after : before,
@@ -131,17 +140,27 @@ export class AuditService {
     };
   }
 
-  async countEvents(tenantId: number, filter: EventFilter): Promise<number> {
-    return repo.countEvents(this.#db, tenantId, validateFilter(filter, 'filter'));
+  async countEvents(viewer: Viewer, filter: EventFilter): Promise<number> {
+    requireScope(viewer, 'read');
+    return repo.countEvents(this.#db, viewer.tenantId, validateFilter(filter, 'filter'), viewer.restriction);
   }
 
-  /** Batch-shaped for DataLoader: same length and order as `ids`; another tenant's id is null. */
-  loadEvents(tenantId: number, ids: readonly string[]): Promise<(AuditEvent | null)[]> {
-    return repo.getEventsByIds(this.#db, tenantId, ids);
+  /**
+   * Batch-shaped for DataLoader: same length and order as `ids`. An id of another tenant, or
+   * outside a restricted viewer's slice, is null, exactly like one that does not exist. At most
+   * MAX_IDS ids per call; `field` names the argument in the refusal.
+   */
+  async loadEvents(viewer: Viewer, ids: readonly string[], field = 'ids'): Promise<(AuditEvent | null)[]> {
+    requireScope(viewer, 'read');
+    if (ids.length > MAX_IDS) {
+      throw new ValidationError(field, `must list at most ${MAX_IDS} event ids per request`);
+    }
+    return repo.getEventsByIds(this.#db, viewer.tenantId, ids, viewer.restriction);
   }
 
-  async getEvent(tenantId: number, id: string): Promise<AuditEvent | null> {
-    const [event] = await repo.getEventsByIds(this.#db, tenantId, [id]);
+  /** One event by id; null when it does not exist or the viewer may not see it. */
+  async getEvent(viewer: Viewer, id: string): Promise<AuditEvent | null> {
+    const [event] = await this.loadEvents(viewer, [id], 'id');
     return event ?? null;
   }
 
@@ -149,19 +168,30 @@ export class AuditService {
    * Streams every matching event in keyset batches, so a caller can write an unbounded answer
    * with bounded memory. Stops after `limit` events when given; `after` resumes a stream.
    */
-  async *streamEvents(
-    tenantId: number,
+  streamEvents(
+    viewer: Viewer,
     filterIn: EventFilter,
     order: EventOrder,
-    opts: { after?: Position | undefined; limit?: number | undefined; batchSize?: number } = {},
+    opts: StreamOptions = {},
   ): AsyncGenerator<AuditEvent[]> {
-    const filter = validateFilter(filterIn, 'filter');
+    // Checked here, not in the generator, so a refusal comes before anything is streamed.
+    requireScope(viewer, 'read');
+    return this.#stream(viewer, validateFilter(filterIn, 'filter'), order, opts);
+  }
+
+  async *#stream(
+    { tenantId, restriction }: Viewer,
+    filter: EventFilter,
+    order: EventOrder,
+    opts: StreamOptions,
+  ): AsyncGenerator<AuditEvent[]> {
     const batchSize = opts.batchSize ?? 2000;
     let after = opts.after;
     let remaining = opts.limit ?? Number.POSITIVE_INFINITY;
     while (remaining > 0) {
       const rows = await repo.listEvents(this.#db, tenantId, {
         filter,
+        restriction,
         order,
         after,
         limit: Math.min(batchSize, remaining),
@@ -176,22 +206,30 @@ export class AuditService {
 
   /** OFFSET paging with an exact total, for the page-numbered dialect. */
   async pageByOffset(
-    tenantId: number,
+    viewer: Viewer,
     filterIn: EventFilter,
     order: EventOrder,
     offset: number,
     limit: number,
   ): Promise<{ events: AuditEvent[]; total: number }> {
+    requireScope(viewer, 'read');
+    const { tenantId, restriction } = viewer;
     const filter = validateFilter(filterIn, 'filter');
     const [events, total] = await Promise.all([
-      repo.listEventsByOffset(this.#db, tenantId, { filter, order, offset, limit }),
-      repo.countEvents(this.#db, tenantId, filter),
+      repo.listEventsByOffset(this.#db, tenantId, { filter, restriction, order, offset, limit }),
+      repo.countEvents(this.#db, tenantId, filter, restriction),
     ]);
     return { events, total };
   }
 
-  async availableFilters(tenantId: number): Promise<AvailableFilters> {
-    const { entries, earliest, latest } = await repo.getCatalog(this.#db, tenantId);
+  /** What the viewer's events hold; a restricted viewer learns only about its own slice. */
+  async availableFilters(viewer: Viewer): Promise<AvailableFilters> {
+    requireScope(viewer, 'read');
+    const { entries, earliest, latest } = await repo.getCatalog(
+      this.#db,
+      viewer.tenantId,
+      viewer.restriction,
+    );
     const actions = new Set<string>();
     const kinds = new Map<string, Set<string>>();
     const actorTypes = new Set<string>();
@@ -223,11 +261,12 @@ export class AuditService {
    * original instead of conflicting with it.
    */
   async recordEvent(
-    tenantId: number,
+    viewer: Viewer,
     raw: unknown,
     field = 'input',
     derived: DerivedFields = {},
   ): Promise<{ event: AuditEvent; replayed: boolean }> {
+    const tenantId = this.#recorder(viewer);
     const [result] = await this.#store(tenantId, [this.#prepare(tenantId, raw, field, derived)]);
     if (!result) throw new Error('no result for a recorded event');
     if (!result.ok) throw result.error;
@@ -238,7 +277,8 @@ export class AuditService {
    * Stores a batch: one result per input, in order. An invalid input gets its own validation
    * error and does not stop the valid ones.
    */
-  async recordEvents(tenantId: number, raws: unknown[], field = 'inputs'): Promise<RecordResult[]> {
+  async recordEvents(viewer: Viewer, raws: unknown[], field = 'inputs'): Promise<RecordResult[]> {
+    const tenantId = this.#recorder(viewer);
     if (raws.length > MAX_BATCH) throw new ValidationError(field, `must hold at most ${MAX_BATCH} events`);
     const prepared = raws.map((raw, i) => {
       try {
@@ -259,6 +299,16 @@ export class AuditService {
   /** Resolves once every accepted event is committed (graceful shutdown). */
   drain(): Promise<void> {
     return this.#committer.whenIdle();
+  }
+
+  /**
+   * The tenant a viewer records into. Recording needs `write` and the whole tenant: a replayed
+   * idempotency key answers with the stored event, which may lie outside a restricted slice.
+   */
+  #recorder(viewer: Viewer): number {
+    requireScope(viewer, 'write');
+    requireWholeTenant(viewer, 'Recording events');
+    return viewer.tenantId;
   }
 
   #prepare(tenantId: number, raw: unknown, field: string, derived: DerivedFields = {}): repo.NewEvent {
@@ -303,8 +353,11 @@ export class AuditService {
     );
   }
 
-  listCheckpoints(tenantId: number, afterSeq: number | undefined, limit: number) {
-    return repo.listCheckpoints(this.#db, tenantId, { afterSeq, limit });
+  /** The tenant's signed statements; they speak for the whole chain, so not for a restricted viewer. */
+  async listCheckpoints(viewer: Viewer, afterSeq: number | undefined, limit: number) {
+    requireScope(viewer, 'read');
+    requireWholeTenant(viewer, 'The chain');
+    return repo.listCheckpoints(this.#db, viewer.tenantId, { afterSeq, limit });
   }
 
   #checkpointIfDue(tenantId: number, head: ChainHead, now: Date, force = false): SignedStatement | null {
@@ -325,22 +378,24 @@ export class AuditService {
   // -------------------------------------------------------------------------------------------
   // Tokens
 
-  signToken(purpose: TokenPurpose, tenantId: number, payload: unknown): string {
-    return this.#tokens.sign(purpose, tenantId, payload);
+  /** A continuation token (Mural's nextToken) bound to the viewer's tenant. */
+  signToken(purpose: TokenPurpose, viewer: Viewer, payload: unknown): string {
+    return this.#tokens.sign(purpose, viewer.tenantId, payload);
   }
 
-  verifyToken(purpose: TokenPurpose, tenantId: number, token: string): unknown {
-    return this.#tokens.verify(purpose, tenantId, token);
+  verifyToken(purpose: TokenPurpose, viewer: Viewer, token: string): unknown {
+    return this.#tokens.verify(purpose, viewer.tenantId, token);
   }
 
-  #queryKey(filter: EventFilter, order: EventOrder): string {
+  #queryKey(filter: EventFilter, order: EventOrder, restriction: Viewer['restriction']): string {
     // A list filter matches any of its values, so the same values in another order, or repeated,
-    // are the same query and must take the same cursors.
+    // are the same query and must take the same cursors. The restriction is part of the question:
+    // a cursor from a wider view does not fit a narrower one.
     const sameQuery = Object.fromEntries(
       Object.entries(filter).map(([name, v]) => [name, Array.isArray(v) ? [...new Set(v)].sort() : v]),
     );
     return createHash('sha256')
-      .update(canonicalize({ filter: sameQuery, order }) ?? '')
+      .update(canonicalize({ filter: sameQuery, order, ...(restriction ? { restriction } : {}) }) ?? '')
       .digest('base64url')
       .slice(0, 16);
   }

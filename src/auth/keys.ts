@@ -7,8 +7,8 @@ import { crc32 } from 'node:zlib';
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 const KEY_PATTERN = /^agw_([0-9A-Za-z]{12})_([0-9A-Za-z]{32})([0-9A-Za-z]{6})$/;
 
-export const SCOPES = ['read', 'write'] as const;
-export type Scope = (typeof SCOPES)[number];
+// Scopes are the domain's vocabulary (what a viewer may do); keys only carry them.
+export { SCOPES, type Scope } from '../audit/viewer.ts';
 
 function randomBase62(length: number): string {
   let out = '';

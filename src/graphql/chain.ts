@@ -3,7 +3,6 @@
 import type { ChainReport, ServedStatement } from '../audit/chain-service.ts';
 import { VERIFY_LIMIT } from '../audit/chain-service.ts';
 import { ValidationError } from '../audit/errors.ts';
-import { requireScope } from '../auth/authenticate.ts';
 import { builder } from './builder.ts';
 
 const StatementKind = builder.enumType('ChainStatementKind', {
@@ -175,13 +174,11 @@ builder.queryFields((t) => ({
       first: t.arg.int({ defaultValue: 100, description: 'At most this many (default 100, maximum 1000).' }),
     },
     resolve: (_root, args, ctx) => {
-      requireScope(ctx.viewer, 'read');
       const first = args.first ?? 100;
       if (first < 0 || first > 1000) throw new ValidationError('first', 'must be between 0 and 1000');
-      const tenantId = ctx.viewer.tenantId;
       return ctx.audit
-        .listCheckpoints(tenantId, args.afterSequence ?? undefined, first)
-        .then((rows) => ctx.chain.describeStatements(tenantId, rows));
+        .listCheckpoints(ctx.viewer, args.afterSequence ?? undefined, first)
+        .then((rows) => ctx.chain.describeStatements(ctx.viewer.tenantId, rows));
     },
   }),
   verifyChain: t.field({
@@ -208,8 +205,7 @@ builder.queryFields((t) => ({
       }),
     },
     resolve: (_root, args, ctx) => {
-      requireScope(ctx.viewer, 'read');
-      return ctx.chain.verify(ctx.viewer.tenantId, {
+      return ctx.chain.verify(ctx.viewer, {
         fromSeq: args.fromSequence ?? undefined,
         toSeq: args.toSequence ?? undefined,
         checkpoint: args.checkpoint ?? undefined,

@@ -4,7 +4,7 @@ import DataLoader from 'dataloader';
 import type { ChainService } from '../audit/chain-service.ts';
 import type { AuditEvent } from '../audit/model.ts';
 import type { AuditService } from '../audit/service.ts';
-import type { Viewer } from '../auth/authenticate.ts';
+import type { Viewer } from '../audit/viewer.ts';
 
 export type GraphQLContext = {
   viewer: Viewer;
@@ -16,7 +16,9 @@ export type GraphQLContext = {
 
 export function createLoaders(audit: AuditService, viewer: Viewer): GraphQLContext['loaders'] {
   return {
-    // One SQL statement for every event(id:) and node(id:) in the request.
-    event: new DataLoader((ids) => audit.loadEvents(viewer.tenantId, ids), { maxBatchSize: 1000 }),
+    // One SQL statement for every event(id:), node(id:) and nodes(ids:) in the request. No
+    // maxBatchSize: the service refuses a batch over its limit, so a request cannot read more
+    // ids than that by splitting them over many fields.
+    event: new DataLoader((ids) => audit.loadEvents(viewer, ids, 'ids')),
   };
 }

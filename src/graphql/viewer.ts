@@ -1,5 +1,5 @@
 // The caller as the API key identifies it: which tenant's events it sees and what it may do.
-import type { Viewer } from '../auth/authenticate.ts';
+import type { Viewer } from '../audit/viewer.ts';
 import { builder } from './builder.ts';
 
 const TenantRef = builder.objectRef<{ id: number; slug: string }>('Tenant').implement({

@@ -47,7 +47,8 @@ export const errorResponses = {
     content: { 'application/json': { schema: ErrorBody } },
   },
   429: {
-    description: 'Too many failed authentications from this address.',
+    description:
+      'Too many failed authentications from this address; until `Retry-After`, only a valid key is served.',
     content: { 'application/json': { schema: ErrorBody } },
   },
   503: {

@@ -122,7 +122,7 @@ export function registerMadkudu(
       actions: q.event ? [q.event] : undefined,
       actorEmails: q.user ? [q.user] : undefined,
     };
-    const batches = deps.audit.streamEvents(viewer.tenantId, filter, {
+    const batches = deps.audit.streamEvents(viewer, filter, {
       field: 'occurredAt',
       direction: 'desc',
     });
@@ -132,7 +132,7 @@ export function registerMadkudu(
 
   app.openapi(getRoute, async (c) => {
     const viewer = viewerOf(c);
-    const event = await deps.audit.getEvent(viewer.tenantId, c.req.valid('param').eventId);
+    const event = await deps.audit.getEvent(viewer, c.req.valid('param').eventId);
     if (!event || event.occurredAt < retentionStart()) throw new NotFoundError('Audit event');
     return c.json(toMadkudu(event), 200);
   });

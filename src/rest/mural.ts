@@ -240,7 +240,7 @@ export function registerMural(app: OpenAPIHono<AppEnv>, deps: { audit: AuditServ
     let query: Omit<MuralToken, 't' | 'i'>;
     let after: { key: null; at: Date; id: string } | undefined;
     if (q.nextToken !== undefined) {
-      const token = deps.audit.verifyToken('mural', viewer.tenantId, q.nextToken) as MuralToken | null;
+      const token = deps.audit.verifyToken('mural', viewer, q.nextToken) as MuralToken | null;
       if (!isMuralToken(token)) {
         throw new ValidationError(
           'nextToken',
@@ -254,7 +254,7 @@ export function registerMural(app: OpenAPIHono<AppEnv>, deps: { audit: AuditServ
       query = { s: window.since.getTime(), u: window.until.getTime(), a: q['filter[action]'] ?? null };
     }
     const events = deps.audit.streamEvents(
-      viewer.tenantId,
+      viewer,
       { since: new Date(query.s), until: new Date(query.u), actions: query.a ? [query.a] : undefined },
       { field: 'occurredAt', direction: 'desc' },
       // One more than asked: whether it exists decides if there is a next page.
@@ -277,7 +277,7 @@ export function registerMural(app: OpenAPIHono<AppEnv>, deps: { audit: AuditServ
     const tail = () => {
       if (!more || !last) return ']}';
       const token: MuralToken = { ...query, t: last.occurredAt.getTime(), i: last.id };
-      return `],"nextToken":${JSON.stringify(deps.audit.signToken('mural', viewer.tenantId, token))}}`;
+      return `],"nextToken":${JSON.stringify(deps.audit.signToken('mural', viewer, token))}}`;
     };
     const body = await jsonStream({ head: '{"data":[', batches: page(), item: toMural, tail });
     return c.body(body, 200, { 'Content-Type': 'application/json; charset=utf-8' }) as never;

@@ -178,7 +178,7 @@ export function registerReplicated(app: OpenAPIHono<AppEnv>, deps: { audit: Audi
     const clientAddress = c.get('clientAddress');
     try {
       await deps.audit.recordEvent(
-        viewer.tenantId,
+        viewer,
         {
           action: body.action,
           name: absentIfEmpty(body.name),
@@ -211,7 +211,7 @@ export function registerReplicated(app: OpenAPIHono<AppEnv>, deps: { audit: Audi
           isObject(e) && e.idempotencyKey === undefined ? { ...e, idempotencyKey: `${batchKey}:${i}` } : e,
         )
       : events;
-    const results = await deps.audit.recordEvents(viewer.tenantId, inputs, 'events');
+    const results = await deps.audit.recordEvents(viewer, inputs, 'events');
     const requestId = c.get('requestId');
     return c.json(
       {

@@ -1,7 +1,7 @@
 // Authentication for the REST dialects: the same API keys and header set as GraphQL
 // (Bearer, Mural's `apikey`, Basic with the key as user name, X-API-Key).
 import type { Context, MiddlewareHandler } from 'hono';
-import { requireScope, type Viewer } from '../auth/authenticate.ts';
+import type { Viewer } from '../audit/viewer.ts';
 import type { AppEnv } from '../http-env.ts';
 
 export const securitySchemes = {
@@ -21,16 +21,16 @@ export const security = Object.keys(securitySchemes).map((name) => ({ [name]: []
 /**
  * Authenticates every request to a REST route before its parameters are validated, so a caller
  * without a valid key learns nothing about its input (401 before 400) and every failed attempt
- * counts toward the per-address limit. Reading routes need `read`; anything else needs `write`.
+ * counts toward the per-address limit. It only authenticates: what the viewer may do is the
+ * service's decision, made in every service method.
  */
 export const restAuthentication: MiddlewareHandler<AppEnv> = async (c, next) => {
   const viewer = await c.get('authenticator').authenticate(c.req.raw.headers, c.get('clientAddress'));
-  requireScope(viewer, c.req.method === 'GET' || c.req.method === 'HEAD' ? 'read' : 'write');
   c.set('viewer', viewer);
   await next();
 };
 
-/** The caller of a REST route, as restAuthentication verified it (key and scope). */
+/** The caller of a REST route, as restAuthentication verified it. */
 export function viewerOf(c: Context<AppEnv>): Viewer {
   const viewer = c.get('viewer');
   if (!viewer) throw new Error(`${c.req.method} ${c.req.path} is not behind restAuthentication`);

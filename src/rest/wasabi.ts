@@ -210,7 +210,7 @@ export function registerWasabi(app: OpenAPIHono<AppEnv>, deps: { audit: AuditSer
   // Registered before /{id} so that "filters" is not taken for an event id.
   app.openapi(filtersRoute, async (c) => {
     const viewer = viewerOf(c);
-    const available = await deps.audit.availableFilters(viewer.tenantId);
+    const available = await deps.audit.availableFilters(viewer);
     return c.json(
       { target_kinds: available.targetKinds.map((k) => ({ name: k.name, action_keys: k.actions })) },
       200,
@@ -224,7 +224,7 @@ export function registerWasabi(app: OpenAPIHono<AppEnv>, deps: { audit: AuditSer
     const count = Number(q.count ?? WASABI.defaultCount);
     const one = (v: string | undefined) => (v === undefined ? undefined : [v]);
     const { events, total } = await deps.audit.pageByOffset(
-      viewer.tenantId,
+      viewer,
       {
         ...timeWindow(q.from, q.to),
         actorIds: one(q.user_id),
@@ -242,7 +242,7 @@ export function registerWasabi(app: OpenAPIHono<AppEnv>, deps: { audit: AuditSer
 
   app.openapi(getRoute, async (c) => {
     const viewer = viewerOf(c);
-    const event = await deps.audit.getEvent(viewer.tenantId, c.req.valid('param').id);
+    const event = await deps.audit.getEvent(viewer, c.req.valid('param').id);
     if (!event) throw new NotFoundError('Audit event');
     return c.json(
       { ...toWasabi(event), ...(event.additionalId ? { additional_id: event.additionalId } : {}) },

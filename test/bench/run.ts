@@ -8,6 +8,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { Command, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
 import postgres from 'postgres';
+import { operatorViewer } from '../../src/audit/viewer.ts';
 import { createApiKey, findTenantBySlug } from '../../src/auth/admin.ts';
 import { loadConfig } from '../../src/config.ts';
 import { type Gateway, openGateway } from '../../src/gateway.ts';
@@ -269,7 +270,7 @@ async function verifySomeChains(gateway: Gateway, events: number, seed: number) 
   for (const t of picks) {
     const tenant = await findTenantBySlug(gateway.database, t.slug);
     if (!tenant) throw new Error(`tenant ${t.slug} is missing`);
-    const report = await gateway.chain.verify(tenant.id);
+    const report = await gateway.chain.verify(operatorViewer(tenant));
     log(
       `chain of ${t.slug}: ${report.intact ? 'intact' : `BROKEN at ${report.break?.sequence} (${report.break?.detail})`}, ` +
         `${report.eventsChecked} events, ${report.checkpointsChecked} checkpoints`,

@@ -1,0 +1,272 @@
+// Every entry point, every kind of key. The GraphQL root fields come from the schema itself and the
+// REST routes from the app's live route table, so a new field or route fails this file until
+// someone decides who may use it. Each (entry point, key) pair has one exact expected outcome.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiKey, revokeApiKey } from '../src/auth/admin.ts';
+import { parseApiKey } from '../src/auth/keys.ts';
+import { schema } from '../src/graphql/schema.ts';
+import { startTestGateway, type TestGateway, type TestTenant } from './support/gateway.ts';
+
+const KEYS = ['read', 'write', 'readWrite', 'revoked', 'missing'] as const;
+type KeyKind = (typeof KEYS)[number];
+
+/** What a request answered: its status and the stable error code, or `ok`. */
+type Outcome = `${number} ${string}`;
+
+const OK = '200 ok';
+const UNAUTHENTICATED_GQL = '401 UNAUTHENTICATED';
+const UNAUTHENTICATED_REST = '401 unauthenticated';
+
+/** The outcome for each key, when reading needs `read` and any valid key gets in. */
+const needsRead = (ok: Outcome, forbidden: Outcome, unauthenticated: Outcome) => ({
+  read: ok,
+  write: forbidden,
+  readWrite: ok,
+  revoked: unauthenticated,
+  missing: unauthenticated,
+});
+const needsWrite = (ok: Outcome, forbidden: Outcome, unauthenticated: Outcome) => ({
+  read: forbidden,
+  write: ok,
+  readWrite: ok,
+  revoked: unauthenticated,
+  missing: unauthenticated,
+});
+
+type GraphQLDoor = { query: string; variables?: (eventId: string) => Record<string, unknown> };
+
+/** One minimal valid operation per root field: `Query.x` / `Mutation.x`. */
+const GRAPHQL_DOORS: Record<string, GraphQLDoor & { expect: Record<KeyKind, Outcome> }> = {
+  'Query.auditEvents': {
+    query: '{ auditEvents(first: 1) { totalCount edges { node { id action } } } }',
+    expect: needsRead(OK, '403 FORBIDDEN', UNAUTHENTICATED_GQL),
+  },
+  'Query.availableFilters': {
+    query: '{ availableFilters { actions } }',
+    expect: needsRead(OK, '403 FORBIDDEN', UNAUTHENTICATED_GQL),
+  },
+  'Query.checkpoints': {
+    query: '{ checkpoints { sequence } }',
+    expect: needsRead(OK, '403 FORBIDDEN', UNAUTHENTICATED_GQL),
+  },
+  'Query.event': {
+    query: 'query ($id: ID!) { event(id: $id) { id action actor { email } metadata } }',
+    variables: (id) => ({ id }),
+    expect: needsRead(OK, '403 FORBIDDEN', UNAUTHENTICATED_GQL),
+  },
+  'Query.node': {
+    query: 'query ($id: ID!) { node(id: $id) { id ... on AuditEvent { action actor { email } metadata } } }',
+    variables: (id) => ({ id }),
+    expect: needsRead(OK, '403 FORBIDDEN', UNAUTHENTICATED_GQL),
+  },
+  'Query.nodes': {
+    query:
+      'query ($ids: [ID!]!) { nodes(ids: $ids) { id ... on AuditEvent { action actor { email } metadata } } }',
+    variables: (id) => ({ ids: [id] }),
+    expect: needsRead(OK, '403 FORBIDDEN', UNAUTHENTICATED_GQL),
+  },
+  'Query.verifyChain': {
+    query: '{ verifyChain { intact } }',
+    expect: needsRead(OK, '403 FORBIDDEN', UNAUTHENTICATED_GQL),
+  },
+  // Who am I: any valid key may ask, whatever its scopes.
+  'Query.viewer': {
+    query: '{ viewer { keyId scopes tenant { slug } } }',
+    expect: {
+      read: OK,
+      write: OK,
+      readWrite: OK,
+      revoked: UNAUTHENTICATED_GQL,
+      missing: UNAUTHENTICATED_GQL,
+    },
+  },
+  'Mutation.recordEvent': {
+    query: 'mutation { recordEvent(input: { action: "door.checked" }) { id } }',
+    expect: needsWrite(OK, '403 FORBIDDEN', UNAUTHENTICATED_GQL),
+  },
+  'Mutation.recordEvents': {
+    query: 'mutation { recordEvents(inputs: [{ action: "door.checked" }]) { __typename } }',
+    expect: needsWrite(OK, '403 FORBIDDEN', UNAUTHENTICATED_GQL),
+  },
+};
+
+type RestDoor = { path: (eventId: string) => string; body?: unknown };
+
+/** One minimal valid request per REST route, keyed as Hono lists it: `METHOD /path/:param`. */
+const REST_DOORS: Record<string, RestDoor & { expect: Record<KeyKind, Outcome> }> = {
+  'GET /v1/audit': {
+    path: () => '/v1/audit',
+    expect: needsRead('200 ok', '403 forbidden', UNAUTHENTICATED_REST),
+  },
+  'GET /v1/audit/:eventId': {
+    path: (id) => `/v1/audit/${id}`,
+    expect: needsRead('200 ok', '403 forbidden', UNAUTHENTICATED_REST),
+  },
+  'GET /enterprise/v1/audit-log': {
+    path: () => '/enterprise/v1/audit-log',
+    expect: needsRead('200 ok', '403 forbidden', UNAUTHENTICATED_REST),
+  },
+  'GET /api/data/audit': {
+    path: () => '/api/data/audit',
+    expect: needsRead('200 ok', '403 forbidden', UNAUTHENTICATED_REST),
+  },
+  'GET /api/data/audit/filters': {
+    path: () => '/api/data/audit/filters',
+    expect: needsRead('200 ok', '403 forbidden', UNAUTHENTICATED_REST),
+  },
+  'GET /api/data/audit/:id': {
+    path: (id) => `/api/data/audit/${id}`,
+    expect: needsRead('200 ok', '403 forbidden', UNAUTHENTICATED_REST),
+  },
+  'POST /audit/v1/event': {
+    path: () => '/audit/v1/event',
+    body: { action: 'door.checked' },
+    expect: needsWrite('201 ok', '403 forbidden', UNAUTHENTICATED_REST),
+  },
+  'POST /audit/v1/events': {
+    path: () => '/audit/v1/events',
+    body: { events: [{ action: 'door.checked' }] },
+    expect: needsWrite('200 ok', '403 forbidden', UNAUTHENTICATED_REST),
+  },
+};
+
+/**
+ * Routes anyone may call without a key: health, the public documents and keys, the landing page,
+ * GraphiQL (a page, not a query) and CORS preflight. GraphQL queries themselves are POST or GET
+ * /graphql with a query, and are covered field by field above.
+ */
+const PUBLIC_ROUTES: Record<string, RequestInit & { path: string }> = {
+  'GET /healthz': { path: '/healthz' },
+  'GET /readyz': { path: '/readyz' },
+  'GET /openapi.json': { path: '/openapi.json' },
+  'GET /.well-known/audit-signing-keys.json': { path: '/.well-known/audit-signing-keys.json' },
+  'GET /.well-known/audit-signing-key.pem': { path: '/.well-known/audit-signing-key.pem' },
+  'GET /': { path: '/' },
+  'GET /graphql': { path: '/graphql', headers: { accept: 'text/html' } },
+  'OPTIONS /graphql': {
+    path: '/graphql',
+    method: 'OPTIONS',
+    headers: { origin: 'https://example.com', 'access-control-request-method': 'POST' },
+  },
+};
+/** Where GraphQL operations arrive; not a door of its own. */
+const GRAPHQL_ENDPOINT = 'POST /graphql';
+
+let t: TestGateway;
+let tenant: TestTenant;
+let eventId: string;
+const keys = {} as Record<KeyKind, string | undefined>;
+
+beforeAll(async () => {
+  t = await startTestGateway();
+  tenant = await t.newTenant('doors');
+  const revoked = await createApiKey(t.gateway.database, tenant.slug, ['read', 'write']);
+  await revokeApiKey(t.gateway.database, parseApiKey(revoked.key)?.id as string);
+  Object.assign(keys, {
+    read: tenant.readKey,
+    write: tenant.writeOnlyKey,
+    readWrite: tenant.key,
+    revoked: revoked.key,
+    missing: undefined,
+  });
+  const res = await t.fetch('/audit/v1/events', {
+    method: 'POST',
+    key: tenant.key,
+    body: JSON.stringify({ events: [{ action: 'door.seeded', actor: { email: 'someone@example.com' } }] }),
+  });
+  eventId = ((await res.json()) as { results: { id: string }[] }).results[0]?.id as string;
+});
+afterAll(() => t?.close());
+
+function rootFields(): string[] {
+  const fields = (type: 'Query' | 'Mutation') =>
+    Object.keys((type === 'Query' ? schema.getQueryType() : schema.getMutationType())?.getFields() ?? {}).map(
+      (name) => `${type}.${name}`,
+    );
+  return [...fields('Query'), ...fields('Mutation')].sort();
+}
+
+function liveRoutes(): string[] {
+  return [
+    ...new Set(
+      t.gateway.app
+        .routes()
+        .filter((r) => r.method !== 'ALL') // middleware
+        .map((r) => `${r.method} ${r.path}`),
+    ),
+  ].sort();
+}
+
+async function graphqlOutcome(door: GraphQLDoor, key: string | undefined, field: string): Promise<Outcome> {
+  const res = await t.gqlRaw({ query: door.query, variables: door.variables?.(eventId) ?? {} }, key);
+  const code = res.errors?.[0]?.extensions?.code;
+  if (code) return `${res.status} ${String(code)}`;
+  // No error is only "ok" when the field answered something: a null event is a quiet refusal.
+  const value = res.data?.[field];
+  return `${res.status} ${value == null || (Array.isArray(value) && value.includes(null)) ? 'null' : 'ok'}`;
+}
+
+async function restOutcome(route: string, door: RestDoor, key: string | undefined): Promise<Outcome> {
+  const [method] = route.split(' ');
+  const res = await t.fetch(door.path(eventId), {
+    method,
+    ...(key === undefined ? {} : { key }),
+    ...(door.body === undefined
+      ? {}
+      : { body: JSON.stringify(door.body), headers: { 'content-type': 'application/json' } }),
+  });
+  if (res.ok) return `${res.status} ok`;
+  const body = (await res.json()) as { error?: string };
+  return `${res.status} ${body.error}`;
+}
+
+describe('every entry point is classified', () => {
+  it('every root Query and Mutation field of the schema has an expected outcome per key', () => {
+    expect(rootFields()).toEqual(Object.keys(GRAPHQL_DOORS).sort());
+  });
+
+  it('every route in the live route table is either public or has an expected outcome per key', () => {
+    const classified = [...Object.keys(REST_DOORS), ...Object.keys(PUBLIC_ROUTES), GRAPHQL_ENDPOINT].sort();
+    expect(liveRoutes()).toEqual(classified);
+  });
+});
+
+describe('every GraphQL root field answers each kind of key exactly as expected', () => {
+  for (const [name, door] of Object.entries(GRAPHQL_DOORS)) {
+    it(name, async () => {
+      const field = name.split('.')[1] as string;
+      const actual = Object.fromEntries(
+        await Promise.all(KEYS.map(async (k) => [k, await graphqlOutcome(door, keys[k], field)] as const)),
+      );
+      expect(actual).toEqual(door.expect);
+    });
+  }
+});
+
+describe('every REST route answers each kind of key exactly as expected', () => {
+  for (const [route, door] of Object.entries(REST_DOORS)) {
+    it(route, async () => {
+      const actual = Object.fromEntries(
+        await Promise.all(KEYS.map(async (k) => [k, await restOutcome(route, door, keys[k])] as const)),
+      );
+      expect(actual).toEqual(door.expect);
+    });
+  }
+});
+
+describe('public routes', () => {
+  for (const [route, { path, ...init }] of Object.entries(PUBLIC_ROUTES)) {
+    it(`${route} answers every key, or none, the same way and never asks for one`, async () => {
+      const statuses = await Promise.all(
+        KEYS.map(async (k) => {
+          const key = keys[k];
+          return (await t.fetch(path, { ...init, ...(key === undefined ? {} : { key }) })).status;
+        }),
+      );
+      expect(statuses[0]).not.toBe(401);
+      expect(statuses[0]).not.toBe(403);
+      expect(statuses[0]).toBeLessThan(500);
+      expect(new Set(statuses).size).toBe(1);
+    });
+  }
+});
