@@ -12,6 +12,7 @@ import type { AuditService } from './audit/service.ts';
 import type { ChainSigner } from './audit/signer.ts';
 import type { Authenticator } from './auth/authenticate.ts';
 import type { Database } from './db/client.ts';
+import { GRAPHIQL_ASSETS_PATH, graphiqlAsset, graphiqlPagePolicy } from './graphql/graphiql.ts';
 import { createGraphQLServer } from './graphql/yoga.ts';
 import type { AppEnv } from './http-env.ts';
 import { errorResponse } from './rest/errors.ts';
@@ -126,6 +127,12 @@ export function createApp(deps: AppDeps): App {
     production: options.production,
     demoApiKey: options.demoApiKey,
   });
+  if (options.graphiql) {
+    app.use('/graphql', graphiqlPagePolicy);
+    app.get(`${GRAPHIQL_ASSETS_PATH}/:version/:file`, (c) =>
+      graphiqlAsset(c.req.param('version'), c.req.param('file')),
+    );
+  }
   app.on(['GET', 'POST', 'OPTIONS'], '/graphql', async (c) =>
     platformResponse(
       await yoga.fetch(c.req.raw, { requestId: c.get('requestId'), clientAddress: c.get('clientAddress') }),

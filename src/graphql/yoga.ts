@@ -17,34 +17,12 @@ import type { Authenticator } from '../auth/authenticate.ts';
 import { createLoaders, type GraphQLContext } from './context.ts';
 import { useCostLimit } from './cost.ts';
 import { domainToGraphQLError, maskError, useInputErrorCodes } from './errors.ts';
+import { graphiqlOptions, renderGraphiQLPage } from './graphiql.ts';
 import { schema } from './schema.ts';
 
 export const GRAPHQL_LIMITS = { depth: 12, aliases: 100, tokens: 5000, cost: 50_000 } as const;
 
-export const EXAMPLE_QUERY = `# Your tenant's newest audit events. Press ▶ (or Ctrl+Enter) to run.
-# Paging: pass pageInfo.endCursor as "after" to get the next page.
-query RecentEvents {
-  viewer { tenant { slug } scopes }
-  auditEvents(first: 10, orderBy: { field: OCCURRED_AT, direction: DESC }) {
-    totalCount
-    edges {
-      node {
-        id
-        occurredAt
-        action
-        actor { email name type }
-        target { kind id name }
-        ipAddress
-      }
-    }
-    pageInfo { hasNextPage endCursor }
-  }
-  availableFilters {
-    actions
-    targetKinds { name actions }
-  }
-}
-`;
+export { EXAMPLE_QUERY } from './graphiql.ts';
 
 export type ServerContext = { requestId: string; clientAddress: string };
 
@@ -102,18 +80,9 @@ export function createGraphQLServer(opts: YogaOptions) {
     logging: false,
     plugins,
     maskedErrors: { maskError: maskError(opts.logger) },
-    graphiql: opts.graphiql
-      ? {
-          title: 'Audit gateway',
-          defaultQuery: EXAMPLE_QUERY,
-          headers: JSON.stringify(
-            { Authorization: `Bearer ${opts.demoApiKey ?? '<paste an API key here>'}` },
-            null,
-            2,
-          ),
-          shouldPersistHeaders: false,
-        }
-      : false,
+    // Served from this process (no CDN); the example tabs' time windows end at each page view.
+    graphiql: opts.graphiql ? () => graphiqlOptions(opts.demoApiKey, new Date()) : false,
+    renderGraphiQL: renderGraphiQLPage,
     context: async ({ request, requestId, clientAddress }) => {
       try {
         const viewer = await opts.authenticator.authenticate(request.headers, clientAddress);
