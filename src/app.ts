@@ -15,6 +15,14 @@ import type { Database } from './db/client.ts';
 import { GRAPHIQL_ASSETS_PATH, graphiqlAsset, graphiqlPagePolicy } from './graphql/graphiql.ts';
 import { createGraphQLServer } from './graphql/yoga.ts';
 import type { AppEnv } from './http-env.ts';
+import {
+  collectProcessMetrics,
+  recordHttpRequest,
+  routeOf,
+  scrape,
+  scrapeAllowed,
+  setDatabasePoolSize,
+} from './metrics.ts';
 import { errorResponse } from './rest/errors.ts';
 import { registerMadkudu } from './rest/madkudu.ts';
 import { registerMural } from './rest/mural.ts';
@@ -47,6 +55,8 @@ export type AppDeps = {
     trustedProxies: string[];
     madkuduRetentionMonths: number;
     demoApiKey?: string | undefined;
+    /** GET /metrics: served unless disabled; with a token, only to `Authorization: Bearer <token>`. */
+    metrics: { enabled: boolean; token: string | undefined; poolSize: number };
   };
 };
 
@@ -79,6 +89,7 @@ export function createApp(deps: AppDeps): App {
     c.set('authenticator', deps.authenticator);
     c.set('clientAddress', clientAddressOf(c.req.raw.headers, c.env?.remoteAddress, trust));
     await next();
+    recordHttpRequest(c.req.method, routeOf(c), c.res.status, (performance.now() - started) / 1000);
     const level = c.req.path === '/healthz' || c.req.path === '/readyz' ? 'debug' : 'info';
     logger[level](
       {
@@ -107,6 +118,16 @@ export function createApp(deps: AppDeps): App {
   );
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  if (options.metrics.enabled) {
+    collectProcessMetrics();
+    setDatabasePoolSize(deps.database.kind === 'postgres' ? options.metrics.poolSize : 1);
+    app.get('/metrics', async (c) => {
+      if (!scrapeAllowed(c.req.header('authorization'), options.metrics.token))
+        return c.json({ error: 'unauthorized', message: 'Send the metrics token as a Bearer token' }, 401);
+      const { body, contentType } = await scrape();
+      return c.body(body, 200, { 'Content-Type': contentType, 'Cache-Control': 'no-store' });
+    });
+  }
   app.get('/readyz', async (c) => {
     try {
       await deps.database.ping(1000);

@@ -71,6 +71,7 @@ export async function openGateway({ config, logger, onQuery }: GatewayOptions): 
         trustedProxies: config.trustedProxies,
         madkuduRetentionMonths: config.madkuduRetentionMonths,
         demoApiKey,
+        metrics: { enabled: config.metricsEnabled, token: config.metricsToken, poolSize: config.poolSize },
       },
     });
     return {

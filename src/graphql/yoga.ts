@@ -14,6 +14,7 @@ import type { ChainService } from '../audit/chain-service.ts';
 import { DomainError } from '../audit/errors.ts';
 import type { AuditService } from '../audit/service.ts';
 import type { Authenticator } from '../auth/authenticate.ts';
+import { useGraphQLMetrics } from '../metrics.ts';
 import { createLoaders, type GraphQLContext } from './context.ts';
 import { useCostLimit } from './cost.ts';
 import { domainToGraphQLError, maskError, useInputErrorCodes } from './errors.ts';
@@ -69,6 +70,7 @@ export function createGraphQLServer(opts: YogaOptions) {
     useCostLimit(GRAPHQL_LIMITS.cost),
     useInputErrorCodes(),
     useGraphQlJit() as Plugin,
+    useGraphQLMetrics(),
   ];
   // Without introspection, "Did you mean …?" hints would still leak the schema.
   if (!opts.introspection) plugins.push(useDisableIntrospection(), blockFieldSuggestionsPlugin() as Plugin);
