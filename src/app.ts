@@ -29,6 +29,7 @@ import { registerMural } from './rest/mural.ts';
 import { registerReplicated } from './rest/replicated.ts';
 import { restAuthentication, securitySchemes } from './rest/security.ts';
 import { registerWasabi } from './rest/wasabi.ts';
+import { traceRequests } from './tracing.ts';
 
 /** Every path the REST dialects serve (Hono patterns), all behind API-key authentication. */
 const REST_PREFIXES = [
@@ -83,6 +84,7 @@ export function createApp(deps: AppDeps): App {
   });
 
   app.use(requestId({ headerName: 'X-Request-Id' }));
+  app.use(traceRequests);
   app.use(async (c, next) => {
     const started = performance.now();
     c.set('logger', logger);

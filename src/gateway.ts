@@ -14,6 +14,7 @@ import type { Config } from './config.ts';
 import { type Database, openDatabase } from './db/client.ts';
 import { demoEvents } from './demo/events.ts';
 import { resolveSecrets } from './secrets.ts';
+import { startTracing } from './tracing.ts';
 
 export type Gateway = {
   app: App;
@@ -34,6 +35,9 @@ export type GatewayOptions = {
 };
 
 export async function openGateway({ config, logger, onQuery }: GatewayOptions): Promise<Gateway> {
+  const tracing = config.otlpEndpoint
+    ? await startTracing(config.otlpEndpoint, config.serviceName)
+    : undefined;
   const secrets = resolveSecrets(config, logger);
   const signer = ChainSigner.fromConfig(secrets.signingKey);
   const database = await openDatabase({
@@ -84,6 +88,7 @@ export async function openGateway({ config, logger, onQuery }: GatewayOptions): 
       close: async () => {
         await audit.drain();
         await database.close();
+        await tracing?.shutdown();
       },
     };
   } catch (error) {

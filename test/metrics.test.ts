@@ -119,8 +119,8 @@ describe('GET /metrics', () => {
     await g.fetch('/enterprise/v1/audit-log?maxResults=1', { key: tenant.readKey });
     const s = await scrape();
     expect(value(s, 'agw_db_pool_max_connections')).toBe(g.kind === 'postgres' ? g.config.poolSize : 1);
-    expect(s.families['agw_db_transactions_in_flight']?.type).toBe('gauge');
-    expect(s.families['agw_db_errors_total']?.type).toBe('counter');
+    expect(s.families.agw_db_transactions_in_flight?.type).toBe('gauge');
+    expect(s.families.agw_db_errors_total?.type).toBe('counter');
     expect('process_cpu_user_seconds_total' in s.families).toBe(true);
     expect('nodejs_eventloop_lag_seconds' in s.families).toBe(true);
     for (const secret of [tenant.slug, 'metrics-secret-slug', tenant.key, tenant.readKey, 'probe-action'])

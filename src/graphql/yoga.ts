@@ -15,6 +15,7 @@ import { DomainError } from '../audit/errors.ts';
 import type { AuditService } from '../audit/service.ts';
 import type { Authenticator } from '../auth/authenticate.ts';
 import { useGraphQLMetrics } from '../metrics.ts';
+import { useGraphQLTracing } from '../tracing.ts';
 import { createLoaders, type GraphQLContext } from './context.ts';
 import { useCostLimit } from './cost.ts';
 import { domainToGraphQLError, maskError, useInputErrorCodes } from './errors.ts';
@@ -71,6 +72,7 @@ export function createGraphQLServer(opts: YogaOptions) {
     useInputErrorCodes(),
     useGraphQlJit() as Plugin,
     useGraphQLMetrics(),
+    useGraphQLTracing(),
   ];
   // Without introspection, "Did you mean …?" hints would still leak the schema.
   if (!opts.introspection) plugins.push(useDisableIntrospection(), blockFieldSuggestionsPlugin() as Plugin);
