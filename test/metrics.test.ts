@@ -128,6 +128,28 @@ describe('GET /metrics', () => {
   });
 });
 
+describe('GET /metrics when the database fails', () => {
+  it('counts the failed database calls, and still answers', async () => {
+    const g = await startTestGateway();
+    const tenant = await g.newTenant('db-down');
+    const errors = async () => {
+      const text = await (await g.fetch('/metrics')).text();
+      const lines = text.split('\n').filter((l) => l.startsWith('agw_db_errors_total'));
+      return lines.reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
+    };
+    try {
+      const before = await errors();
+      await g.gateway.database.close();
+      const res = await g.fetch('/enterprise/v1/audit-log?maxResults=1', { key: tenant.readKey });
+      expect(res.status).toBeGreaterThanOrEqual(500);
+      expect(await errors()).toBeGreaterThan(before);
+    } finally {
+      // The database is closed already; this drops the test's Postgres database.
+      await g.close().catch(() => {});
+    }
+  });
+});
+
 describe('GET /metrics configuration', () => {
   it('with METRICS_TOKEN, answers only that token', async () => {
     const token = 'scrape-token-0123456789';
