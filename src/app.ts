@@ -16,14 +16,24 @@ import type { AuditService } from './audit/service.ts';
 import type { ChainSigner } from './audit/signer.ts';
 import type { Authenticator } from './auth/authenticate.ts';
 import type { Database } from './db/client.ts';
+import { GRAPHIQL_ASSETS_PATH, graphiqlAsset, graphiqlPagePolicy } from './graphql/graphiql.ts';
 import { createGraphQLServer } from './graphql/yoga.ts';
 import type { AppEnv } from './http-env.ts';
+import {
+  collectProcessMetrics,
+  recordHttpRequest,
+  routeOf,
+  scrape,
+  scrapeAllowed,
+  setDatabasePoolSize,
+} from './metrics.ts';
 import { errorResponse } from './rest/errors.ts';
 import { registerMadkudu } from './rest/madkudu.ts';
 import { registerMural } from './rest/mural.ts';
 import { registerReplicated } from './rest/replicated.ts';
 import { restAuthentication, securitySchemes } from './rest/security.ts';
 import { registerWasabi } from './rest/wasabi.ts';
+import { traceRequests } from './tracing.ts';
 import { requireUtf8Body } from './utf8-body.ts';
 
 /** Every path the REST dialects serve (Hono patterns), all behind API-key authentication. */
@@ -53,6 +63,8 @@ export type AppDeps = {
     /** Browser origins allowed to call the API cross-origin (CORS); none when empty. */
     corsOrigins?: readonly string[] | undefined;
     demoApiKey?: string | undefined;
+    /** GET /metrics: served unless disabled; with a token, only to `Authorization: Bearer <token>`. */
+    metrics: { enabled: boolean; token: string | undefined; poolSize: number };
   };
 };
 
@@ -81,6 +93,7 @@ export function createApp(deps: AppDeps): App {
   // An incoming id is kept when it is short and plain (letters, digits, `_`, `-`, `=`) so it can
   // be followed through a proxy's logs; anything else is replaced by a fresh UUID.
   app.use(requestId({ headerName: 'X-Request-Id', limitLength: 128 }));
+  app.use(traceRequests);
   app.use(async (c, next) => {
     const started = performance.now();
     const log = logger.child({ requestId: c.get('requestId') });
@@ -90,6 +103,7 @@ export function createApp(deps: AppDeps): App {
     await next();
     // Every answer carries the id, also those Hono did not build (yoga's, GraphiQL's page).
     c.header('X-Request-Id', c.get('requestId'));
+    recordHttpRequest(c.req.method, routeOf(c), c.res.status, (performance.now() - started) / 1000);
     const level = c.req.path === '/healthz' || c.req.path === '/readyz' ? 'debug' : 'info';
     log[level](
       {
@@ -142,6 +156,16 @@ export function createApp(deps: AppDeps): App {
   );
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  if (options.metrics.enabled) {
+    collectProcessMetrics();
+    setDatabasePoolSize(deps.database.kind === 'postgres' ? options.metrics.poolSize : 1);
+    app.get('/metrics', async (c) => {
+      if (!scrapeAllowed(c.req.header('authorization'), options.metrics.token))
+        return c.json({ error: 'unauthorized', message: 'Send the metrics token as a Bearer token' }, 401);
+      const { body, contentType } = await scrape();
+      return c.body(body, 200, { 'Content-Type': contentType, 'Cache-Control': 'no-store' });
+    });
+  }
   app.get('/readyz', async (c) => {
     try {
       await deps.database.ping(1000);
@@ -163,6 +187,12 @@ export function createApp(deps: AppDeps): App {
     demoApiKey: options.demoApiKey,
   });
   app.use('/graphql', requireUtf8Body('graphql'));
+  if (options.graphiql) {
+    app.use('/graphql', graphiqlPagePolicy);
+    app.get(`${GRAPHIQL_ASSETS_PATH}/:version/:file`, (c) =>
+      graphiqlAsset(c.req.param('version'), c.req.param('file')),
+    );
+  }
   app.on(['GET', 'POST', 'OPTIONS'], '/graphql', async (c) =>
     platformResponse(
       await yoga.fetch(c.req.raw, {

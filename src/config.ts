@@ -62,6 +62,10 @@ const EnvSchema = z.object({
   SHUTDOWN_TIMEOUT_SECONDS: positiveInt(1, 600).default(20),
   DEMO_SEED: booleanFlag.default(true),
   DEMO_EVENTS: positiveInt(0, 1_000_000).default(3000),
+  METRICS_ENABLED: booleanFlag.default(true),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ message: 'must be a URL, e.g. http://collector:4318' }).optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).default('audit-gateway'),
+  METRICS_TOKEN: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -96,6 +100,13 @@ export type Config = {
   demoSeed: boolean;
   demoEvents: number;
   logLevel: string;
+  /** GET /metrics (Prometheus); it carries no tenant data, so it is on unless switched off. */
+  metricsEnabled: boolean;
+  /** When set, /metrics answers only `Authorization: Bearer <token>`. */
+  metricsToken: string | undefined;
+  /** OTLP/HTTP collector base URL; tracing is off without it. */
+  otlpEndpoint: string | undefined;
+  serviceName: string;
 };
 
 export class ConfigError extends Error {
@@ -159,6 +170,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     demoSeed: e.DEMO_SEED,
     demoEvents: e.DEMO_EVENTS,
     logLevel: e.LOG_LEVEL,
+    metricsEnabled: e.METRICS_ENABLED,
+    metricsToken: e.METRICS_TOKEN,
+    otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
+    serviceName: e.OTEL_SERVICE_NAME,
   });
 }
 

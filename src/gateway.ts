@@ -16,6 +16,7 @@ import type { Config } from './config.ts';
 import { type Database, openDatabase } from './db/client.ts';
 import { demoEvents } from './demo/events.ts';
 import { resolveSecrets } from './secrets.ts';
+import { startTracing } from './tracing.ts';
 
 export type Gateway = {
   app: App;
@@ -36,6 +37,9 @@ export type GatewayOptions = {
 };
 
 export async function openGateway({ config, logger, onQuery }: GatewayOptions): Promise<Gateway> {
+  const tracing = config.otlpEndpoint
+    ? await startTracing(config.otlpEndpoint, config.serviceName)
+    : undefined;
   const secrets = resolveSecrets(config, logger);
   const signer = ChainSigner.fromConfig(secrets.signingKey, secrets.previousSigningKeys);
   const database = await openDatabase({
@@ -75,6 +79,7 @@ export async function openGateway({ config, logger, onQuery }: GatewayOptions): 
         madkuduRetentionMonths: config.madkuduRetentionMonths,
         corsOrigins: config.corsOrigins,
         demoApiKey,
+        metrics: { enabled: config.metricsEnabled, token: config.metricsToken, poolSize: config.poolSize },
       },
     });
     return {
@@ -87,6 +92,7 @@ export async function openGateway({ config, logger, onQuery }: GatewayOptions): 
       close: async () => {
         await audit.drain();
         await database.close();
+        await tracing?.shutdown();
       },
     };
   } catch (error) {

@@ -26,6 +26,8 @@ const NOT_REST = new Set([
   'OPTIONS /graphql',
   'GET /healthz',
   'GET /readyz',
+  'GET /metrics',
+  'GET /graphiql/assets/{version}/{file}',
   'GET /openapi.json',
   'GET /.well-known/audit-signing-keys.json',
   'GET /.well-known/audit-signing-key.pem',

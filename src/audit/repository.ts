@@ -4,6 +4,7 @@
 import { and, asc, desc, eq, gt, gte, lt, type SQL, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../db/client.ts';
 import { auditCatalog, auditEvents, chainCheckpoints, chainHeads } from '../db/schema.ts';
+import { databaseFailed, transactionEnded, transactionStarted } from '../metrics.ts';
 import { classifyDatabaseError } from './errors.ts';
 import type { AuditEvent, JsonObject } from './model.ts';
 import type { SignedStatement } from './signer.ts';
@@ -200,13 +201,16 @@ export function rowToEvent(r: EventRow): AuditEvent {
  * errors that mean "database unreachable" come out as DatabaseUnavailableError.
  */
 export async function inTenant<T>(db: Db, tenantId: number, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  transactionStarted();
   try {
     return await db.transaction(async (tx) => {
       await tx.execute(sql`select set_config('app.tenant_id', ${String(tenantId)}, true)`);
       return fn(tx);
     });
   } catch (error) {
-    throw classifyDatabaseError(error);
+    throw databaseFailed(classifyDatabaseError(error));
+  } finally {
+    transactionEnded();
   }
 }
 

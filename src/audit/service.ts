@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { uuidv7 } from 'uuidv7';
 import type { Db } from '../db/client.ts';
+import { recordChainAppend, recordCheckpointSigned, recordIngestBatch } from '../metrics.ts';
 import { sealEvent } from './chain.ts';
 import { ConflictError, ValidationError } from './errors.ts';
 import { GroupCommitter } from './group-commit.ts';
@@ -88,6 +89,7 @@ export class AuditService {
         seal: sealEvent,
         checkpoint: (head, now) => this.#checkpointIfDue(tenantId, head, now),
       });
+      recordChainAppend(outcomes);
       return outcomes;
     }, 2 * MAX_BATCH);
   }
@@ -329,6 +331,7 @@ export class AuditService {
 
   async #store(tenantId: number, events: repo.NewEvent[]): Promise<RecordResult[]> {
     if (events.length === 0) return [];
+    recordIngestBatch(events.length);
     const outcomes = await this.#committer.submit(tenantId, events);
     return outcomes.map((o) =>
       o.kind === 'conflict'
@@ -366,6 +369,7 @@ export class AuditService {
     const age = head.checkpointAt ? now.getTime() - head.checkpointAt.getTime() : Number.POSITIVE_INFINITY;
     const byTime = age >= this.#options.checkpointIntervalSeconds * 1000;
     if (!force && !byCount && !byTime) return null;
+    recordCheckpointSigned();
     return this.#signer.sign({
       type: 'checkpoint',
       tenant: tenantId,

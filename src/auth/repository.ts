@@ -4,6 +4,7 @@ import { and, asc, eq, isNull, sql } from 'drizzle-orm';
 import { classifyDatabaseError } from '../audit/errors.ts';
 import type { Database, Db } from '../db/client.ts';
 import { apiKeys, tenants } from '../db/schema.ts';
+import { databaseFailed } from '../metrics.ts';
 import type { Scope } from './keys.ts';
 
 export type Tenant = { id: number; slug: string };
@@ -84,6 +85,6 @@ export async function findApiKey(db: Db, keyId: string): Promise<StoredKey | nul
       .where(eq(apiKeys.id, keyId));
     return row ?? null;
   } catch (error) {
-    throw classifyDatabaseError(error);
+    throw databaseFailed(classifyDatabaseError(error));
   }
 }

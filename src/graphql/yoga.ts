@@ -13,39 +13,19 @@ import type { ChainService } from '../audit/chain-service.ts';
 import { DomainError } from '../audit/errors.ts';
 import type { AuditService } from '../audit/service.ts';
 import type { Authenticator } from '../auth/authenticate.ts';
+import { useGraphQLMetrics } from '../metrics.ts';
+import { useGraphQLTracing } from '../tracing.ts';
 import { createLoaders, type GraphQLContext } from './context.ts';
 import { useCostLimit } from './cost.ts';
 import { createErrorMasking, domainToGraphQLError, useInputErrorCodes, useNoSuggestions } from './errors.ts';
+import { graphiqlOptions, renderGraphiQLPage } from './graphiql.ts';
 import { useListLimits } from './list-limits.ts';
 import { useAcceptedMediaTypes } from './media-types.ts';
 import { schema } from './schema.ts';
 
 export const GRAPHQL_LIMITS = { depth: 12, aliases: 100, tokens: 5000, cost: 50_000 } as const;
 
-export const EXAMPLE_QUERY = `# Your tenant's newest audit events. Press ▶ (or Ctrl+Enter) to run.
-# Paging: pass pageInfo.endCursor as "after" to get the next page.
-query RecentEvents {
-  viewer { tenant { slug } scopes }
-  auditEvents(first: 10, orderBy: { field: OCCURRED_AT, direction: DESC }) {
-    totalCount
-    edges {
-      node {
-        id
-        occurredAt
-        action
-        actor { email name type }
-        target { kind id name }
-        ipAddress
-      }
-    }
-    pageInfo { hasNextPage endCursor }
-  }
-  availableFilters {
-    actions
-    targetKinds { name actions }
-  }
-}
-`;
+export { EXAMPLE_QUERY } from './graphiql.ts';
 
 /** Handed in by the HTTP app for each request; `logger` carries the request id. */
 export type ServerContext = { requestId: string; clientAddress: string; logger: Logger };
@@ -97,6 +77,8 @@ export function createGraphQLServer(opts: YogaOptions) {
     useInputErrorCodes(),
     useGraphQlJit() as Plugin,
     masking.useUnexpectedErrorLog() as Plugin,
+    useGraphQLMetrics(),
+    useGraphQLTracing(),
   ];
   // Without introspection, "Did you mean …?" hints would still leak the schema.
   if (!opts.introspection) plugins.push(useDisableIntrospection(), useNoSuggestions());
@@ -112,18 +94,9 @@ export function createGraphQLServer(opts: YogaOptions) {
     multipart: false,
     plugins,
     maskedErrors: { maskError: masking.maskError },
-    graphiql: opts.graphiql
-      ? {
-          title: 'Audit gateway',
-          defaultQuery: EXAMPLE_QUERY,
-          headers: JSON.stringify(
-            { Authorization: `Bearer ${opts.demoApiKey ?? '<paste an API key here>'}` },
-            null,
-            2,
-          ),
-          shouldPersistHeaders: false,
-        }
-      : false,
+    // Served from this process (no CDN); the example tabs' time windows end at each page view.
+    graphiql: opts.graphiql ? () => graphiqlOptions(opts.demoApiKey, new Date()) : false,
+    renderGraphiQL: renderGraphiQLPage,
     context: async ({ request, requestId, clientAddress }) => {
       try {
         const viewer = await opts.authenticator.authenticate(request.headers, clientAddress);
