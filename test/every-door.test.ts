@@ -131,8 +131,8 @@ const REST_DOORS: Record<string, RestDoor & { expect: Record<KeyKind, Outcome> }
 };
 
 /**
- * Routes anyone may call without a key: health, the public documents and keys, the landing page,
- * GraphiQL (a page, not a query) and CORS preflight. GraphQL queries themselves are POST or GET
+ * Routes anyone may call without a key: health, metrics, the public documents and keys, the landing
+ * page, GraphiQL (a page and its static assets, not a query) and CORS preflight. GraphQL queries themselves are POST or GET
  * /graphql with a query, and are covered field by field above.
  */
 const PUBLIC_ROUTES: Record<string, RequestInit & { path: string }> = {
@@ -142,6 +142,10 @@ const PUBLIC_ROUTES: Record<string, RequestInit & { path: string }> = {
   'GET /.well-known/audit-signing-keys.json': { path: '/.well-known/audit-signing-keys.json' },
   'GET /.well-known/audit-signing-key.pem': { path: '/.well-known/audit-signing-key.pem' },
   'GET /': { path: '/' },
+  // Prometheus metrics: open unless METRICS_TOKEN is set (test/metrics.test.ts covers the token).
+  'GET /metrics': { path: '/metrics' },
+  // GraphiQL's static code, addressed by a content hash; an unknown hash is a 404 for everyone.
+  'GET /graphiql/assets/:version/:file': { path: '/graphiql/assets/0/graphiql.js' },
   'GET /graphql': { path: '/graphql', headers: { accept: 'text/html' } },
   'OPTIONS /graphql': {
     path: '/graphql',
