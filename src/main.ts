@@ -40,7 +40,7 @@ const GATEWAY_VARIABLES = [...DATABASE_VARIABLES, 'TOKEN_SECRET', 'SIGNING_KEY']
 function environmentHelp(names: readonly string[]): string {
   const width = Math.max(...names.map((n) => n.length));
   const lines = names.map((n) => `  ${n.padEnd(width)}  ${VARIABLES[n] ?? 'see the README'}`.trimEnd());
-  return `\nEnvironment (also read from ./.env, or the file given with --env-file):\n${lines.join('\n')}\n`;
+  return `\nEnvironment (also read from ./.env, or the file named by --env-file or ENV_FILE):\n${lines.join('\n')}\n`;
 }
 
 type Settings = { config: Config; environment: Environment };
@@ -146,7 +146,7 @@ function print(json: boolean, value: unknown, text: string) {
 const program = new Command('audit-gateway')
   .description('GraphQL audit gateway with MadKudu, Mural, Wasabi AiR and Replicated REST compatibility')
   .version(version, '-V, --version')
-  .option('--env-file <path>', 'read settings from this file (default: ./.env when it exists)')
+  .option('--env-file <path>', 'read settings from this file (default: $ENV_FILE, else ./.env if it exists)')
   .option('--no-env-file', 'read no env file, only the environment')
   .showHelpAfterError()
   .addHelpText('after', environmentHelp(GATEWAY_VARIABLES));

@@ -326,6 +326,12 @@ describe('which database a command opens', () => {
         '"from_env" on 127.0.0.1:1 as u (DATABASE_URL from the environment)',
       );
 
+      const notRead = await runCli(['tenants', 'list'], {
+        cwd: dir,
+        env: { ENV_FILE: 'none', DATA_DIR: path.join(dir, 'none') },
+      });
+      expect(notRead.stderr).toContain(`embedded PGlite in ${path.join(dir, 'none')} (DATABASE_URL not set)`);
+
       writeFileSync(path.join(dir, 'embedded.env'), `DATA_DIR=${path.join(dir, 'named')}\n`);
       const named = await runCli(['--env-file', 'embedded.env', 'tenants', 'create', 'acme'], { cwd: dir });
       expect(named.code).toBe(0);

@@ -17,14 +17,18 @@ export type Environment = {
 export class EnvFileError extends Error {}
 
 /**
- * Reads `file`, or `./.env` when it exists and no file is named (`false`: read none). Variables
- * already set in the environment win, as with `node --env-file`; an empty one counts as unset.
+ * Reads `file` (from --env-file; `false`: --no-env-file), else the file ENV_FILE names (`none`:
+ * none; the test suite sets that so a developer's .env never reaches it), else `./.env` when it
+ * exists. Variables already set in the environment win, as with `node --env-file`; an empty one
+ * counts as unset.
  */
 export function readEnvironment(
   file: string | false | undefined,
   processEnv: NodeJS.ProcessEnv = process.env,
 ): Environment {
-  const envFile = file === false ? undefined : (file ?? (existsSync('.env') ? '.env' : undefined));
+  const named = file ?? (processEnv.ENV_FILE ? processEnv.ENV_FILE : undefined);
+  const envFile =
+    named === false || named === 'none' ? undefined : (named ?? (existsSync('.env') ? '.env' : undefined));
   const values: NodeJS.ProcessEnv = { ...processEnv };
   const fromFile = new Set<string>();
   if (envFile !== undefined) {
