@@ -157,7 +157,7 @@ describe('CLI manners', () => {
   });
 });
 
-describe('secrets', () => {
+describe('secrets', { timeout: 240_000 }, () => {
   it('prints lines that Node’s .env reader and loadConfig accept', async () => {
     const result = await runCli(['secrets']);
     expect(result.code).toBe(0);
@@ -273,7 +273,7 @@ describe('configuration errors', () => {
   });
 });
 
-describe('which database a command opens', () => {
+describe('which database a command opens', { timeout: 240_000 }, () => {
   it('names the embedded database and its directory on stderr', async () => {
     const dataDir = path.join(tempDir('which'), 'data');
     const result = await runCli(['tenants', 'list'], { env: { DATA_DIR: dataDir } });

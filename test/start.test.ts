@@ -86,7 +86,10 @@ async function runExampleQuery(url: string, key: string) {
 }
 
 describe.skipIf(dbKind !== 'pglite')('npm start on the embedded database', () => {
-  it('seeds a demo tenant, prints its key, and GraphiQL opens on a query that works', async () => {
+  // Two starts of a real server: longer than the default timeout on a busy machine.
+  it('seeds a demo tenant, prints its key, and GraphiQL opens on a query that works', {
+    timeout: 240_000,
+  }, async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'agw-start-'));
     try {
       const began = performance.now();

@@ -47,11 +47,13 @@ export async function ensureCompiledCli(): Promise<string> {
   try {
     const started = Date.now();
     if (builtAt() < newestSource()) {
+      // What `npm run build` does: compile, then pack the embedded database template.
       await promisify(execFile)(process.execPath, [
         path.resolve('node_modules/typescript/bin/tsc'),
         '-p',
         'tsconfig.build.json',
       ]);
+      await promisify(execFile)(process.execPath, [path.resolve('dist/db/build-pglite-template.js')]);
       // Dated when the build began: a source saved during the build makes the next run rebuild.
       writeFileSync(stamp, `${new Date(started).toISOString()}\n`);
       utimesSync(stamp, new Date(started), new Date(started));
