@@ -169,7 +169,10 @@ try {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const width = Math.max(...rows.map((r) => r.what.length));
-process.stdout.write(`\n${'measurement'.padEnd(width)}  median   runs (s)             target  ratio\n`);
+const runsWidth = Math.max(8, ...rows.map((r) => r.times.map((t) => t.toFixed(2)).join(' ').length));
+process.stdout.write(
+  `\n${'measurement'.padEnd(width)}  median  ${'runs (s)'.padEnd(runsWidth)}  target  ratio\n`,
+);
 for (const row of rows) {
   const m = median(row.times);
   const runs = row.times.map((t) => t.toFixed(2)).join(' ');
@@ -178,7 +181,7 @@ for (const row of rows) {
       ? ''
       : `${`${row.target.toFixed(1)} s`.padStart(6)}  ${(m / row.target).toFixed(2)}${m <= row.target ? '' : '  OVER'}`;
   process.stdout.write(
-    `${row.what.padEnd(width)}  ${`${m.toFixed(2)} s`.padStart(6)}   ${runs.padEnd(20)} ${verdict}\n`,
+    `${row.what.padEnd(width)}  ${`${m.toFixed(2)} s`.padStart(6)}  ${runs.padEnd(runsWidth)}  ${verdict}\n`,
   );
 }
 process.stdout.write(
