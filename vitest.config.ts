@@ -14,7 +14,7 @@ const shared = {
 };
 // The CLI and server read ./.env; a developer's (say, the README's Postgres one) must not leak into
 // tests, which spawn them with this environment.
-const env = { ENV_FILE: 'none' };
+const env = { DOTENV_FILE: 'none' };
 
 export default defineConfig({
   resolve: {

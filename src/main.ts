@@ -45,7 +45,7 @@ const GATEWAY_VARIABLES = [...DATABASE_VARIABLES, 'TOKEN_SECRET', 'SIGNING_KEY']
 function environmentHelp(names: readonly string[]): string {
   const width = Math.max(...names.map((n) => n.length));
   const lines = names.map((n) => `  ${n.padEnd(width)}  ${VARIABLES[n] ?? 'see the README'}`.trimEnd());
-  return `\nEnvironment (also read from ./.env, or the file named by --env-file or ENV_FILE):\n${lines.join('\n')}\n`;
+  return `\nEnvironment (also read from ./.env, or the file named by --dotenv or DOTENV_FILE):\n${lines.join('\n')}\n`;
 }
 
 type Settings = { config: Config; environment: Environment };
@@ -57,10 +57,10 @@ function fail(message: string): never {
 
 /** The environment and configuration, or exit 2 with every problem named. */
 function settings(): Settings {
-  const { envFile } = program.opts<{ envFile?: string | false }>();
+  const { dotenv } = program.opts<{ dotenv?: string | false }>();
   let environment: Environment;
   try {
-    environment = readEnvironment(envFile);
+    environment = readEnvironment(dotenv);
   } catch (error) {
     if (error instanceof EnvFileError) fail(`error: ${error.message}`);
     throw error;
@@ -154,8 +154,9 @@ function print(json: boolean, value: unknown, text: string) {
 const program = new Command('audit-gateway')
   .description('GraphQL audit gateway with MadKudu, Mural, Wasabi AiR and Replicated REST compatibility')
   .version(version, '-V, --version')
-  .option('--env-file <path>', 'read settings from this file (default: $ENV_FILE, else ./.env if it exists)')
-  .option('--no-env-file', 'read no env file, only the environment')
+  // Not --env-file: Node 20 takes that flag for itself wherever it appears on the command line.
+  .option('--dotenv <path>', 'read settings from this file (default: $DOTENV_FILE, else ./.env if it exists)')
+  .option('--no-dotenv', 'read no env file, only the environment')
   .showHelpAfterError()
   .addHelpText('after', environmentHelp(GATEWAY_VARIABLES));
 
@@ -548,12 +549,12 @@ program
   });
 
 /**
- * `serve` is what runs when no command is given (`audit-gateway`, `audit-gateway --env-file x`).
+ * `serve` is what runs when no command is given (`audit-gateway`, `audit-gateway --dotenv x`).
  * It is not commander's default command, because then a mistyped command would be taken as an
  * argument to `serve` instead of being reported as unknown.
  */
 function withDefaultCommand(args: string[]): string[] {
-  const valueOptions = new Set(['--env-file']);
+  const valueOptions = new Set(['--dotenv']);
   const informational = new Set(['-h', '--help', '-V', '--version']);
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;

@@ -265,6 +265,12 @@ describe('configuration errors', () => {
     }
   });
 
+  it('an env file that cannot be read exits 2, naming it', async () => {
+    const result = await runCli(['--dotenv', 'missing.env', 'tenants', 'list']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('cannot read the env file missing.env');
+  });
+
   it('a short TOKEN_SECRET names the variable and the command that makes one', async () => {
     const result = await runCli(['tenants', 'list'], { env: { TOKEN_SECRET: '...' } });
     expect(result.code).toBe(2);
@@ -328,12 +334,12 @@ describe('which database a command opens', { timeout: 240_000 }, () => {
 
       const notRead = await runCli(['tenants', 'list'], {
         cwd: dir,
-        env: { ENV_FILE: 'none', DATA_DIR: path.join(dir, 'none') },
+        env: { DOTENV_FILE: 'none', DATA_DIR: path.join(dir, 'none') },
       });
       expect(notRead.stderr).toContain(`embedded PGlite in ${path.join(dir, 'none')} (DATABASE_URL not set)`);
 
       writeFileSync(path.join(dir, 'embedded.env'), `DATA_DIR=${path.join(dir, 'named')}\n`);
-      const named = await runCli(['--env-file', 'embedded.env', 'tenants', 'create', 'acme'], { cwd: dir });
+      const named = await runCli(['--dotenv', 'embedded.env', 'tenants', 'create', 'acme'], { cwd: dir });
       expect(named.code).toBe(0);
       expect(named.stderr).toContain(`embedded PGlite in ${path.join(dir, 'named')}`);
     } finally {

@@ -119,7 +119,7 @@ describe.skipIf(dbKind !== 'pglite')('npm start on the embedded database', () =>
       // A second start keeps the data, does not seed again, and shows the same key. It runs
       // `audit-gateway` with no command, and finds DATA_DIR in the .env of its directory.
       writeFileSync(path.join(dataDir, '.env'), `DATA_DIR=${dataDir}\n`);
-      const second = await start({ ENV_FILE: '' }, { args: [], cwd: dataDir });
+      const second = await start({ DOTENV_FILE: '' }, { args: [], cwd: dataDir });
       expect(second.output()).toContain(`embedded PGlite in ${dataDir}`);
       expect(second.output()).toContain(key);
       const again = await runExampleQuery(second.url, key as string);

@@ -17,7 +17,7 @@ export type Environment = {
 export class EnvFileError extends Error {}
 
 /**
- * Reads `file` (from --env-file; `false`: --no-env-file), else the file ENV_FILE names (`none`:
+ * Reads `file` (from --dotenv; `false`: --no-dotenv), else the file DOTENV_FILE names (`none`:
  * none; the test suite sets that so a developer's .env never reaches it), else `./.env` when it
  * exists. Variables already set in the environment win, as with `node --env-file`; an empty one
  * counts as unset.
@@ -26,7 +26,7 @@ export function readEnvironment(
   file: string | false | undefined,
   processEnv: NodeJS.ProcessEnv = process.env,
 ): Environment {
-  const named = file ?? (processEnv.ENV_FILE ? processEnv.ENV_FILE : undefined);
+  const named = file ?? (processEnv.DOTENV_FILE ? processEnv.DOTENV_FILE : undefined);
   const envFile =
     named === false || named === 'none' ? undefined : (named ?? (existsSync('.env') ? '.env' : undefined));
   const values: NodeJS.ProcessEnv = { ...processEnv };
@@ -73,7 +73,7 @@ const LIBPQ_VARIABLES = ['PGHOST', 'PGDATABASE', 'PGUSER', 'PGPORT'];
 
 /**
  * Reasons to think the embedded database is not the one meant: a .env that was not read (in a
- * directory above, or passed over with --env-file/--no-env-file) sets DATABASE_URL, libpq's
+ * directory above, or passed over with --dotenv/--no-dotenv) sets DATABASE_URL, libpq's
  * variables are set (audit-gateway reads only DATABASE_URL), or the command is about to create
  * a new, empty embedded database.
  */
@@ -88,7 +88,7 @@ export function embeddedDatabaseWarnings(
   if (unread) {
     warnings.push(
       `${unread} sets DATABASE_URL, but that file was not read (only ${environment.envFile ?? 'no env file'} was); ` +
-        'pass --env-file, or run from its directory, to use that database',
+        'pass --dotenv, or run from its directory, to use that database',
     );
   }
   for (const name of LIBPQ_VARIABLES) {
