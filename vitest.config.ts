@@ -12,6 +12,9 @@ const shared = {
   testTimeout: 60_000,
   hookTimeout: 120_000,
 };
+// The CLI and server read ./.env; a developer's (say, the README's Postgres one) must not leak into
+// tests, which spawn them with this environment.
+const env = { DOTENV_FILE: 'none' };
 
 export default defineConfig({
   resolve: {
@@ -24,9 +27,14 @@ export default defineConfig({
     // files at a time pay off even on two cores (vitest's default there is one).
     maxWorkers: 2,
     projects: [
-      { extends: true as const, test: { ...shared, name: 'pglite', env: { TEST_DB: 'pglite' } } },
+      { extends: true as const, test: { ...shared, name: 'pglite', env: { ...env, TEST_DB: 'pglite' } } },
       ...(postgresUrl
-        ? [{ extends: true as const, test: { ...shared, name: 'postgres', env: { TEST_DB: 'postgres' } } }]
+        ? [
+            {
+              extends: true as const,
+              test: { ...shared, name: 'postgres', env: { ...env, TEST_DB: 'postgres' } },
+            },
+          ]
         : []),
       ...(process.env.FAULT_TEST === '1'
         ? [

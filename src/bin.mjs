@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-// The `audit-gateway` executable: loads the TypeScript sources through tsx, then the CLI.
+// The development entry point: runs the CLI from the TypeScript sources through tsx (a
+// devDependency), so a change is live without `npm run build`. The installed `audit-gateway`
+// and `npm start` run the compiled dist/main.js instead.
 import { register } from 'tsx/esm/api';
 
 register();

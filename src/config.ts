@@ -1,5 +1,9 @@
 // Parses process.env once, reports every problem at the same time, and hands the rest of the
 // program a typed, frozen Config. Nothing else in src/ reads process.env.
+import { createPrivateKey } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
 import proxyAddr from 'proxy-addr';
 import { z } from 'zod';
 
@@ -20,7 +24,9 @@ const corsOrigin = z.string().superRefine((value, ctx) => {
   if (problem) ctx.addIssue({ code: 'custom', message: `"${value}" ${problem}` });
 });
 
-const secret = z.string().min(32, { message: 'must be at least 32 characters of random text' });
+const secret = z.string().min(32, {
+  message: 'must be at least 32 characters of random text (`audit-gateway secrets` makes one)',
+});
 
 const EnvSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -69,6 +75,9 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
+/** Every variable loadConfig reads (the CLI's help lists them). */
+export const CONFIG_VARIABLES = Object.keys(EnvSchema.shape);
+
 export type Config = {
   env: 'development' | 'production' | 'test';
   port: number;
@@ -82,7 +91,7 @@ export type Config = {
   dataDir: string;
   /** HMAC secrets for cursors and tokens; the first signs, all verify (rotation). */
   tokenSecrets: string[] | undefined;
-  /** Ed25519 private key (PEM or base64 PKCS#8) that signs chain checkpoints. */
+  /** Ed25519 private key (PKCS#8 PEM, checked at load) that signs chain checkpoints. */
   signingKey: string | undefined;
   /** Retired signing keys (PEM blocks, or base64 DER separated by commas): old checkpoints verify with them. */
   previousSigningKeys: string | undefined;
@@ -132,6 +141,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   for (const p of trustedProxies) {
     if (!isProxySpec(p)) problems.push(`TRUSTED_PROXIES: "${p}" is not an IP address, CIDR or preset name`);
   }
+  const signingKey = raw.SIGNING_KEY === undefined ? undefined : readSigningKey(String(raw.SIGNING_KEY));
+  if (typeof signingKey === 'object') problems.push(`SIGNING_KEY: ${signingKey.problem}`);
   if (production) {
     if (!raw.TOKEN_SECRET) problems.push('TOKEN_SECRET: required when NODE_ENV=production');
     if (!raw.SIGNING_KEY) problems.push('SIGNING_KEY: required when NODE_ENV=production');
@@ -155,7 +166,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tokenSecrets: e.TOKEN_SECRET
       ? [e.TOKEN_SECRET, ...(e.TOKEN_SECRET_PREVIOUS ? [e.TOKEN_SECRET_PREVIOUS] : [])]
       : undefined,
-    signingKey: e.SIGNING_KEY,
+    signingKey: typeof signingKey === 'string' ? signingKey : undefined,
     previousSigningKeys: e.SIGNING_KEY_PREVIOUS,
     checkpointEveryEvents: e.CHECKPOINT_EVERY_EVENTS,
     checkpointIntervalSeconds: e.CHECKPOINT_INTERVAL_SECONDS,
@@ -200,4 +211,47 @@ function originProblem(value: string): string | undefined {
     return `is not an origin: write ${url.origin} (scheme, host and port only; no path, no trailing slash)`;
   }
   return undefined;
+}
+
+/**
+ * SIGNING_KEY may be the PEM itself (newlines real or written as `\n`), the same PKCS#8 DER in
+ * base64 on one line (what `audit-gateway secrets` prints, easy in a shell or a .env file), or
+ * the path of a PEM file. Returns the key as PEM, or why it cannot be used, so a bad key is a
+ * configuration error naming the variable instead of a crypto error at start.
+ */
+export function readSigningKey(value: string): string | { problem: string } {
+  let text = value.trim();
+  let source = 'the value';
+  // .env files do not expand ~ the way a shell does.
+  const file = text.startsWith('~/') ? path.join(homedir(), text.slice(2)) : text;
+  if (!text.startsWith('-----BEGIN') && existsSync(file) && statSync(file).isFile()) {
+    source = `the file ${text}`;
+    try {
+      text = readFileSync(file, 'utf8').trim();
+    } catch (error) {
+      return { problem: `cannot read ${source}: ${(error as Error).message}` };
+    }
+  }
+  if (text.startsWith('-----BEGIN')) text = text.replaceAll('\\n', '\n');
+  else if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(text)) {
+    if (/^(\.{1,2}\/|~\/|\/)|\.pem$/.test(text)) return { problem: `there is no file ${text}` };
+    return {
+      problem:
+        'must be an Ed25519 private key: a PEM, its base64 on one line, or the path of a PEM file ' +
+        '(`audit-gateway secrets` makes one)',
+    };
+  }
+  try {
+    const key = text.startsWith('-----BEGIN')
+      ? createPrivateKey(text)
+      : createPrivateKey({ key: Buffer.from(text, 'base64'), format: 'der', type: 'pkcs8' });
+    if (key.asymmetricKeyType !== 'ed25519') {
+      return { problem: `${source} is a ${key.asymmetricKeyType} key; it must be an Ed25519 private key` };
+    }
+    return key.export({ format: 'pem', type: 'pkcs8' }).toString().trim();
+  } catch {
+    return {
+      problem: `${source} is not a readable private key; it must be an Ed25519 private key (PKCS#8 PEM or its base64) — \`audit-gateway secrets\` makes one`,
+    };
+  }
 }

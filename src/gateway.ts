@@ -15,6 +15,7 @@ import { Authenticator } from './auth/authenticate.ts';
 import type { Config } from './config.ts';
 import { type Database, openDatabase } from './db/client.ts';
 import { demoEvents } from './demo/events.ts';
+import { recordDemoEvents, type SeedProgress } from './demo/seed.ts';
 import { resolveSecrets } from './secrets.ts';
 import { startTracing } from './tracing.ts';
 
@@ -34,9 +35,16 @@ export type GatewayOptions = {
   logger: Logger;
   /** Tests count SQL statements through this. */
   onQuery?: (query: string) => void;
+  /** Told how far the first start's demo seeding got (`serve` draws it on a terminal). */
+  onDemoProgress?: SeedProgress;
 };
 
-export async function openGateway({ config, logger, onQuery }: GatewayOptions): Promise<Gateway> {
+export async function openGateway({
+  config,
+  logger,
+  onQuery,
+  onDemoProgress,
+}: GatewayOptions): Promise<Gateway> {
   const tracing = config.otlpEndpoint
     ? await startTracing(config.otlpEndpoint, config.serviceName)
     : undefined;
@@ -62,7 +70,9 @@ export async function openGateway({ config, logger, onQuery }: GatewayOptions): 
     await refuseForeignDevelopmentKey(database, signer, secrets.signingKeyFile);
     const authenticator = new Authenticator(database.db, config.authFailuresPerMinute);
     const demoApiKey =
-      !config.databaseUrl && config.demoSeed ? await ensureDemo(database, audit, config, logger) : undefined;
+      !config.databaseUrl && config.demoSeed
+        ? await ensureDemo(database, audit, config, logger, onDemoProgress)
+        : undefined;
     const app = createApp({
       database,
       audit,
@@ -127,7 +137,13 @@ async function refuseForeignDevelopmentKey(
  * On an empty embedded database: a `demo` tenant with realistic events and a read/write key,
  * so GraphiQL works at once. The key is kept in DATA_DIR (demo only) to be shown again.
  */
-async function ensureDemo(database: Database, audit: AuditService, config: Config, logger: Logger) {
+async function ensureDemo(
+  database: Database,
+  audit: AuditService,
+  config: Config,
+  logger: Logger,
+  onProgress: SeedProgress | undefined,
+) {
   const keyFile = path.resolve(config.dataDir, 'demo-api-key');
   const tenants = await listTenants(database);
   if (tenants.length > 0) {
@@ -136,12 +152,10 @@ async function ensureDemo(database: Database, audit: AuditService, config: Confi
       : undefined;
   }
   const tenant = await createTenant(database, 'demo');
-  const events = [...demoEvents({ count: config.demoEvents, seed: 2024, now: new Date(), spanDays: 90 })];
-  for (let i = 0; i < events.length; i += 1000) {
-    await audit.recordEvents(operatorViewer(tenant), events.slice(i, i + 1000));
-  }
+  const events = demoEvents({ count: config.demoEvents, seed: 2024, now: new Date(), spanDays: 90 });
+  await recordDemoEvents(audit, operatorViewer(tenant), events, config.demoEvents, onProgress);
   const { key } = await createApiKey(database, 'demo', ['read', 'write'], 'demo key (printed at start)');
   writeFileSync(keyFile, `${key}\n`, { mode: 0o600 });
-  logger.info({ tenant: 'demo', events: events.length }, 'created the demo tenant');
+  logger.info({ tenant: 'demo', events: config.demoEvents }, 'created the demo tenant');
   return key;
 }

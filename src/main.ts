@@ -1,14 +1,13 @@
+#!/usr/bin/env node
 // The `audit-gateway` command. The only module with side effects at import: it reads the
-// environment once, then runs one subcommand (`serve` by default, which `npm start` runs).
-import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+// environment (and a .env file) once, then runs one subcommand (`serve` when none is given).
+// Everything heavy (database drivers, the GraphQL schema) is imported by the command that needs
+// it, so `--help` and `secrets` start at once.
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { closeSync, existsSync, fchmodSync, openSync, readFileSync, writeSync } from 'node:fs';
+import module from 'node:module';
+import { parseEnv } from 'node:util';
 import { Command, InvalidArgumentError } from 'commander';
-import { NotFoundError } from './audit/errors.ts';
-import { verifyExportFile } from './audit/export-file.ts';
-import { KeyRing } from './audit/signer.ts';
-import { parseDateOnly, parseDateTime } from './audit/time.ts';
 import {
   EXIT_STATUS,
   type SignedStatementText,
@@ -18,33 +17,84 @@ import {
 } from './audit/verify.ts';
 import { operatorViewer } from './audit/viewer.ts';
 import {
-  createApiKey,
-  createTenant,
-  findTenantBySlug,
-  listApiKeys,
-  listTenants,
-  parseScopes,
-  revokeApiKey,
-  validateSlug,
-} from './auth/admin.ts';
-import { type Config, ConfigError, loadConfig } from './config.ts';
-import { openDatabase } from './db/client.ts';
-import { applyMigrations } from './db/migrate.ts';
-import { demoEvents } from './demo/events.ts';
-import { openGateway } from './gateway.ts';
-import { createLogger } from './logger.ts';
-import { rotateSigningKey } from './secrets.ts';
-import { listen } from './server.ts';
+  databaseSource,
+  describeDatabase,
+  EnvFileError,
+  type Environment,
+  embeddedDatabaseWarnings,
+  readEnvironment,
+} from './cli/environment.ts';
+import { CONFIG_VARIABLES, type Config, ConfigError, loadConfig } from './config.ts';
+import type { Database } from './db/client.ts';
+import type { Gateway } from './gateway.ts';
 
-function config(): Config {
+// Node 22.1 and later keep the compiled code of the modules a command loads (the lazy imports
+// below) in a cache, so the next start parses less; Node 20 has no such cache and skips this.
+(module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
+
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+
+/** What the environment variables mean, for each command's help. */
+const VARIABLES: Record<string, string> = {
+  DATABASE_URL: 'Postgres URL (postgres://user:password@host:5432/db); unset: embedded PGlite in DATA_DIR',
+  DATABASE_MIGRATION_URL: 'owner connection for migrations and prune (default: DATABASE_URL)',
+  DATA_DIR: 'embedded database and development secrets (default ./.data)',
+  TOKEN_SECRET: 'HMAC secret for cursors, 32+ characters; unset outside production: kept in DATA_DIR',
+  SIGNING_KEY: 'Ed25519 key signing checkpoints: PEM, base64 or a PEM file; unset: kept in DATA_DIR',
+  NODE_ENV: 'production requires DATABASE_URL, TOKEN_SECRET and SIGNING_KEY',
+  LOG_LEVEL: 'fatal, error, warn, info (default), debug, trace or silent',
+};
+const DATABASE_VARIABLES = ['DATABASE_URL', 'DATABASE_MIGRATION_URL', 'DATA_DIR'];
+const GATEWAY_VARIABLES = [...DATABASE_VARIABLES, 'TOKEN_SECRET', 'SIGNING_KEY'];
+
+function environmentHelp(names: readonly string[]): string {
+  const width = Math.max(...names.map((n) => n.length));
+  const lines = names.map((n) => `  ${n.padEnd(width)}  ${VARIABLES[n] ?? 'see the README'}`.trimEnd());
+  return `\nEnvironment (also read from ./.env, or the file named by --dotenv or DOTENV_FILE):\n${lines.join('\n')}\n`;
+}
+
+type Settings = { config: Config; environment: Environment };
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(2);
+}
+
+/** The environment and configuration, or exit 2 with every problem named. */
+function settings(): Settings {
+  const { dotenv } = program.opts<{ dotenv?: string | false }>();
+  let environment: Environment;
   try {
-    return loadConfig();
+    environment = readEnvironment(dotenv);
+  } catch (error) {
+    if (error instanceof EnvFileError) fail(`error: ${error.message}`);
+    throw error;
+  }
+  try {
+    return { config: loadConfig(environment.values), environment };
   } catch (error) {
     if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(2);
+      const secretsHint = error.problems.some((p) => /^(TOKEN_SECRET|SIGNING_KEY)/.test(p))
+        ? '\nRun `audit-gateway secrets` to make a TOKEN_SECRET and SIGNING_KEY.'
+        : '';
+      fail(`${error.message}${environment.envFile ? `\n(read ${environment.envFile})` : ''}${secretsHint}`);
     }
     throw error;
+  }
+}
+
+/**
+ * Says on stderr which database this command opens, and warns when the embedded one looks
+ * unintended, before anything is written to it.
+ */
+function announceDatabase({ config, environment }: Settings, createsDatabase: 'expected' | 'unexpected') {
+  process.stderr.write(
+    `audit-gateway: database: ${describeDatabase(config)} (${databaseSource(environment)})\n`,
+  );
+  for (const warning of embeddedDatabaseWarnings(config, environment, { createsDatabase })) {
+    process.stderr.write(`audit-gateway: warning: ${warning}\n`);
   }
 }
 
@@ -55,9 +105,13 @@ function positiveInt(value: string): number {
 }
 
 async function withDatabase<T>(
-  fn: (db: Awaited<ReturnType<typeof openDatabase>>, cfg: Config) => Promise<T>,
+  fn: (db: Database, cfg: Config) => Promise<T>,
+  createsDatabase: 'expected' | 'unexpected' = 'unexpected',
 ): Promise<T> {
-  const cfg = config();
+  const current = settings();
+  announceDatabase(current, createsDatabase);
+  const { openDatabase } = await import('./db/client.ts');
+  const cfg = current.config;
   const database = await openDatabase({
     url: cfg.databaseUrl,
     migrationUrl: cfg.migrationDatabaseUrl,
@@ -71,23 +125,70 @@ async function withDatabase<T>(
   }
 }
 
+/** Opens a gateway (database, services, signing key) for one CLI command, without demo data. */
+async function withGateway<T>(fn: (gateway: Gateway) => Promise<T>): Promise<T> {
+  const current = settings();
+  announceDatabase(current, 'unexpected');
+  const [{ openGateway }, { createLogger }] = await Promise.all([
+    import('./gateway.ts'),
+    import('./logger.ts'),
+  ]);
+  const gateway = await openGateway({
+    config: { ...current.config, demoSeed: false },
+    logger: createLogger('warn'),
+  });
+  try {
+    return await fn(gateway);
+  } finally {
+    await gateway.close();
+  }
+}
+
+async function tenantOf(database: Database, slug: string) {
+  const [{ findTenantBySlug }, { NotFoundError }] = await Promise.all([
+    import('./auth/admin.ts'),
+    import('./audit/errors.ts'),
+  ]);
+  const tenant = await findTenantBySlug(database, slug);
+  if (!tenant) throw new NotFoundError(`Tenant "${slug}"`);
+  return tenant;
+}
+
 function print(json: boolean, value: unknown, text: string) {
   process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
 }
 
 const program = new Command('audit-gateway')
   .description('GraphQL audit gateway with MadKudu, Mural, Wasabi AiR and Replicated REST compatibility')
-  .showHelpAfterError();
+  .version(version, '-V, --version')
+  // Not --env-file: Node 20 takes that flag for itself wherever it appears on the command line.
+  .option('--dotenv <path>', 'read settings from this file (default: $DOTENV_FILE, else ./.env if it exists)')
+  .option('--no-dotenv', 'read no env file, only the environment')
+  .showHelpAfterError()
+  .addHelpText('after', environmentHelp(GATEWAY_VARIABLES));
 
 program
-  .command('serve', { isDefault: true })
-  .description('run the HTTP server (GraphQL at /graphql, REST dialects, health checks)')
+  .command('serve')
+  .description('run the HTTP server (GraphQL at /graphql, REST dialects, health checks); the default')
+  .addHelpText('after', environmentHelp(CONFIG_VARIABLES))
   .action(async () => {
-    const cfg = config();
+    const current = settings();
+    const cfg = current.config;
+    const [{ openGateway }, { listen }, { createLogger }, { terminalProgress }] = await Promise.all([
+      import('./gateway.ts'),
+      import('./server.ts'),
+      import('./logger.ts'),
+      import('./demo/seed.ts'),
+    ]);
+    announceDatabase(current, 'expected');
     const logger = createLogger(cfg.logLevel);
-    const gateway = await openGateway({ config: cfg, logger });
+    const gateway = await openGateway({
+      config: cfg,
+      logger,
+      onDemoProgress: terminalProgress('seeding demo events'),
+    });
     const running = await listen(gateway, cfg, logger);
-    const where = cfg.databaseUrl ? 'Postgres' : `embedded PGlite in ${cfg.dataDir}`;
+    const where = describeDatabase(cfg);
     logger.info({ url: running.url, database: where }, 'audit gateway listening');
     const lines = [
       '',
@@ -119,11 +220,59 @@ program
 program
   .command('migrate')
   .description('apply database migrations and exit')
+  .addHelpText('after', environmentHelp(DATABASE_VARIABLES))
   .action(async () => {
-    const cfg = config();
-    if (cfg.migrationDatabaseUrl) await applyMigrations({ kind: 'postgres', url: cfg.migrationDatabaseUrl });
-    else await withDatabase(async () => {}); // opening the embedded database migrates it
+    const current = settings();
+    const cfg = current.config;
+    if (cfg.migrationDatabaseUrl) {
+      announceDatabase(current, 'expected');
+      const { applyMigrations } = await import('./db/migrate.ts');
+      await applyMigrations({ kind: 'postgres', url: cfg.migrationDatabaseUrl });
+    } else await withDatabase(async () => {}, 'expected'); // opening the embedded database migrates it
     process.stdout.write('migrations applied\n');
+  });
+
+program
+  .command('secrets')
+  .description('make a TOKEN_SECRET and SIGNING_KEY, as lines for a .env file or a shell')
+  .option('--out <file>', 'append them to this file (created readable by you only) instead of printing')
+  .addHelpText(
+    'after',
+    '\nExamples:\n' +
+      '  audit-gateway secrets --out .env     then every command (and npm start) reads .env\n' +
+      '  eval "$(audit-gateway secrets)"      export them in this shell\n',
+  )
+  .action((opts: { out?: string }) => {
+    const signingKey = generateKeyPairSync('ed25519')
+      .privateKey.export({ format: 'der', type: 'pkcs8' })
+      .toString('base64');
+    // `export NAME=value`: a shell runs it, and .env readers (Node's, dotenv) accept the prefix.
+    // Both values are base64 or base64url, so they need no quoting in either.
+    const lines = `export TOKEN_SECRET=${randomBytes(32).toString('base64url')}\nexport SIGNING_KEY=${signingKey}\n`;
+    if (!opts.out) {
+      process.stdout.write(lines);
+      process.stderr.write(
+        'audit-gateway: keep these private; changing SIGNING_KEY later needs the old key to verify old checkpoints\n',
+      );
+      return;
+    }
+    const existing = existsSync(opts.out) ? parseEnv(readFileSync(opts.out, 'utf8')) : {};
+    const already = ['TOKEN_SECRET', 'SIGNING_KEY'].filter((name) => existing[name] !== undefined);
+    if (already.length > 0) {
+      fail(
+        `error: ${opts.out} already sets ${already.join(' and ')}; not replacing secrets that may be in use`,
+      );
+    }
+    const fd = openSync(opts.out, 'a', 0o600);
+    try {
+      // It holds secrets now, whoever could read it before.
+      fchmodSync(fd, 0o600);
+      const text = readFileSync(opts.out, 'utf8');
+      writeSync(fd, `${text.length > 0 && !text.endsWith('\n') ? '\n' : ''}${lines}`);
+    } finally {
+      closeSync(fd);
+    }
+    process.stderr.write(`audit-gateway: wrote TOKEN_SECRET and SIGNING_KEY to ${opts.out}\n`);
   });
 
 const tenants = program.command('tenants').description('manage tenants');
@@ -131,7 +280,9 @@ tenants
   .command('create <slug>')
   .description('create a tenant')
   .option('--json', 'machine-readable output')
+  .addHelpText('after', environmentHelp(DATABASE_VARIABLES))
   .action(async (slug: string, opts: { json?: boolean }) => {
+    const { createTenant, validateSlug } = await import('./auth/admin.ts');
     validateSlug(slug);
     await withDatabase(async (db) => {
       const tenant = await createTenant(db, slug);
@@ -142,7 +293,9 @@ tenants
   .command('list')
   .description('list tenants')
   .option('--json', 'machine-readable output')
+  .addHelpText('after', environmentHelp(DATABASE_VARIABLES))
   .action(async (opts: { json?: boolean }) => {
+    const { listTenants } = await import('./auth/admin.ts');
     await withDatabase(async (db) => {
       const all = await listTenants(db);
       print(!!opts.json, all, all.map((t) => `${t.id}\t${t.slug}`).join('\n'));
@@ -157,7 +310,9 @@ keys
   .option('--scopes <list>', 'comma-separated: read, write', 'read')
   .option('--name <name>', 'a note to recognise the key by')
   .option('--json', 'machine-readable output')
+  .addHelpText('after', environmentHelp(DATABASE_VARIABLES))
   .action(async (opts: { tenant: string; scopes: string; name?: string; json?: boolean }) => {
+    const { createApiKey, parseScopes } = await import('./auth/admin.ts');
     const scopes = parseScopes(opts.scopes);
     await withDatabase(async (db) => {
       const created = await createApiKey(db, opts.tenant, scopes, opts.name ?? null);
@@ -177,7 +332,9 @@ keys
 keys
   .command('revoke <keyId>')
   .description('revoke an API key (by id, or the whole key); effective on the next request')
+  .addHelpText('after', environmentHelp(DATABASE_VARIABLES))
   .action(async (keyId: string) => {
+    const { revokeApiKey } = await import('./auth/admin.ts');
     await withDatabase(async (db) => {
       await revokeApiKey(db, keyId);
       process.stdout.write(`revoked ${keyId}\n`);
@@ -188,10 +345,11 @@ keys
   .description('list the API keys of a tenant (ids and scopes, never secrets)')
   .requiredOption('--tenant <slug>', 'tenant slug')
   .option('--json', 'machine-readable output')
+  .addHelpText('after', environmentHelp(DATABASE_VARIABLES))
   .action(async (opts: { tenant: string; json?: boolean }) => {
+    const { listApiKeys } = await import('./auth/admin.ts');
     await withDatabase(async (db) => {
-      const tenant = await findTenantBySlug(db, opts.tenant);
-      if (!tenant) throw new NotFoundError(`Tenant "${opts.tenant}"`);
+      const tenant = await tenantOf(db, opts.tenant);
       const all = await listApiKeys(db, tenant.id);
       print(
         !!opts.json,
@@ -212,8 +370,10 @@ keys
     'make a new chain signing key and retire the current one (its public key keeps verifying old checkpoints)',
   )
   .option('--json', 'machine-readable output')
-  .action((opts: { json?: boolean }) => {
-    const rotation = rotateSigningKey(config());
+  .addHelpText('after', environmentHelp(['DATA_DIR', 'SIGNING_KEY', 'SIGNING_KEY_PREVIOUS']))
+  .action(async (opts: { json?: boolean }) => {
+    const { rotateSigningKey } = await import('./secrets.ts');
+    const rotation = rotateSigningKey(settings().config);
     const text = rotation.environment
       ? `new signing key ${rotation.newKeyId}; key ${rotation.retiredKeyId} retires. Set, then restart every instance:\n` +
         `SIGNING_KEY=\n${rotation.environment.SIGNING_KEY}\n\nSIGNING_KEY_PREVIOUS=\n${rotation.environment.SIGNING_KEY_PREVIOUS}`
@@ -230,54 +390,30 @@ program
   .option('--seed <n>', 'random seed, for repeatable data', positiveInt, 1)
   .option('--days <n>', 'spread over this many past days', positiveInt, 90)
   .option('--json', 'machine-readable output')
+  .addHelpText('after', environmentHelp(GATEWAY_VARIABLES))
   .action(async (opts: { tenant: string; events: number; seed: number; days: number; json?: boolean }) => {
-    const cfg = config();
-    const logger = createLogger('warn');
-    const gateway = await openGateway({ config: { ...cfg, demoSeed: false }, logger });
-    try {
-      const tenant = await findTenantBySlug(gateway.database, opts.tenant);
-      if (!tenant) throw new NotFoundError(`Tenant "${opts.tenant}"`);
-      const operator = operatorViewer(tenant);
-      let batch: unknown[] = [];
-      let stored = 0;
-      for (const event of demoEvents({
+    const [{ demoEvents }, { recordDemoEvents, terminalProgress }] = await Promise.all([
+      import('./demo/events.ts'),
+      import('./demo/seed.ts'),
+    ]);
+    await withGateway(async (gateway) => {
+      const tenant = await tenantOf(gateway.database, opts.tenant);
+      const events = demoEvents({
         count: opts.events,
         seed: opts.seed,
         now: new Date(),
         spanDays: opts.days,
-      })) {
-        batch.push(event);
-        if (batch.length === 1000) {
-          stored += (await gateway.audit.recordEvents(operator, batch)).filter((r) => r.ok).length;
-          batch = [];
-        }
-      }
-      if (batch.length > 0)
-        stored += (await gateway.audit.recordEvents(operator, batch)).filter((r) => r.ok).length;
+      });
+      const stored = await recordDemoEvents(
+        gateway.audit,
+        operatorViewer(tenant),
+        events,
+        opts.events,
+        terminalProgress('recording events'),
+      );
       print(!!opts.json, { tenant: tenant.slug, stored }, `recorded ${stored} events for ${tenant.slug}`);
-    } finally {
-      await gateway.close();
-    }
+    });
   });
-
-/** Opens a gateway (database, services, signing key) for one CLI command, without demo data. */
-async function withGateway<T>(
-  fn: (gateway: Awaited<ReturnType<typeof openGateway>>) => Promise<T>,
-): Promise<T> {
-  const cfg = config();
-  const gateway = await openGateway({ config: { ...cfg, demoSeed: false }, logger: createLogger('warn') });
-  try {
-    return await fn(gateway);
-  } finally {
-    await gateway.close();
-  }
-}
-
-async function tenantOf(gateway: Awaited<ReturnType<typeof openGateway>>, slug: string) {
-  const tenant = await findTenantBySlug(gateway.database, slug);
-  if (!tenant) throw new NotFoundError(`Tenant "${slug}"`);
-  return tenant;
-}
 
 function readCheckpoint(file: string | undefined): SignedStatementText | undefined {
   if (!file) return undefined;
@@ -303,15 +439,13 @@ program
   .option('--from <seq>', 'first sequence number (database mode)', positiveInt)
   .option('--to <seq>', 'last sequence number (database mode)', positiveInt)
   .option('--file <path>', 'verify an export (NDJSON) offline, without database access')
-  .option(
-    '--public-key <path>',
-    'public keys for --file: PEM (one or more, as /.well-known/audit-signing-key.pem serves them) or a JSON key set (/.well-known/audit-signing-keys.json)',
-  )
+  .option('--public-key <path>', 'PEM public key for --file (from /.well-known/audit-signing-key.pem)')
   .option(
     '--checkpoint <path>',
     'a signed checkpoint kept outside the database (JSON {statement, signature})',
   )
   .option('--json', 'machine-readable output')
+  .addHelpText('after', environmentHelp(GATEWAY_VARIABLES))
   .action(
     async (opts: {
       tenant?: string;
@@ -325,6 +459,13 @@ program
       const checkpoint = readCheckpoint(opts.checkpoint);
       if (opts.file) {
         if (!opts.publicKey) throw new InvalidArgumentError('--file needs --public-key');
+        const [{ KeyRing }, { createReadStream }, { createInterface }, { verifyExportFile }] =
+          await Promise.all([
+            import('./audit/signer.ts'),
+            import('node:fs'),
+            import('node:readline'),
+            import('./audit/export-file.ts'),
+          ]);
         const publicKeys = KeyRing.parse(readFileSync(opts.publicKey, 'utf8'));
         const lines = createInterface({
           input: createReadStream(opts.file),
@@ -337,7 +478,7 @@ program
         throw new InvalidArgumentError('give --tenant <slug> (database) or --file <export> (offline)');
       const slug = opts.tenant;
       await withGateway(async (gateway) => {
-        const tenant = await tenantOf(gateway, slug);
+        const tenant = await tenantOf(gateway.database, slug);
         printVerification(
           !!opts.json,
           await gateway.chain.verify(operatorViewer(tenant), {
@@ -357,9 +498,15 @@ program
   )
   .requiredOption('--tenant <slug>', 'tenant slug')
   .option('--out <path>', 'file to write (default: standard output)')
+  .addHelpText('after', environmentHelp(GATEWAY_VARIABLES))
   .action(async (opts: { tenant: string; out?: string }) => {
+    const [{ createWriteStream }, { Readable }, { pipeline }] = await Promise.all([
+      import('node:fs'),
+      import('node:stream'),
+      import('node:stream/promises'),
+    ]);
     await withGateway(async (gateway) => {
-      const tenant = await tenantOf(gateway, opts.tenant);
+      const tenant = await tenantOf(gateway.database, opts.tenant);
       await pipeline(
         Readable.from(gateway.chain.export(operatorViewer(tenant))),
         opts.out ? createWriteStream(opts.out) : process.stdout,
@@ -371,9 +518,10 @@ program
   .command('checkpoint')
   .description("sign the tenant's chain head now and print the checkpoint (keep it somewhere else)")
   .requiredOption('--tenant <slug>', 'tenant slug')
+  .addHelpText('after', environmentHelp(GATEWAY_VARIABLES))
   .action(async (opts: { tenant: string }) => {
     await withGateway(async (gateway) => {
-      const tenant = await tenantOf(gateway, opts.tenant);
+      const tenant = await tenantOf(gateway.database, opts.tenant);
       const operator = operatorViewer(tenant);
       const statement = await gateway.chain.checkpointNow(operator);
       if (!statement) throw new Error(`tenant ${opts.tenant} has no events yet`);
@@ -393,7 +541,12 @@ program
   .requiredOption('--before <date>', 'RFC 3339 date-time or YYYY-MM-DD (UTC)')
   .option('--tenant <slug>', 'only this tenant (default: every tenant)')
   .option('--json', 'machine-readable output')
+  .addHelpText('after', environmentHelp(GATEWAY_VARIABLES))
   .action(async (opts: { before: string; tenant?: string; json?: boolean }) => {
+    const [{ parseDateOnly, parseDateTime }, { listTenants }] = await Promise.all([
+      import('./audit/time.ts'),
+      import('./auth/admin.ts'),
+    ]);
     const parsed = /^\d{4}-\d{2}-\d{2}$/.test(opts.before)
       ? parseDateOnly(opts.before)
       : parseDateTime(opts.before);
@@ -401,7 +554,7 @@ program
     const cutoff = parsed;
     await withGateway(async (gateway) => {
       const tenants = opts.tenant
-        ? [await tenantOf(gateway, opts.tenant)]
+        ? [await tenantOf(gateway.database, opts.tenant)]
         : await listTenants(gateway.database);
       const results = [];
       for (const tenant of tenants) {
@@ -421,7 +574,24 @@ program
     });
   });
 
-program.parseAsync(process.argv).catch((error: unknown) => {
+/**
+ * `serve` is what runs when no command is given (`audit-gateway`, `audit-gateway --dotenv x`).
+ * It is not commander's default command, because then a mistyped command would be taken as an
+ * argument to `serve` instead of being reported as unknown.
+ */
+function withDefaultCommand(args: string[]): string[] {
+  const valueOptions = new Set(['--dotenv']);
+  const informational = new Set(['-h', '--help', '-V', '--version']);
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (informational.has(arg)) return args;
+    if (valueOptions.has(arg)) i++;
+    else if (!arg.startsWith('-')) return args;
+  }
+  return ['serve', ...args];
+}
+
+program.parseAsync(withDefaultCommand(process.argv.slice(2)), { from: 'user' }).catch((error: unknown) => {
   process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(1);
 });

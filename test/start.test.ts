@@ -1,12 +1,19 @@
 // `npm start` as a newcomer runs it: the real server process, the embedded database, demo data,
 // the banner with the key and GraphiQL URL, and the example query that GraphiQL opens with.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXAMPLE_QUERY } from '../src/graphql/yoga.ts';
+import { ensureCompiledCli } from './support/cli.ts';
 import { createTestDatabase, dbKind, testSecrets } from './support/gateway.ts';
+
+/** `npm start` runs the compiled entry point; so do these tests. */
+let bin: string;
+beforeAll(async () => {
+  bin = await ensureCompiledCli();
+});
 
 type ExampleData = {
   viewer: { tenant: { slug: string } };
@@ -25,10 +32,11 @@ function freePort(): number {
   return 20_000 + Math.floor(Math.random() * 20_000);
 }
 
-/** Starts `audit-gateway serve` and resolves once the banner is printed. */
-function start(env: Record<string, string>): Promise<Started> {
+/** Starts `audit-gateway serve` (or `args`) and resolves once the banner is printed. */
+function start(env: Record<string, string>, opts: { args?: string[]; cwd?: string } = {}): Promise<Started> {
   const port = freePort();
-  const child = spawn(process.execPath, [path.resolve('src/bin.mjs'), 'serve'], {
+  const child = spawn(process.execPath, [bin, ...(opts.args ?? ['serve'])], {
+    cwd: opts.cwd ?? tmpdir(),
     env: {
       ...process.env,
       NODE_ENV: 'development',
@@ -78,7 +86,10 @@ async function runExampleQuery(url: string, key: string) {
 }
 
 describe.skipIf(dbKind !== 'pglite')('npm start on the embedded database', () => {
-  it('seeds a demo tenant, prints its key, and GraphiQL opens on a query that works', async () => {
+  // Two starts of a real server: longer than the default timeout on a busy machine.
+  it('seeds a demo tenant, prints its key, and GraphiQL opens on a query that works', {
+    timeout: 240_000,
+  }, async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'agw-start-'));
     try {
       const began = performance.now();
@@ -105,8 +116,11 @@ describe.skipIf(dbKind !== 'pglite')('npm start on the embedded database', () =>
       );
       expect(await stop(first.child)).toBe(0);
 
-      // A second start keeps the data, does not seed again, and shows the same key.
-      const second = await start({ DATA_DIR: dataDir });
+      // A second start keeps the data, does not seed again, and shows the same key. It runs
+      // `audit-gateway` with no command, and finds DATA_DIR in the .env of its directory.
+      writeFileSync(path.join(dataDir, '.env'), `DATA_DIR=${dataDir}\n`);
+      const second = await start({ DOTENV_FILE: '' }, { args: [], cwd: dataDir });
+      expect(second.output()).toContain(`embedded PGlite in ${dataDir}`);
       expect(second.output()).toContain(key);
       const again = await runExampleQuery(second.url, key as string);
       expect(again.body.data.auditEvents.totalCount).toBe(3000);
@@ -132,9 +146,35 @@ describe.skipIf(dbKind !== 'postgres')('serve with DATABASE_URL', () => {
   });
 });
 
+/** Runs `audit-gateway serve` expecting it to refuse; returns its exit code and stderr. */
+async function refusal(env: Record<string, string>): Promise<{ code: unknown; err: string }> {
+  const child = spawn(process.execPath, [bin, 'serve'], {
+    cwd: tmpdir(),
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  child.stderr?.on('data', (d) => {
+    err += d;
+  });
+  const code = await new Promise((resolve) => child.once('exit', resolve));
+  return { code, err };
+}
+
 describe('configuration', () => {
+  it('a valid TOKEN_SECRET with an unreadable SIGNING_KEY exits 2, naming SIGNING_KEY', async () => {
+    const { code, err } = await refusal({
+      TOKEN_SECRET: testSecrets().TOKEN_SECRET,
+      SIGNING_KEY: 'MC4CAQAwBQYDK2VwBCIEIBROKEN',
+      DATA_DIR: 'memory://',
+    });
+    expect(code).toBe(2);
+    expect(err).toContain('SIGNING_KEY: the value is not a readable private key');
+    expect(err).not.toContain('Failed to read private key');
+  });
+
   it('lists every problem at once and refuses to start', async () => {
-    const child = spawn(process.execPath, [path.resolve('src/bin.mjs'), 'serve'], {
+    const child = spawn(process.execPath, [bin, 'serve'], {
       env: {
         ...process.env,
         PORT: 'eighty',

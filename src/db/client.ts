@@ -1,7 +1,7 @@
 // Opens the database: a real Postgres through postgres.js when a URL is given, otherwise the
 // embedded PGlite under DATA_DIR. Either way the handle that serves requests acts as the
 // unprivileged `audit_gateway` role, so row-level security and the append-only grants apply.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { type SQL, sql } from 'drizzle-orm';
@@ -13,6 +13,7 @@ import postgres from 'postgres';
 import { DatabaseUnavailableError } from '../audit/errors.ts';
 import { acquireDataDirLock } from './data-dir-lock.ts';
 import { applyMigrations } from './migrate.ts';
+import { readPgliteTemplate } from './pglite-template.ts';
 
 export const APP_ROLE = 'audit_gateway';
 
@@ -151,7 +152,7 @@ async function openPglite(opts: OpenOptions): Promise<Database> {
     mkdirSync(dataDir, { recursive: true });
     releaseLock = await acquireDataDirLock(path.resolve(opts.dataDir));
   }
-  const client = await PGlite.create(dataDir ? { dataDir } : {});
+  const client = await createPglite(dataDir);
   if (opts.migrate !== false) await applyMigrations({ kind: 'pglite', client });
   // PGlite is one session: switch it to the serving role for good once the schema is in place.
   await client.exec(`SET ROLE ${APP_ROLE}`);
@@ -174,6 +175,26 @@ async function openPglite(opts: OpenOptions): Promise<Database> {
       await releaseLock();
     },
   };
+}
+
+/**
+ * A new database (in memory, or an empty data directory) starts from the packed template when
+ * this install has one; if it cannot be loaded, PGlite creates the database itself.
+ */
+async function createPglite(dataDir: string | undefined): Promise<PGlite> {
+  const template = dataDir && readdirSync(dataDir).length > 0 ? undefined : readPgliteTemplate();
+  if (template) {
+    try {
+      return await PGlite.create({ ...(dataDir ? { dataDir } : {}), loadDataDir: template });
+    } catch {
+      // Start over in an empty directory: it was empty before this call.
+      if (dataDir) {
+        rmSync(dataDir, { recursive: true, force: true });
+        mkdirSync(dataDir, { recursive: true });
+      }
+    }
+  }
+  return PGlite.create(dataDir ? { dataDir } : {});
 }
 
 type ServingRole = {

@@ -1,0 +1,65 @@
+// The compiled `audit-gateway` (dist/main.js) that `npm ci` builds and `npm start` runs, so the
+// CLI tests exercise what ships. Rebuilt first when a source is newer than the last build; the
+// lock keeps test files running side by side from building at the same time.
+import { execFile } from 'node:child_process';
+import { mkdirSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import lockfile from 'proper-lockfile';
+
+export const cliEntry = path.resolve('dist/main.js');
+const stamp = path.resolve('dist/.built');
+
+function newestSource(): number {
+  let newest = 0;
+  const visit = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const file = path.join(dir, entry.name);
+      if (entry.isDirectory()) visit(file);
+      else newest = Math.max(newest, statSync(file).mtimeMs);
+    }
+  };
+  visit(path.resolve('src'));
+  for (const file of ['package.json', 'tsconfig.json', 'tsconfig.build.json']) {
+    newest = Math.max(newest, statSync(path.resolve(file)).mtimeMs);
+  }
+  return newest;
+}
+
+function builtAt(): number {
+  try {
+    return statSync(stamp).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+/** Makes sure dist/ holds a build of the current sources; returns the executable's path. */
+export async function ensureCompiledCli(): Promise<string> {
+  if (builtAt() >= newestSource()) return cliEntry;
+  const lockDir = path.resolve('node_modules/.cache');
+  mkdirSync(lockDir, { recursive: true });
+  const release = await lockfile.lock(lockDir, {
+    lockfilePath: path.join(lockDir, 'audit-gateway-build.lock'),
+    retries: { retries: 120, minTimeout: 500, maxTimeout: 1000 },
+    stale: 120_000,
+  });
+  try {
+    const started = Date.now();
+    if (builtAt() < newestSource()) {
+      // What `npm run build` does: compile, then pack the embedded database template.
+      await promisify(execFile)(process.execPath, [
+        path.resolve('node_modules/typescript/bin/tsc'),
+        '-p',
+        'tsconfig.build.json',
+      ]);
+      await promisify(execFile)(process.execPath, [path.resolve('dist/db/build-pglite-template.js')]);
+      // Dated when the build began: a source saved during the build makes the next run rebuild.
+      writeFileSync(stamp, `${new Date(started).toISOString()}\n`);
+      utimesSync(stamp, new Date(started), new Date(started));
+    }
+  } finally {
+    await release();
+  }
+  return cliEntry;
+}
