@@ -77,11 +77,11 @@ export class ChainService {
    */
   async verify(viewer: Viewer, opts: VerifyRequest = {}): Promise<ChainReport> {
     const tenantId = chainReader(viewer, 'Verifying the chain');
-    const head = await repo.getChainHead(this.db, tenantId);
+    // Looked up before any await, so callers that ask at the same moment always share one run. A
+    // caller that joins a run already under way gets the chain as that run read it (its report
+    // says how far); once a run ends nothing of it is kept, so the next request reads afresh.
     const key = JSON.stringify([
       tenantId,
-      head?.seq ?? 0,
-      head?.hash ?? '',
       opts.fromSeq ?? null,
       opts.toSeq ?? null,
       opts.checkpoint?.statement ?? null,
