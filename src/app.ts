@@ -33,6 +33,7 @@ import { registerMural } from './rest/mural.ts';
 import { registerReplicated } from './rest/replicated.ts';
 import { restAuthentication, securitySchemes } from './rest/security.ts';
 import { registerWasabi } from './rest/wasabi.ts';
+import type { LogStreamService } from './streams/service.ts';
 import { traceRequests } from './tracing.ts';
 import { requireUtf8Body } from './utf8-body.ts';
 
@@ -50,6 +51,7 @@ export type AppDeps = {
   database: Database;
   audit: AuditService;
   chain: ChainService;
+  streams: LogStreamService;
   authenticator: Authenticator;
   signer: ChainSigner;
   logger: Logger;
@@ -179,6 +181,7 @@ export function createApp(deps: AppDeps): App {
   const yoga = createGraphQLServer({
     audit: deps.audit,
     chain: deps.chain,
+    streams: deps.streams,
     authenticator: deps.authenticator,
     logger,
     graphiql: options.graphiql,

@@ -50,6 +50,11 @@ const EnvSchema = z.object({
   CHECKPOINT_EVERY_EVENTS: positiveInt(1, 10_000_000).default(1000),
   CHECKPOINT_INTERVAL_SECONDS: positiveInt(1, 86_400 * 7).default(3600),
   TRUSTED_PROXIES: z.string().default(''),
+  LOG_STREAMS: booleanFlag.default(true),
+  LOG_STREAM_POLL_MS: positiveInt(10, 60_000).default(250),
+  LOG_STREAM_RETRY_MIN_MS: positiveInt(1, 3_600_000).default(1000),
+  LOG_STREAM_RETRY_MAX_MS: positiveInt(1, 86_400_000).default(300_000),
+  LOG_STREAM_DELIVERY_TIMEOUT_MS: positiveInt(100, 600_000).default(10_000),
   CORS_ORIGINS: z
     .string()
     .default('')
@@ -98,6 +103,15 @@ export type Config = {
   checkpointEveryEvents: number;
   checkpointIntervalSeconds: number;
   trustedProxies: string[];
+  /** Log stream delivery: whether this instance delivers, how often it looks, the retry backoff's bounds. */
+  logStreams: {
+    enabled: boolean;
+    pollMs: number;
+    retryMinMs: number;
+    retryMaxMs: number;
+    /** A delivery that takes longer is abandoned and retried; an instance's lease lasts three times this. */
+    deliveryTimeoutMs: number;
+  };
   /** Browser origins that may call the API cross-origin; empty: none. */
   corsOrigins: string[];
   madkuduRetentionMonths: number;
@@ -171,6 +185,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     checkpointEveryEvents: e.CHECKPOINT_EVERY_EVENTS,
     checkpointIntervalSeconds: e.CHECKPOINT_INTERVAL_SECONDS,
     trustedProxies,
+    logStreams: {
+      enabled: e.LOG_STREAMS,
+      pollMs: e.LOG_STREAM_POLL_MS,
+      retryMinMs: e.LOG_STREAM_RETRY_MIN_MS,
+      retryMaxMs: Math.max(e.LOG_STREAM_RETRY_MIN_MS, e.LOG_STREAM_RETRY_MAX_MS),
+      deliveryTimeoutMs: e.LOG_STREAM_DELIVERY_TIMEOUT_MS,
+    },
     corsOrigins: e.CORS_ORIGINS,
     madkuduRetentionMonths: e.MADKUDU_RETENTION_MONTHS,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,

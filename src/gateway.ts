@@ -17,6 +17,8 @@ import { type Database, openDatabase } from './db/client.ts';
 import { demoEvents } from './demo/events.ts';
 import { recordDemoEvents, type SeedProgress } from './demo/seed.ts';
 import { resolveSecrets } from './secrets.ts';
+import { LogStreamService } from './streams/service.ts';
+import { LogStreamWorker } from './streams/worker.ts';
 import { startTracing } from './tracing.ts';
 
 export type Gateway = {
@@ -25,6 +27,9 @@ export type Gateway = {
   audit: AuditService;
   chain: ChainService;
   signer: ChainSigner;
+  streams: LogStreamService;
+  /** Delivers log streams; absent when LOG_STREAMS=false. */
+  streamWorker: LogStreamWorker | undefined;
   /** Set when this start created or found the demo tenant's key (embedded database only). */
   demoApiKey: string | undefined;
   close(): Promise<void>;
@@ -59,12 +64,17 @@ export async function openGateway({
     onQuery,
   });
   try {
+    const streamWorker = config.logStreams.enabled
+      ? new LogStreamWorker({ db: database.db, logger, ...config.logStreams })
+      : undefined;
+    const streams = new LogStreamService(database.db, () => streamWorker?.nudge());
     const audit = new AuditService({
       db: database.db,
       tokens: new TokenSigner(secrets.tokenSecrets),
       signer,
       checkpointEveryEvents: config.checkpointEveryEvents,
       checkpointIntervalSeconds: config.checkpointIntervalSeconds,
+      onCommitted: () => streamWorker?.nudge(),
     });
     const chain = new ChainService(database.db, signer, audit);
     await refuseForeignDevelopmentKey(database, signer, secrets.signingKeyFile);
@@ -77,6 +87,7 @@ export async function openGateway({
       database,
       audit,
       chain,
+      streams,
       authenticator,
       signer,
       logger,
@@ -92,15 +103,19 @@ export async function openGateway({
         metrics: { enabled: config.metricsEnabled, token: config.metricsToken, poolSize: config.poolSize },
       },
     });
+    streamWorker?.start();
     return {
       app,
       database,
       audit,
       chain,
       signer,
+      streams,
+      streamWorker,
       demoApiKey,
       close: async () => {
         await audit.drain();
+        await streamWorker?.stop();
         await database.close();
         await tracing?.shutdown();
       },

@@ -63,6 +63,8 @@ export type AuditServiceOptions = {
   signer: ChainSigner;
   checkpointEveryEvents: number;
   checkpointIntervalSeconds: number;
+  /** Told after each commit of new events (wakes the log stream worker). */
+  onCommitted?: ((tenantId: number) => void) | undefined;
 };
 
 /** Fields the server supplies for a caller that left them empty; see `recordEvent`. */
@@ -90,6 +92,7 @@ export class AuditService {
         checkpoint: (head, now) => this.#checkpointIfDue(tenantId, head, now),
       });
       recordChainAppend(outcomes);
+      options.onCommitted?.(tenantId);
       return outcomes;
     }, 2 * MAX_BATCH);
   }

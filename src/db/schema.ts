@@ -3,6 +3,7 @@
 import { sql } from 'drizzle-orm';
 import {
   bigint,
+  boolean,
   check,
   customType,
   index,
@@ -171,5 +172,67 @@ export const chainCheckpoints = pgTable(
   (t) => [
     primaryKey({ columns: [t.tenantId, t.kind, t.seq] }),
     check('chain_checkpoints_kind', sql`${t.kind} in ('checkpoint', 'anchor')`),
+  ],
+);
+
+/**
+ * A tenant's log streams: where its events are delivered as they are committed (a webhook, a
+ * NATS JetStream subject), which of them, and how far delivery got. `secret` signs webhook
+ * batches, so it is stored as given; it is never read back out through any query.
+ */
+export const logStreams = pgTable(
+  'log_streams',
+  {
+    tenantId: integer('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    id: uuid('id').notNull(),
+    name: text('name').notNull(),
+    kind: text('kind').notNull(),
+    /** The destination's settings (URL, NATS servers and stream); never a secret. */
+    config: jsonb('config').$type<Record<string, unknown>>().notNull(),
+    secret: text('secret'),
+    /** Only events with one of these actions; null: every event. */
+    actions: text('actions').array(),
+    /** The highest sequence number delivered (or skipped by the filter): delivery resumes after it. */
+    position: bigint('position', { mode: 'number' }).notNull().default(0),
+    /** The highest sequence number the destination acknowledged. */
+    lastDeliveredSeq: bigint('last_delivered_seq', { mode: 'number' }),
+    lastDeliveredAt: timestamptz('last_delivered_at'),
+    lastError: text('last_error'),
+    lastErrorAt: timestamptz('last_error_at'),
+    /** Consecutive failed attempts, for the backoff. */
+    failures: integer('failures').notNull().default(0),
+    paused: boolean('paused').notNull().default(false),
+    createdAt: timestamptz('created_at').notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ name: 'log_streams_pkey', columns: [t.tenantId, t.id] }),
+    check('log_streams_kind', sql`${t.kind} in ('webhook', 'nats')`),
+    check('log_streams_position', sql`${t.position} >= 0`),
+  ],
+);
+
+/**
+ * When each log stream is due and which gateway instance holds it. Outside row-level security on
+ * purpose: the delivery worker finds due streams of every tenant here, and the table holds ids
+ * and times only, nothing about the events or the destination.
+ */
+export const logStreamLeases = pgTable(
+  'log_stream_leases',
+  {
+    tenantId: integer('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    streamId: uuid('stream_id').notNull(),
+    /** Earliest time of the next attempt (now after a success, later after a failure). */
+    nextAttemptAt: timestamptz('next_attempt_at').notNull().defaultNow(),
+    /** The instance delivering the stream, until `leaseExpiresAt`. */
+    holder: text('holder'),
+    leaseExpiresAt: timestamptz('lease_expires_at'),
+  },
+  (t) => [
+    primaryKey({ name: 'log_stream_leases_pkey', columns: [t.tenantId, t.streamId] }),
+    index('log_stream_leases_due_idx').on(t.nextAttemptAt),
   ],
 );

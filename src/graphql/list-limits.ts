@@ -20,6 +20,7 @@ import {
 import type { Plugin } from 'graphql-yoga';
 import { ValidationError } from '../audit/errors.ts';
 import { MAX_BATCH, MAX_FILTER_VALUES } from '../audit/service.ts';
+import { MAX_NATS_SERVERS } from '../streams/service.ts';
 import { domainToGraphQLError } from './errors.ts';
 
 /** The most ids one `nodes` call may ask for. */
@@ -40,6 +41,8 @@ export const LIST_LIMITS: Readonly<Record<string, number>> = {
   'AuditEventFilter.targetIds': MAX_FILTER_VALUES,
   'AuditEventFilter.groupIds': MAX_FILTER_VALUES,
   'AuditEventFilter.ipAddresses': MAX_FILTER_VALUES,
+  'CreateLogStreamInput.actions': MAX_FILTER_VALUES,
+  'LogStreamNatsInput.servers': MAX_NATS_SERVERS,
 };
 
 /** A list added to the schema but not to the table is still bounded. */

@@ -3,6 +3,7 @@ import { lexicographicSortSchema } from 'graphql';
 import { builder } from './builder.ts';
 import './audit-event.ts';
 import './chain.ts';
+import './log-stream.ts';
 import './viewer.ts';
 
 builder.queryType({ description: "Read your tenant's audit events." });

@@ -14,6 +14,7 @@ import { DomainError } from '../audit/errors.ts';
 import type { AuditService } from '../audit/service.ts';
 import type { Authenticator } from '../auth/authenticate.ts';
 import { useGraphQLMetrics } from '../metrics.ts';
+import type { LogStreamService } from '../streams/service.ts';
 import { useGraphQLTracing } from '../tracing.ts';
 import { createLoaders, type GraphQLContext } from './context.ts';
 import { useCostLimit } from './cost.ts';
@@ -33,6 +34,7 @@ export type ServerContext = { requestId: string; clientAddress: string; logger: 
 export type YogaOptions = {
   audit: AuditService;
   chain: ChainService;
+  streams: LogStreamService;
   authenticator: Authenticator;
   logger: Logger;
   graphiql: boolean;
@@ -104,6 +106,7 @@ export function createGraphQLServer(opts: YogaOptions) {
           viewer,
           audit: opts.audit,
           chain: opts.chain,
+          streams: opts.streams,
           requestId,
           loaders: createLoaders(opts.audit, viewer),
         };
