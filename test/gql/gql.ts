@@ -37,6 +37,8 @@ type Documents = {
     "\n  mutation IsoRecord($input: RecordEventInput!) { recordEvent(input: $input) { id } }\n": typeof types.IsoRecordDocument,
     "\n  query IsoList($filter: AuditEventFilter, $first: Int, $after: String) {\n    auditEvents(filter: $filter, first: $first, after: $after) {\n      edges { node { id action actor { id email } } }\n      pageInfo { hasNextPage endCursor }\n    }\n  }\n": typeof types.IsoListDocument,
     "\n  query IsoGet($id: ID!) { event(id: $id) { id action } node(id: $id) { id } }\n": typeof types.IsoGetDocument,
+    "\n  mutation CreateNatsLogStream($input: CreateLogStreamInput!) {\n    createLogStream(input: $input) {\n      secret\n      stream { id kind nats { servers stream subjectPrefix createStream } }\n    }\n  }\n": typeof types.CreateNatsLogStreamDocument,
+    "\n  query NatsLogStreamStatus {\n    logStreams { id position lastDeliveredSeq lag failing lastError nextRetryAt }\n  }\n": typeof types.NatsLogStreamStatusDocument,
     "\n  mutation CreateLogStream($input: CreateLogStreamInput!) {\n    createLogStream(input: $input) {\n      secret\n      stream { id kind webhookUrl position lag }\n    }\n  }\n": typeof types.CreateLogStreamDocument,
     "\n  query LogStreamStatus {\n    logStreams {\n      id\n      name\n      kind\n      webhookUrl\n      actions\n      paused\n      position\n      lastDeliveredSeq\n      lag\n      failing\n      lastError\n      lastErrorAt\n      nextRetryAt\n    }\n  }\n": typeof types.LogStreamStatusDocument,
     "\n  mutation DeleteLogStream($id: ID!) {\n    deleteLogStream(id: $id)\n  }\n": typeof types.DeleteLogStreamDocument,
@@ -66,6 +68,8 @@ const documents: Documents = {
     "\n  mutation IsoRecord($input: RecordEventInput!) { recordEvent(input: $input) { id } }\n": types.IsoRecordDocument,
     "\n  query IsoList($filter: AuditEventFilter, $first: Int, $after: String) {\n    auditEvents(filter: $filter, first: $first, after: $after) {\n      edges { node { id action actor { id email } } }\n      pageInfo { hasNextPage endCursor }\n    }\n  }\n": types.IsoListDocument,
     "\n  query IsoGet($id: ID!) { event(id: $id) { id action } node(id: $id) { id } }\n": types.IsoGetDocument,
+    "\n  mutation CreateNatsLogStream($input: CreateLogStreamInput!) {\n    createLogStream(input: $input) {\n      secret\n      stream { id kind nats { servers stream subjectPrefix createStream } }\n    }\n  }\n": types.CreateNatsLogStreamDocument,
+    "\n  query NatsLogStreamStatus {\n    logStreams { id position lastDeliveredSeq lag failing lastError nextRetryAt }\n  }\n": types.NatsLogStreamStatusDocument,
     "\n  mutation CreateLogStream($input: CreateLogStreamInput!) {\n    createLogStream(input: $input) {\n      secret\n      stream { id kind webhookUrl position lag }\n    }\n  }\n": types.CreateLogStreamDocument,
     "\n  query LogStreamStatus {\n    logStreams {\n      id\n      name\n      kind\n      webhookUrl\n      actions\n      paused\n      position\n      lastDeliveredSeq\n      lag\n      failing\n      lastError\n      lastErrorAt\n      nextRetryAt\n    }\n  }\n": types.LogStreamStatusDocument,
     "\n  mutation DeleteLogStream($id: ID!) {\n    deleteLogStream(id: $id)\n  }\n": types.DeleteLogStreamDocument,
@@ -178,6 +182,14 @@ export function graphql(source: "\n  query IsoList($filter: AuditEventFilter, $f
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query IsoGet($id: ID!) { event(id: $id) { id action } node(id: $id) { id } }\n"): (typeof documents)["\n  query IsoGet($id: ID!) { event(id: $id) { id action } node(id: $id) { id } }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CreateNatsLogStream($input: CreateLogStreamInput!) {\n    createLogStream(input: $input) {\n      secret\n      stream { id kind nats { servers stream subjectPrefix createStream } }\n    }\n  }\n"): (typeof documents)["\n  mutation CreateNatsLogStream($input: CreateLogStreamInput!) {\n    createLogStream(input: $input) {\n      secret\n      stream { id kind nats { servers stream subjectPrefix createStream } }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query NatsLogStreamStatus {\n    logStreams { id position lastDeliveredSeq lag failing lastError nextRetryAt }\n  }\n"): (typeof documents)["\n  query NatsLogStreamStatus {\n    logStreams { id position lastDeliveredSeq lag failing lastError nextRetryAt }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
