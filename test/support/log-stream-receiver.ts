@@ -20,6 +20,8 @@ export type Receiver = {
   /** The secret batches must be signed with; set once the stream is created. */
   secret: string | undefined;
   badSignatures: number;
+  /** The most requests it was ever answering at the same time. */
+  maxInFlight: number;
   /** Stop listening (connections refused) / listen again on the same port. */
   down(): Promise<void>;
   up(): Promise<void>;
@@ -54,6 +56,7 @@ export async function startReceiver(): Promise<Receiver> {
     delayMs: 0,
     secret: undefined,
     badSignatures: 0,
+    maxInFlight: 0,
     down: async () => {
       const s = server;
       server = undefined;
@@ -62,7 +65,11 @@ export async function startReceiver(): Promise<Receiver> {
       await new Promise<void>((resolve) => s.close(() => resolve()));
     },
     up: async () => {
+      let inFlight = 0;
       const s = createServer((req, res) => {
+        inFlight++;
+        receiver.maxInFlight = Math.max(receiver.maxInFlight, inFlight);
+        res.on('close', () => inFlight--);
         const chunks: Buffer[] = [];
         req.on('data', (c: Buffer) => chunks.push(c));
         req.on('end', () => {
