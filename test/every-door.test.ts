@@ -33,6 +33,17 @@ const needsWrite = (ok: Outcome, forbidden: Outcome, unauthenticated: Outcome) =
   missing: unauthenticated,
 });
 
+/** Managing log streams: they send events out (`read`) and change configuration (`write`). */
+const needsReadAndWrite = (ok: Outcome, forbidden: Outcome, unauthenticated: Outcome) => ({
+  read: forbidden,
+  write: forbidden,
+  readWrite: ok,
+  revoked: unauthenticated,
+  missing: unauthenticated,
+});
+/** A stream id that exists nowhere: the door is checked before the lookup. */
+const NO_STREAM = '00000000-0000-4000-8000-000000000000';
+
 type GraphQLDoor = { query: string; variables?: (eventId: string) => Record<string, unknown> };
 
 /** One minimal valid operation per root field: `Query.x` / `Mutation.x`. */
@@ -79,6 +90,28 @@ const GRAPHQL_DOORS: Record<string, GraphQLDoor & { expect: Record<KeyKind, Outc
       revoked: UNAUTHENTICATED_GQL,
       missing: UNAUTHENTICATED_GQL,
     },
+  },
+  'Query.logStreams': {
+    query: '{ logStreams { id position lag failing nextRetryAt } }',
+    expect: needsRead(OK, '403 FORBIDDEN', UNAUTHENTICATED_GQL),
+  },
+  'Mutation.createLogStream': {
+    // The filter matches nothing, so the stream never calls the (unreachable) URL.
+    query:
+      'mutation { createLogStream(input: { name: "door", webhook: { url: "https://siem.example/hook" }, actions: ["door.never"] }) { stream { id } } }',
+    expect: needsReadAndWrite(OK, '403 FORBIDDEN', UNAUTHENTICATED_GQL),
+  },
+  'Mutation.deleteLogStream': {
+    query: `mutation { deleteLogStream(id: "${NO_STREAM}") }`,
+    expect: needsReadAndWrite('200 NOT_FOUND', '403 FORBIDDEN', UNAUTHENTICATED_GQL),
+  },
+  'Mutation.pauseLogStream': {
+    query: `mutation { pauseLogStream(id: "${NO_STREAM}") { id } }`,
+    expect: needsReadAndWrite('200 NOT_FOUND', '403 FORBIDDEN', UNAUTHENTICATED_GQL),
+  },
+  'Mutation.resumeLogStream': {
+    query: `mutation { resumeLogStream(id: "${NO_STREAM}") { id } }`,
+    expect: needsReadAndWrite('200 NOT_FOUND', '403 FORBIDDEN', UNAUTHENTICATED_GQL),
   },
   'Mutation.recordEvent': {
     query: 'mutation { recordEvent(input: { action: "door.checked" }) { id } }',

@@ -126,7 +126,7 @@ const NatsInput = builder.inputType('LogStreamNatsInput', {
   fields: (t) => ({
     servers: t.stringList({
       required: true,
-      description: `NATS server addresses, \`host:port\` or \`nats://host:port\`; 1 to ${MAX_NATS_SERVERS}.`,
+      description: `NATS server addresses, \`host:port\` or \`nats://host:port\`; at least 1, at most ${MAX_NATS_SERVERS}.`,
     }),
     stream: t.string({
       required: true,
