@@ -39,7 +39,7 @@ async function record(g: Gateway, tenant: { id: number; slug: string }, count: n
 describe.runIf(dbKind === 'postgres')('log streams: two instances', () => {
   it('never deliver one stream at the same time, only advance positions, and lose nothing when one dies', async () => {
     const tenants = await Promise.all([1, 2, 3, 4].map(() => newTenant(first)));
-    const streams = [];
+    const streams: { tenant: (typeof tenants)[number]; r: Receiver; id: string }[] = [];
     for (const tenant of tenants) {
       const r = await startReceiver();
       receivers.push(r);
@@ -86,7 +86,10 @@ describe.runIf(dbKind === 'postgres')('log streams: two instances', () => {
       expect(r.badSignatures).toBe(0);
       expect(deliveredInOrder(r.events(), 350)).toBe(true);
       const seen = positions.get(id) ?? [];
-      expect(seen.every((p, i) => i === 0 || p >= (seen[i - 1] as number)), 'positions only advance').toBe(true);
+      expect(
+        seen.every((p, i) => i === 0 || p >= (seen[i - 1] as number)),
+        'positions only advance',
+      ).toBe(true);
     }
   });
 });

@@ -16,6 +16,8 @@ let counter = 0;
 
 export type SharedDatabase = {
   kind: 'postgres' | 'pglite';
+  /** The variables that point a gateway or the CLI at this database, with its secrets. */
+  env: Record<string, string>;
   open(env?: Record<string, string>): Promise<Gateway>;
   drop(): Promise<void>;
 };
@@ -32,8 +34,13 @@ export async function sharedDatabase(): Promise<SharedDatabase> {
   const secrets = testSecrets();
   const postgresDb = dbKind === 'postgres' ? await createTestDatabase() : undefined;
   const dataDir = postgresDb ? undefined : mkdtempSync(path.join(tmpdir(), 'agw-streams-'));
+  const env = {
+    ...secrets,
+    ...(postgresDb ? { DATABASE_URL: postgresDb.url } : { DATA_DIR: dataDir as string }),
+  };
   return {
     kind: dbKind,
+    env,
     open: (env = {}) =>
       openGateway({
         config: loadConfig({
