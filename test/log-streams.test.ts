@@ -1,6 +1,7 @@
 // Log streams to a webhook: a real HTTP receiver on a local port that fails on purpose, and real
 // gateways on the test database. Every committed event must arrive, in sequence order, at least
 // once, through failures, a receiver that is down, and a gateway killed mid-delivery.
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { operatorViewer } from '../src/audit/viewer.ts';
 import type { Gateway } from '../src/gateway.ts';
@@ -241,6 +242,29 @@ describe('log streams: webhook', () => {
       expect(res.errors?.[0]?.extensions?.code, field).toBe('BAD_USER_INPUT');
       expect(res.errors?.[0]?.extensions?.field, JSON.stringify(bad)).toBe(field);
     }
+  });
+});
+
+describe('log streams: isolation', () => {
+  it("the serving role sees a tenant's streams only in that tenant's context (row-level security)", async () => {
+    const a = await newTenant(gateway);
+    const b = await newTenant(gateway);
+    const r = await receiver();
+    await createWebhook(gateway, a, r, { actions: ['never.happens'] });
+    const count = (tenantId: number | null) =>
+      gateway.database.db.transaction(async (tx) => {
+        if (tenantId !== null)
+          await tx.execute(sql`select set_config('app.tenant_id', ${String(tenantId)}, true)`);
+        const result = await tx.execute(sql`select count(*)::int as n from log_streams`);
+        const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as {
+          n: number;
+        }[];
+        return rows[0]?.n;
+      });
+    expect(await count(a.id)).toBe(1);
+    expect(await count(b.id)).toBe(0);
+    expect(await count(null)).toBe(0);
+    expect(await gql(gateway, StreamStatus, {}, b.readKey)).toMatchObject({ data: { logStreams: [] } });
   });
 });
 

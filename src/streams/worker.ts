@@ -39,6 +39,8 @@ export type WorkerOptions = {
 
 /** Streams worked on concurrently by one instance. */
 const CONCURRENCY = 4;
+/** How long shutdown waits for a delivery in flight before abandoning it. */
+const STOP_GRACE_MS = 2000;
 /** Batches sent for one stream before the worker looks at the others again. */
 const BATCHES_PER_TURN = 20;
 
@@ -90,10 +92,16 @@ export class LogStreamWorker {
     });
   }
 
-  /** Finishes the batch in flight (or abandons it at the timeout), then gives back its leases. */
+  /**
+   * Lets the batch in flight finish for a moment, then abandons it (it is delivered again later:
+   * at least once), and gives back this instance's leases so another takes over at once.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    const grace = new Promise((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref());
+    await Promise.race([this.running, grace]);
+    this.abort.abort();
     await this.running;
     await Promise.allSettled([...this.sinks.values()].map((s) => s.sink.close()));
     this.sinks.clear();
@@ -149,6 +157,8 @@ export class LogStreamWorker {
             events.map((e) => toStreamedEvent(e, stream.tenantSlug)),
           );
         } catch (error) {
+          // Abandoned by shutdown: not the destination's fault; the next holder sends it again.
+          if (this.stopped) return;
           const retryInMs = retryDelayMs(stream.failures, this.opts.retryMinMs, this.opts.retryMaxMs);
           const message = error instanceof Error ? error.message : String(error);
           this.opts.logger.warn(

@@ -123,7 +123,7 @@ export type LogStreamKind =
 export type LogStreamNatsInput = {
   /** Create the stream (capturing `<prefix>.>`) when it does not exist; default false. */
   createStream?: boolean | null | undefined;
-  /** NATS server addresses, `host:port` or `nats://host:port`; 1 to 10. */
+  /** NATS server addresses, `host:port` or `nats://host:port`; at least 1, at most 10. */
   servers: Array<string>;
   /** The JetStream stream that captures the subjects (1 to 64 letters, digits, `_`, `-`). */
   stream: string;

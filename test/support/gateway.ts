@@ -80,6 +80,9 @@ export async function startTestGateway(
     DEMO_SEED: 'false',
     LOG_LEVEL: 'silent',
     AUTH_FAILURES_PER_MINUTE: '100000',
+    // No log stream worker polling in the background of tests that count SQL statements; the log
+    // stream tests open gateways with one (test/support/log-stream-gateways.ts).
+    LOG_STREAMS: 'false',
     ...testSecrets(),
     ...(database ? { DATABASE_URL: database.url } : {}),
     ...env,
