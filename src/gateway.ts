@@ -67,7 +67,7 @@ export async function openGateway({
     const streamWorker = config.logStreams.enabled
       ? new LogStreamWorker({ db: database.db, logger, ...config.logStreams })
       : undefined;
-    const streams = new LogStreamService(database.db, () => streamWorker?.nudge());
+    const streams = new LogStreamService(database.db, () => streamWorker?.wake());
     const audit = new AuditService({
       db: database.db,
       tokens: new TokenSigner(secrets.tokenSecrets),

@@ -5,6 +5,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { operatorViewer } from '../src/audit/viewer.ts';
 import type { Gateway } from '../src/gateway.ts';
+import { retryDelayMs } from '../src/streams/worker.ts';
 import { graphql } from './gql/index.ts';
 import { gql, newTenant, type SharedDatabase, sharedDatabase } from './support/log-stream-gateways.ts';
 import { deliveredInOrder, eventually, type Receiver, startReceiver } from './support/log-stream-receiver.ts';
@@ -41,6 +42,18 @@ const StreamStatus = graphql(`
 const DeleteStream = graphql(`
   mutation DeleteLogStream($id: ID!) {
     deleteLogStream(id: $id)
+  }
+`);
+
+const PauseStream = graphql(`
+  mutation PauseLogStream($id: ID!) {
+    pauseLogStream(id: $id) { paused position nextRetryAt }
+  }
+`);
+
+const ResumeStream = graphql(`
+  mutation ResumeLogStream($id: ID!) {
+    resumeLogStream(id: $id) { paused }
   }
 `);
 
@@ -242,6 +255,32 @@ describe('log streams: webhook', () => {
       expect(res.errors?.[0]?.extensions?.code, field).toBe('BAD_USER_INPUT');
       expect(res.errors?.[0]?.extensions?.field, JSON.stringify(bad)).toBe(field);
     }
+  });
+});
+
+describe('log streams: retries', () => {
+  it('back off exponentially from the minimum, with jitter, capped at the maximum', () => {
+    const lowest = (failures: number) => retryDelayMs(failures, 1000, 300_000, () => 0);
+    const highest = (failures: number) => retryDelayMs(failures, 1000, 300_000, () => 1);
+    expect([0, 1, 2, 3].map(highest)).toEqual([1000, 2000, 4000, 8000]);
+    expect([0, 1, 2, 3].map(lowest)).toEqual([500, 1000, 2000, 4000]);
+    expect(highest(9)).toBe(300_000);
+    expect(highest(1000)).toBe(300_000);
+    expect(lowest(1000)).toBe(150_000);
+  });
+
+  it('a paused stream keeps its position and shows no retry; resuming delivers what was committed meanwhile', async () => {
+    const tenant = await newTenant(gateway);
+    const r = await receiver();
+    const { stream } = await createWebhook(gateway, tenant, r);
+    const paused = await gql(gateway, PauseStream, { id: stream.id }, tenant.key);
+    expect(paused.data?.pauseLogStream).toMatchObject({ paused: true, position: 0, nextRetryAt: null });
+    await record(gateway, tenant, 8);
+    expect(await status(gateway, tenant)).toMatchObject({ paused: true, lag: 8 });
+    const resumed = await gql(gateway, ResumeStream, { id: stream.id }, tenant.key);
+    expect(resumed.data?.resumeLogStream.paused).toBe(false);
+    await eventually(async () => (await status(gateway, tenant)).position === 8);
+    expect(deliveredInOrder(r.events(), 8)).toBe(true);
   });
 });
 

@@ -154,13 +154,19 @@ export async function findDueStreams(db: Db, holder: string, limit: number): Pro
 /**
  * Takes (or renews) the stream's lease for `leaseMs`, if it is free, expired or already ours.
  * One UPDATE: two instances racing for the same row are serialized by its row lock, and the
- * second sees the first's holder and gets nothing.
+ * second sees the first's holder and gets nothing. Moving a past due time to now sends the stream
+ * to the back of the queue, so with more due streams than one poll takes, each gets its turn
+ * (a later due time, a backoff or a pause, is kept).
  */
 export async function claimLease(db: Db, ref: StreamRef, holder: string, leaseMs: number): Promise<boolean> {
   const l = logStreamLeases;
   const rows = await db
     .update(l)
-    .set({ holder, leaseExpiresAt: sql`now() + ${leaseMs} * interval '1 millisecond'` })
+    .set({
+      holder,
+      leaseExpiresAt: sql`now() + ${leaseMs} * interval '1 millisecond'`,
+      nextAttemptAt: sql`greatest(${l.nextAttemptAt}, now())`,
+    })
     .where(
       and(
         eq(l.tenantId, ref.tenantId),

@@ -59,6 +59,7 @@ export class LogStreamWorker {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private again = false;
+  private nothingDue = false;
   private stopped = false;
   private readonly abort = new AbortController();
 
@@ -73,8 +74,18 @@ export class LogStreamWorker {
     this.schedule();
   }
 
-  /** Looks for work now instead of at the next poll (called after local commits). */
+  /**
+   * After a local commit: looks for work now instead of at the next poll, unless the last look
+   * found no stream due (then a commit gives it none either, and ingest pays nothing for streams
+   * it does not have; streams in backoff wait for their time anyway).
+   */
   nudge(): void {
+    if (this.nothingDue) return;
+    this.wake();
+  }
+
+  /** Looks for work now (a stream was created or resumed). */
+  wake(): void {
     if (this.stopped) return;
     if (this.running) {
       this.again = true;
@@ -85,7 +96,7 @@ export class LogStreamWorker {
       this.running = undefined;
       if (this.again) {
         this.again = false;
-        this.nudge();
+        this.wake();
       } else {
         this.schedule();
       }
@@ -123,13 +134,14 @@ export class LogStreamWorker {
   private schedule() {
     if (this.stopped) return;
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.nudge(), this.opts.pollMs);
+    this.timer = setTimeout(() => this.wake(), this.opts.pollMs);
     this.timer.unref();
   }
 
   private async runOnce(): Promise<void> {
     try {
       const due = await findDueStreams(this.opts.db, this.holder, 100);
+      this.nothingDue = due.length === 0;
       const queue = [...due];
       const lanes = Array.from({ length: Math.min(CONCURRENCY, queue.length) }, async () => {
         for (let ref = queue.shift(); ref && !this.stopped; ref = queue.shift()) {

@@ -42,6 +42,8 @@ type Documents = {
     "\n  mutation CreateLogStream($input: CreateLogStreamInput!) {\n    createLogStream(input: $input) {\n      secret\n      stream { id kind webhookUrl position lag }\n    }\n  }\n": typeof types.CreateLogStreamDocument,
     "\n  query LogStreamStatus {\n    logStreams {\n      id\n      name\n      kind\n      webhookUrl\n      actions\n      paused\n      position\n      lastDeliveredSeq\n      lag\n      failing\n      lastError\n      lastErrorAt\n      nextRetryAt\n    }\n  }\n": typeof types.LogStreamStatusDocument,
     "\n  mutation DeleteLogStream($id: ID!) {\n    deleteLogStream(id: $id)\n  }\n": typeof types.DeleteLogStreamDocument,
+    "\n  mutation PauseLogStream($id: ID!) {\n    pauseLogStream(id: $id) { paused position nextRetryAt }\n  }\n": typeof types.PauseLogStreamDocument,
+    "\n  mutation ResumeLogStream($id: ID!) {\n    resumeLogStream(id: $id) { paused }\n  }\n": typeof types.ResumeLogStreamDocument,
     "\n  query ReplicatedStored {\n    auditEvents(first: 100) {\n      totalCount\n      edges {\n        node {\n          id sequence action name title description ipAddress occurredAt sentAt receivedAt\n          groupId additionalId metadata\n          actor { id email name type company }\n          target { kind id name email company }\n          feature { name metas }\n        }\n      }\n    }\n  }\n": typeof types.ReplicatedStoredDocument,
 };
 const documents: Documents = {
@@ -73,6 +75,8 @@ const documents: Documents = {
     "\n  mutation CreateLogStream($input: CreateLogStreamInput!) {\n    createLogStream(input: $input) {\n      secret\n      stream { id kind webhookUrl position lag }\n    }\n  }\n": types.CreateLogStreamDocument,
     "\n  query LogStreamStatus {\n    logStreams {\n      id\n      name\n      kind\n      webhookUrl\n      actions\n      paused\n      position\n      lastDeliveredSeq\n      lag\n      failing\n      lastError\n      lastErrorAt\n      nextRetryAt\n    }\n  }\n": types.LogStreamStatusDocument,
     "\n  mutation DeleteLogStream($id: ID!) {\n    deleteLogStream(id: $id)\n  }\n": types.DeleteLogStreamDocument,
+    "\n  mutation PauseLogStream($id: ID!) {\n    pauseLogStream(id: $id) { paused position nextRetryAt }\n  }\n": types.PauseLogStreamDocument,
+    "\n  mutation ResumeLogStream($id: ID!) {\n    resumeLogStream(id: $id) { paused }\n  }\n": types.ResumeLogStreamDocument,
     "\n  query ReplicatedStored {\n    auditEvents(first: 100) {\n      totalCount\n      edges {\n        node {\n          id sequence action name title description ipAddress occurredAt sentAt receivedAt\n          groupId additionalId metadata\n          actor { id email name type company }\n          target { kind id name email company }\n          feature { name metas }\n        }\n      }\n    }\n  }\n": types.ReplicatedStoredDocument,
 };
 
@@ -202,6 +206,14 @@ export function graphql(source: "\n  query LogStreamStatus {\n    logStreams {\n
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation DeleteLogStream($id: ID!) {\n    deleteLogStream(id: $id)\n  }\n"): (typeof documents)["\n  mutation DeleteLogStream($id: ID!) {\n    deleteLogStream(id: $id)\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation PauseLogStream($id: ID!) {\n    pauseLogStream(id: $id) { paused position nextRetryAt }\n  }\n"): (typeof documents)["\n  mutation PauseLogStream($id: ID!) {\n    pauseLogStream(id: $id) { paused position nextRetryAt }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation ResumeLogStream($id: ID!) {\n    resumeLogStream(id: $id) { paused }\n  }\n"): (typeof documents)["\n  mutation ResumeLogStream($id: ID!) {\n    resumeLogStream(id: $id) { paused }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
