@@ -196,6 +196,27 @@ describe('log streams: NATS JetStream', () => {
     expect(failing.nextRetryAt).not.toBeNull();
   });
 
+  it('a gateway killed mid-delivery republishes from its position, and JetStream keeps each event once', async () => {
+    const { name, prefix } = uniqueStream();
+    await jsm.streams.add({ name, subjects: [`${prefix}.>`] });
+    const tenant = await newTenant(gateway);
+    await gateway.streams.create(operatorViewer(tenant), {
+      name: 'bus',
+      nats: { servers: [NATS_URL], stream: name, subjectPrefix: prefix },
+      startFrom: 'beginning',
+    });
+    await record(tenant, 600);
+    await eventually(async () => (await jsm.streams.info(name)).state.messages > 0, 5);
+    await gateway.streamWorker?.kill();
+    await gateway.close();
+
+    gateway = await shared.open();
+    await record(tenant, 40);
+    await eventually(async () => (await status(tenant))?.position === 640, 50);
+    const messages = await storedMessages(name);
+    expect(messages.map((m) => m.event.sequence)).toEqual(Array.from({ length: 640 }, (_, i) => i + 1));
+  });
+
   it('maps actions to single subject tokens', () => {
     expect(natsSubject('audit', 'acme', 'user.login')).toBe('audit.acme.user_login');
     expect(subjectToken('a b\tc*>')).toBe('a_b_c__');
