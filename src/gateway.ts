@@ -136,6 +136,11 @@ async function refuseForeignDevelopmentKey(
 /**
  * On an empty embedded database: a `demo` tenant with realistic events and a read/write key,
  * so GraphiQL works at once. The key is kept in DATA_DIR (demo only) to be shown again.
+ *
+ * The key is made and written before any event, and the seeding is marked done only at its end,
+ * so a first start interrupted while seeding (Ctrl-C during the progress line) leaves a key to
+ * show, and the next start records the events still missing instead of serving a demo tenant
+ * nobody can log in to. Once the marker is written, a start costs no count of the demo's events.
  */
 async function ensureDemo(
   database: Database,
@@ -145,17 +150,29 @@ async function ensureDemo(
   onProgress: SeedProgress | undefined,
 ) {
   const keyFile = path.resolve(config.dataDir, 'demo-api-key');
+  const seededMarker = path.resolve(config.dataDir, 'demo-seeded');
   const tenants = await listTenants(database);
-  if (tenants.length > 0) {
-    return existsSync(keyFile) && tenants.some((t) => t.slug === 'demo')
-      ? readFileSync(keyFile, 'utf8').trim()
-      : undefined;
+  const existing = tenants.find((t) => t.slug === 'demo');
+  // Tenants of the user's own and no demo: not a demo database.
+  if (!existing && tenants.length > 0) return undefined;
+  const tenant = existing ?? (await createTenant(database, 'demo'));
+  // A key file left from an earlier database (its tenant just created) names no key of this one.
+  let key = existing && existsSync(keyFile) ? readFileSync(keyFile, 'utf8').trim() : undefined;
+  if (key === undefined) {
+    key = (await createApiKey(database, 'demo', ['read', 'write'], 'demo key (printed at start)')).key;
+    writeFileSync(keyFile, `${key}\n`, { mode: 0o600 });
   }
-  const tenant = await createTenant(database, 'demo');
-  const events = demoEvents({ count: config.demoEvents, seed: 2024, now: new Date(), spanDays: 90 });
-  await recordDemoEvents(audit, operatorViewer(tenant), events, config.demoEvents, onProgress);
-  const { key } = await createApiKey(database, 'demo', ['read', 'write'], 'demo key (printed at start)');
-  writeFileSync(keyFile, `${key}\n`, { mode: 0o600 });
-  logger.info({ tenant: 'demo', events: config.demoEvents }, 'created the demo tenant');
+  if (existsSync(seededMarker)) return key;
+  const viewer = operatorViewer(tenant);
+  const missing = existing ? config.demoEvents - (await audit.countEvents(viewer, {})) : config.demoEvents;
+  if (missing > 0) {
+    const events = demoEvents({ count: missing, seed: 2024, now: new Date(), spanDays: 90 });
+    await recordDemoEvents(audit, viewer, events, missing, onProgress);
+    logger.info(
+      { tenant: 'demo', events: missing },
+      existing ? 'finished seeding the demo tenant' : 'created the demo tenant',
+    );
+  }
+  writeFileSync(seededMarker, `${new Date().toISOString()}\n`);
   return key;
 }
