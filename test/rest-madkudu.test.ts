@@ -1,4 +1,5 @@
-// Contract tests for the MadKudu Audit Trail dialect (shared/spec/madkudu-audit-trail-api.txt):
+// Contract tests for the MadKudu Audit Trail dialect (MadKudu's developer docs, "Audit Trail API",
+// https://developers.madkudu.com/; restated in docs/compat/madkudu.md):
 // every request example of the document replayed against this host, the documented filters
 // (from/to as whole UTC days, event, user; combined with AND), newest-first order, the event
 // shape, lookup by id, the retention window, bad input and authentication.

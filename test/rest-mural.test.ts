@@ -1,4 +1,5 @@
-// Contract tests for the Mural audit log dialect (shared/spec/mural-audit-log-api.txt): every
+// Contract tests for the Mural audit log dialect (Mural developer portal, "Audit Log examples";
+// restated in docs/compat/mural.md): every
 // request example of the document replayed against this host, maxResults bounds, nextToken
 // paging (reverse chronological, no token on the last page, every other parameter ignored,
 // tokens that cannot be edited or used by another tenant), the date window rules, the action

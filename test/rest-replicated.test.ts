@@ -1,4 +1,5 @@
-// Replicated audit API (shared/spec/replicated-audit-api.txt) against this gateway: the
+// Replicated audit API (Replicated documentation, "Audit API"; restated in docs/compat/replicated.md)
+// against this gateway: the
 // document's two request examples and its exact 201 answer, the client address (and who may
 // set it through X-Forwarded-For), scopes, bad bodies, idempotency, and the batch route beside it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,4 +1,5 @@
-// Wasabi AiR audit API (shared/spec/wasabi-air-audit-api.txt) against this gateway: the
+// Wasabi AiR audit API (Wasabi AiR documentation, "Audit API in Wasabi AiR"; restated in
+// docs/compat/wasabi.md) against this gateway: the
 // document's three requests with its example data, then each parameter's meaning, defaults,
 // limits, bounds and errors, checked against what was stored.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
