@@ -13,7 +13,8 @@ import { loadConfig } from '../src/config.ts';
 import { type Gateway, type GatewayOptions, openGateway } from '../src/gateway.ts';
 import { dbKind } from './support/gateway.ts';
 
-const DEMO_EVENTS = 2_500;
+// More than one batch (MAX_BATCH), so a start can be interrupted between two.
+const DEMO_EVENTS = 1_200;
 const dirs: string[] = [];
 afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
