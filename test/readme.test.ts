@@ -255,7 +255,11 @@ function runInShell(commands: string[], scratch: Scratch): Promise<{ code: numbe
 }
 
 /** Runs the blocks of one tag in order, starting `npm start` in the background, checking every command. */
-async function runBlocks(tag: Tag, scratch: Scratch, afterEach?: (serverOutput: string) => Promise<void>) {
+async function runBlocks(
+  tag: Tag,
+  scratch: Scratch,
+  onServerReady?: (serverOutput: string) => Promise<void>,
+) {
   const blocks = readmeBlocks(readFileSync('README.md', 'utf8')).filter((b) => b.tag === tag);
   expect(blocks.length, `README blocks marked readme-test: ${tag}`).toBeGreaterThan(0);
   const started: ChildProcess[] = [];
@@ -286,7 +290,7 @@ async function runBlocks(tag: Tag, scratch: Scratch, afterEach?: (serverOutput: 
           await flush();
           const server = await startServer(scratch);
           started.push(server.child);
-          await afterEach?.(server.output());
+          await onServerReady?.(server.output());
           continue;
         }
         expect(
