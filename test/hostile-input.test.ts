@@ -115,6 +115,39 @@ describe('GraphQL limits', () => {
   });
 });
 
+describe('bad input refused before execution', () => {
+  // GraphQL over HTTP: an answer without `data` in application/graphql-response+json must be a 4xx.
+  const cases = {
+    'an enum value in a variable': {
+      query:
+        'query($d: OrderDirection!) { auditEvents(first: 1, orderBy: { field: OCCURRED_AT, direction: $d }) { edges { cursor } } }',
+      variables: { d: 'DES' },
+    },
+    'an enum value written in the query': {
+      query:
+        '{ auditEvents(first: 1, orderBy: { field: OCCURRED_AT, direction: DES }) { edges { cursor } } }',
+    },
+    'a DateTime in a variable': {
+      query: 'query($s: DateTime) { auditEvents(first: 1, filter: { since: $s }) { edges { cursor } } }',
+      variables: { s: 'yesterday' },
+    },
+  };
+  for (const [name, body] of Object.entries(cases)) {
+    it(`${name} is a 400 with BAD_USER_INPUT and no data`, async () => {
+      const res = await t.fetch('/graphql', {
+        key: tenant.key,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
+        body: JSON.stringify(body),
+      });
+      expect(res.status).toBe(400);
+      const answer = (await res.json()) as { data?: unknown; errors: { extensions?: { code?: string } }[] };
+      expect(answer.data).toBeUndefined();
+      expect(answer.errors[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    });
+  }
+});
+
 describe('production mode', () => {
   it('serves no GraphiQL, refuses introspection, and suggests no field names', async () => {
     // NODE_ENV=production needs a real Postgres; the embedded run sets the same switches by hand.

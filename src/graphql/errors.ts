@@ -124,14 +124,21 @@ function isInputError(error: GraphQLError): boolean {
   return INPUT_ERROR.test(error.message);
 }
 
-function withCode(error: GraphQLError, code: string): GraphQLError {
+function withCode(error: GraphQLError, code: string, requestError = false): GraphQLError {
   return new GraphQLError(error.message, {
     nodes: error.nodes,
     source: error.source,
     positions: error.positions,
     path: error.path,
     originalError: error.originalError,
-    extensions: { ...error.extensions, code },
+    // A request refused before execution has no `data`: GraphQL over HTTP wants a 4xx for it
+    // (a must for application/graphql-response+json), and bad input is the client's error. A
+    // field error beside data keeps the 200.
+    extensions: {
+      ...error.extensions,
+      code,
+      ...(requestError ? { http: error.extensions?.http ?? { status: 400 } } : {}),
+    },
   });
 }
 
@@ -146,7 +153,7 @@ export function useInputErrorCodes(): Plugin {
       e instanceof GraphQLError &&
       !e.extensions?.code &&
       (isInputError(e) || e.originalError instanceof ValidationError)
-        ? withCode(e, 'BAD_USER_INPUT')
+        ? withCode(e, 'BAD_USER_INPUT', true)
         : e,
     );
   return {
