@@ -1,6 +1,7 @@
 // The documentation's links: every relative link in README.md, the other top-level Markdown files
 // and docs/ must name a file or folder of the repository, and every `#anchor` a heading of the
 // page it points to (as GitHub makes heading anchors). Code blocks and inline code are not links.
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -94,6 +95,19 @@ describe('documentation links', () => {
         broken.push(`${target}: no heading with that anchor`);
     }
     expect(broken).toEqual([]);
+  });
+
+  it('cites the vendor documents by name, never by a path outside the repository', () => {
+    // The vendor documents were read from a folder beside the repository; readers have the
+    // vendors' own pages instead (docs/compat/), so no page or comment may send them there.
+    const outside = ['shared', 'spec'].join('/');
+    const tracked = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+      encoding: 'utf8',
+    })
+      .split('\0')
+      .filter((f) => /\.(md|ts|mjs|js|json|ya?ml)$/.test(f) && existsSync(f));
+    const citing = tracked.filter((f) => readFileSync(f, 'utf8').includes(outside));
+    expect(citing).toEqual([]);
   });
 
   it('reads anchors as GitHub makes them', () => {

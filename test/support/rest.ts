@@ -5,6 +5,18 @@ import type { TestGateway } from './gateway.ts';
 
 export const iso = (ms: number) => new Date(ms).toISOString();
 
+/**
+ * A JSON request body with its Content-Type (a string is sent as is, for malformed JSON), the key
+ * and any other headers: the `init` of TestGateway.fetch, without the method.
+ */
+export function jsonRequest(body: unknown, key?: string, headers: Record<string, string> = {}) {
+  return {
+    ...(key === undefined ? {} : { key }),
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  };
+}
+
 export type BatchResult = { status: string; id?: string; error?: unknown };
 
 /**
@@ -12,12 +24,7 @@ export type BatchResult = { status: string; id?: string; error?: unknown };
  * stored; returns their ids in input order.
  */
 export async function recordBatch(gateway: TestGateway, key: string, events: unknown[]): Promise<string[]> {
-  const res = await gateway.fetch('/audit/v1/events', {
-    key,
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ events }),
-  });
+  const res = await gateway.fetch('/audit/v1/events', { method: 'POST', ...jsonRequest({ events }, key) });
   expect(res.status).toBe(200);
   const { results } = (await res.json()) as { results: BatchResult[] };
   expect(results.map((r) => (r.status === 'stored' ? 'stored' : JSON.stringify(r)))).toEqual(
