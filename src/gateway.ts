@@ -153,11 +153,14 @@ async function ensureDemo(
   const seededMarker = path.resolve(config.dataDir, 'demo-seeded');
   const tenants = await listTenants(database);
   const existing = tenants.find((t) => t.slug === 'demo');
-  // Tenants of the user's own and no demo: not a demo database.
-  if (!existing && tenants.length > 0) return undefined;
+  const keyFileExists = existsSync(keyFile);
+  // Ours: a demo tenant with our key file, or alone (a start interrupted before the file was
+  // written). Other tenants, and no demo or a `demo` without our file: the user's database.
+  const ours = tenants.length === 0 || (existing && (keyFileExists || tenants.length === 1));
+  if (!ours) return undefined;
   const tenant = existing ?? (await createTenant(database, 'demo'));
   // A key file left from an earlier database (its tenant just created) names no key of this one.
-  let key = existing && existsSync(keyFile) ? readFileSync(keyFile, 'utf8').trim() : undefined;
+  let key = existing && keyFileExists ? readFileSync(keyFile, 'utf8').trim() : undefined;
   if (key === undefined) {
     key = (await createApiKey(database, 'demo', ['read', 'write'], 'demo key (printed at start)')).key;
     writeFileSync(keyFile, `${key}\n`, { mode: 0o600 });

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { operatorViewer } from '../src/audit/viewer.ts';
-import { listTenants } from '../src/auth/admin.ts';
+import { createTenant, listTenants } from '../src/auth/admin.ts';
 import { loadConfig } from '../src/config.ts';
 import { type Gateway, type GatewayOptions, openGateway } from '../src/gateway.ts';
 import { dbKind } from './support/gateway.ts';
@@ -20,12 +20,17 @@ afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-function open(dataDir: string, onDemoProgress?: GatewayOptions['onDemoProgress']): Promise<Gateway> {
+function open(
+  dataDir: string,
+  onDemoProgress?: GatewayOptions['onDemoProgress'],
+  env: Record<string, string> = {},
+): Promise<Gateway> {
   const config = loadConfig({
     NODE_ENV: 'development',
     DATA_DIR: dataDir,
     DEMO_EVENTS: String(DEMO_EVENTS),
     LOG_LEVEL: 'silent',
+    ...env,
   });
   return openGateway({ config, logger: pino({ level: 'silent' }), onDemoProgress });
 }
@@ -97,6 +102,25 @@ describe.skipIf(dbKind !== 'pglite')('demo seeding on the embedded database', ()
       expect(await demoState(again)).toEqual({ tenant: true, events: DEMO_EVENTS });
     } finally {
       await again.close();
+    }
+  });
+
+  it("a user's own `demo` tenant beside others, with no demo key file, is left alone", async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'agw-demo-'));
+    dirs.push(dataDir);
+    const setup = await open(dataDir, undefined, { DEMO_SEED: 'false' });
+    try {
+      await createTenant(setup.database, 'acme');
+      await createTenant(setup.database, 'demo');
+    } finally {
+      await setup.close();
+    }
+    const started = await open(dataDir);
+    try {
+      expect(started.demoApiKey).toBeUndefined();
+      expect(await demoState(started)).toEqual({ tenant: true, events: 0 });
+    } finally {
+      await started.close();
     }
   });
 });
