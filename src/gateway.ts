@@ -12,6 +12,7 @@ import { TokenSigner } from './audit/tokens.ts';
 import { operatorViewer } from './audit/viewer.ts';
 import { createApiKey, createTenant, listTenants } from './auth/admin.ts';
 import { Authenticator } from './auth/authenticate.ts';
+import { ViewerTokens } from './auth/viewer-tokens.ts';
 import type { Config } from './config.ts';
 import { type Database, openDatabase } from './db/client.ts';
 import { demoEvents } from './demo/events.ts';
@@ -68,7 +69,11 @@ export async function openGateway({
     });
     const chain = new ChainService(database.db, signer, audit);
     await refuseForeignDevelopmentKey(database, signer, secrets.signingKeyFile);
-    const authenticator = new Authenticator(database.db, config.authFailuresPerMinute);
+    const authenticator = new Authenticator(
+      database.db,
+      config.authFailuresPerMinute,
+      new ViewerTokens(new TokenSigner(secrets.tokenSecrets)),
+    );
     const demoApiKey =
       !config.databaseUrl && config.demoSeed
         ? await ensureDemo(database, audit, config, logger, onDemoProgress)

@@ -5,11 +5,13 @@ import type { ChainService } from '../audit/chain-service.ts';
 import type { AuditEvent } from '../audit/model.ts';
 import type { AuditService } from '../audit/service.ts';
 import type { Viewer } from '../audit/viewer.ts';
+import type { ViewerTokens } from '../auth/viewer-tokens.ts';
 
 export type GraphQLContext = {
   viewer: Viewer;
   audit: AuditService;
   chain: ChainService;
+  viewerTokens: ViewerTokens;
   requestId: string;
   loaders: { event: DataLoader<string, AuditEvent | null> };
 };

@@ -4,6 +4,7 @@ import { builder } from './builder.ts';
 import './audit-event.ts';
 import './chain.ts';
 import './viewer.ts';
+import './viewer-token.ts';
 
 builder.queryType({ description: "Read your tenant's audit events." });
 builder.mutationType({ description: 'Record audit events.' });

@@ -104,6 +104,7 @@ export function createGraphQLServer(opts: YogaOptions) {
           viewer,
           audit: opts.audit,
           chain: opts.chain,
+          viewerTokens: opts.authenticator.viewerTokens,
           requestId,
           loaders: createLoaders(opts.audit, viewer),
         };
