@@ -309,12 +309,10 @@ describe('narrowing: a token minted by a token', () => {
     expect(inherited.restriction?.actorIds).toEqual(['actor-1', 'actor-2']);
     const disjoint = await mint(parent.token, { restriction: { actorIds: ['actor-0'] } });
     expect(disjoint.restriction?.actorIds).toEqual([]);
-    const count = async (token: string) =>
-      (
-        (await t.gqlRaw({ query: '{ auditEvents { totalCount } }' }, token)).data?.auditEvents as {
-          totalCount: number;
-        }
-      ).totalCount;
+    const count = async (token: string) => {
+      const res = await t.gqlRaw({ query: '{ auditEvents { totalCount } }' }, token);
+      return (res.data?.auditEvents as { totalCount: number } | undefined)?.totalCount;
+    };
     expect(await count(wider.token)).toBe(idsWhere(isActor1).length);
     expect(await count(other.token)).toBe(
       idsWhere((e) => ['actor-1', 'actor-2'].includes(e.actor?.id ?? '') && e.groupId === 'group-1').length,

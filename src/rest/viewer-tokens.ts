@@ -80,6 +80,10 @@ const mintRoute = createRoute({
       description: 'The body is larger than `BODY_LIMIT_BYTES`.',
       content: { 'application/json': { schema: ErrorBody } },
     },
+    415: {
+      description: 'A Content-Type other than `application/json`.',
+      content: { 'application/json': { schema: ErrorBody } },
+    },
     ...errorResponses,
   },
 });
