@@ -334,6 +334,22 @@ describe('narrowing: a token minted by a token', () => {
   });
 });
 
+describe('a token that expires between its authentication and its minting', () => {
+  it('mints nothing (a token of no lifetime would be refused at once anyway)', () => {
+    const issuer = new ViewerTokens(new TokenSigner(['s'.repeat(32)]), () => 1_000_001_200);
+    const parent: Viewer = {
+      tenantId: 1,
+      tenantSlug: 'x',
+      keyId: 'k',
+      scopes: new Set(['read']),
+      token: { id: 'j', expiresAt: new Date(1_000_001_000) },
+    };
+    expect(() => issuer.mint(parent, {}, 'input')).toThrow(
+      expect.objectContaining({ field: 'input.ttlSeconds' }) as Error,
+    );
+  });
+});
+
 describe('the end of a token', () => {
   const viewerOfKey = (key: string): Viewer => ({
     tenantId: tenant.id,
@@ -390,6 +406,30 @@ describe('the end of a token', () => {
     const foreign = new ViewerTokens(new TokenSigner([randomBytes(32).toString('base64url')]));
     const { token } = foreign.mint(viewerOfKey(tenant.readKey), {});
     expect((await asks(token)).status).toBe(401);
+  });
+
+  it('a token signed with TOKEN_SECRET_PREVIOUS still works after a rotation', async () => {
+    const old = randomBytes(32).toString('base64url');
+    const rotated = await startTestGateway({
+      TOKEN_SECRET: randomBytes(32).toString('base64url'),
+      TOKEN_SECRET_PREVIOUS: old,
+    });
+    try {
+      const owner = await rotated.newTenant('rotated');
+      const { token } = new ViewerTokens(new TokenSigner([old])).mint(
+        {
+          tenantId: owner.id,
+          tenantSlug: owner.slug,
+          keyId: parseApiKey(owner.readKey)?.id as string,
+          scopes: new Set(['read']),
+        },
+        {},
+      );
+      const res = await rotated.gqlRaw({ query: '{ viewer { tenant { slug } } }' }, token);
+      expect(res.data?.viewer).toEqual({ tenant: { slug: owner.slug } });
+    } finally {
+      await rotated.close();
+    }
   });
 
   it('recheck (for long-lived streams) refuses a viewer once its key is revoked', async () => {

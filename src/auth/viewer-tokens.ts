@@ -140,6 +140,11 @@ function ttlOf(value: number | null | undefined, viewer: Viewer, nowSeconds: num
   const left = viewer.token
     ? Math.floor(viewer.token.expiresAt.getTime() / 1000) - nowSeconds
     : VIEWER_TOKEN_TTL.maxSeconds;
+  if (left < 1)
+    throw new ValidationError(
+      field,
+      'cannot be met: the viewer token minting this one expires within a second',
+    );
   if (value === null || value === undefined) return Math.min(VIEWER_TOKEN_TTL.defaultSeconds, left);
   if (!Number.isInteger(value) || value < 1 || value > VIEWER_TOKEN_TTL.maxSeconds) {
     throw new ValidationError(
