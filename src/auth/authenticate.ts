@@ -1,5 +1,6 @@
-// Resolves the caller of a request from its API key: the tenant it acts for and its scopes.
-// The tenant always comes from the key, never from anything else in the request.
+// Resolves the caller of a request from its API key or viewer token: the tenant it acts for, its
+// scopes and its slice. The tenant always comes from the key (a token's minting key), never from
+// anything else in the request.
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { RateLimitedError, UnauthenticatedError } from '../audit/errors.ts';
 import type { Viewer } from '../audit/viewer.ts';
