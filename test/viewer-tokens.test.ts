@@ -453,7 +453,7 @@ describe('the end of a token', () => {
 });
 
 describe('cross-origin, from an allowed origin', () => {
-  it('a browser page mints nothing itself but uses its token: preflight, then the query, with X-Request-Id exposed', async () => {
+  it('a page uses its token cross-origin: preflights (GraphQL, minting, REST), then the query, X-Request-Id exposed', async () => {
     const { token } = await mint(tenant.readKey, { restriction: { actorIds: ['actor-1'] } });
     for (const path of ['/graphql', '/v1/viewer-tokens', '/api/data/audit']) {
       const preflight = await t.fetch(path, {
