@@ -32,6 +32,7 @@ import { registerMadkudu } from './rest/madkudu.ts';
 import { registerMural } from './rest/mural.ts';
 import { registerReplicated } from './rest/replicated.ts';
 import { restAuthentication, securitySchemes } from './rest/security.ts';
+import { registerViewerTokens } from './rest/viewer-tokens.ts';
 import { registerWasabi } from './rest/wasabi.ts';
 import type { LogStreamService } from './streams/service.ts';
 import { traceRequests } from './tracing.ts';
@@ -45,6 +46,7 @@ const REST_PREFIXES = [
   '/api/data/audit',
   '/api/data/audit/*',
   '/audit/v1/*',
+  '/v1/viewer-tokens',
 ];
 
 export type AppDeps = {
@@ -209,10 +211,12 @@ export function createApp(deps: AppDeps): App {
   // Authentication first, before any route validates its parameters or body.
   for (const prefix of REST_PREFIXES) app.use(prefix, restAuthentication);
   app.use('/audit/v1/*', requireUtf8Body('rest'));
+  app.use('/v1/viewer-tokens', requireUtf8Body('rest'));
   registerMadkudu(app, { audit: deps.audit, retentionMonths: options.madkuduRetentionMonths });
   registerMural(app, { audit: deps.audit });
   registerWasabi(app, { audit: deps.audit });
   registerReplicated(app, { audit: deps.audit });
+  registerViewerTokens(app);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', securitySchemes.bearer);
   app.openAPIRegistry.registerComponent('securitySchemes', 'apikey', securitySchemes.apikey);

@@ -12,6 +12,7 @@ import { TokenSigner } from './audit/tokens.ts';
 import { operatorViewer } from './audit/viewer.ts';
 import { createApiKey, createTenant, listTenants } from './auth/admin.ts';
 import { Authenticator } from './auth/authenticate.ts';
+import { ViewerTokens } from './auth/viewer-tokens.ts';
 import type { Config } from './config.ts';
 import { type Database, openDatabase } from './db/client.ts';
 import { demoEvents } from './demo/events.ts';
@@ -78,7 +79,11 @@ export async function openGateway({
     });
     const chain = new ChainService(database.db, signer, audit);
     await refuseForeignDevelopmentKey(database, signer, secrets.signingKeyFile);
-    const authenticator = new Authenticator(database.db, config.authFailuresPerMinute);
+    const authenticator = new Authenticator(
+      database.db,
+      config.authFailuresPerMinute,
+      new ViewerTokens(new TokenSigner(secrets.tokenSecrets)),
+    );
     const demoApiKey =
       !config.databaseUrl && config.demoSeed
         ? await ensureDemo(database, audit, config, logger, onDemoProgress)
@@ -151,6 +156,11 @@ async function refuseForeignDevelopmentKey(
 /**
  * On an empty embedded database: a `demo` tenant with realistic events and a read/write key,
  * so GraphiQL works at once. The key is kept in DATA_DIR (demo only) to be shown again.
+ *
+ * The key is made and written before any event, and the seeding is marked done only at its end,
+ * so a first start interrupted while seeding (Ctrl-C during the progress line) leaves a key to
+ * show, and the next start records the events still missing instead of serving a demo tenant
+ * nobody can log in to. Once the marker is written, a start costs no count of the demo's events.
  */
 async function ensureDemo(
   database: Database,
@@ -160,17 +170,32 @@ async function ensureDemo(
   onProgress: SeedProgress | undefined,
 ) {
   const keyFile = path.resolve(config.dataDir, 'demo-api-key');
+  const seededMarker = path.resolve(config.dataDir, 'demo-seeded');
   const tenants = await listTenants(database);
-  if (tenants.length > 0) {
-    return existsSync(keyFile) && tenants.some((t) => t.slug === 'demo')
-      ? readFileSync(keyFile, 'utf8').trim()
-      : undefined;
+  const existing = tenants.find((t) => t.slug === 'demo');
+  const keyFileExists = existsSync(keyFile);
+  // Ours: a demo tenant with our key file, or alone (a start interrupted before the file was
+  // written). Other tenants, and no demo or a `demo` without our file: the user's database.
+  const ours = tenants.length === 0 || (existing && (keyFileExists || tenants.length === 1));
+  if (!ours) return undefined;
+  const tenant = existing ?? (await createTenant(database, 'demo'));
+  // A key file left from an earlier database (its tenant just created) names no key of this one.
+  let key = existing && keyFileExists ? readFileSync(keyFile, 'utf8').trim() : undefined;
+  if (key === undefined) {
+    key = (await createApiKey(database, 'demo', ['read', 'write'], 'demo key (printed at start)')).key;
+    writeFileSync(keyFile, `${key}\n`, { mode: 0o600 });
   }
-  const tenant = await createTenant(database, 'demo');
-  const events = demoEvents({ count: config.demoEvents, seed: 2024, now: new Date(), spanDays: 90 });
-  await recordDemoEvents(audit, operatorViewer(tenant), events, config.demoEvents, onProgress);
-  const { key } = await createApiKey(database, 'demo', ['read', 'write'], 'demo key (printed at start)');
-  writeFileSync(keyFile, `${key}\n`, { mode: 0o600 });
-  logger.info({ tenant: 'demo', events: config.demoEvents }, 'created the demo tenant');
+  if (existsSync(seededMarker)) return key;
+  const viewer = operatorViewer(tenant);
+  const missing = existing ? config.demoEvents - (await audit.countEvents(viewer, {})) : config.demoEvents;
+  if (missing > 0) {
+    const events = demoEvents({ count: missing, seed: 2024, now: new Date(), spanDays: 90 });
+    await recordDemoEvents(audit, viewer, events, missing, onProgress);
+    logger.info(
+      { tenant: 'demo', events: missing },
+      existing ? 'finished seeding the demo tenant' : 'created the demo tenant',
+    );
+  }
+  writeFileSync(seededMarker, `${new Date().toISOString()}\n`);
   return key;
 }

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey, revokeApiKey } from '../src/auth/admin.ts';
 import { parseApiKey } from '../src/auth/keys.ts';
 import { graphql } from './gql/index.ts';
-import { startTestGateway, type TestGateway, type TestTenant } from './support/gateway.ts';
+import { mistypedKey, startTestGateway, type TestGateway, type TestTenant } from './support/gateway.ts';
 
 const Mine = graphql(`
   query MyEvents { viewer { tenant { slug } scopes } auditEvents(first: 100) { totalCount edges { node { id action } } } }
@@ -55,7 +55,7 @@ describe('API keys', () => {
       {},
       { authorization: 'Bearer ' },
       { authorization: 'Bearer not-a-key' },
-      { authorization: `Bearer ${a.key.slice(0, -1)}x` }, // checksum no longer matches
+      { authorization: `Bearer ${mistypedKey(a.key)}` }, // checksum no longer matches
       { authorization: `Bearer agw_AAAAAAAAAAAA_${'B'.repeat(32)}AAAAAA` },
       { authorization: `Bearer ${wrongSecret}` },
       { authorization: `Token ${a.key}` },
@@ -234,7 +234,7 @@ describe('failed authentication is rate-limited per client address', () => {
         await limited.fetch('/api/data/audit', { key: 'bad', remoteAddress: address });
       const tenant = await limited.newTenant('flood');
       limited.queries.length = 0;
-      const typo = `${tenant.readKey.slice(0, -1)}${tenant.readKey.endsWith('x') ? 'y' : 'x'}`;
+      const typo = mistypedKey(tenant.readKey);
       for (const key of ['bad', typo, undefined]) {
         const res = await limited.fetch('/api/data/audit', {
           remoteAddress: address,

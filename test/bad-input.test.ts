@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { firstMalformedByte } from '../src/utf8-body.ts';
 import { startTestGateway, type TestGateway, type TestTenant } from './support/gateway.ts';
+import { propertyRuns } from './support/property-runs.ts';
 
 let t: TestGateway;
 beforeAll(async () => {
@@ -264,7 +265,7 @@ describe('request bodies that are not UTF-8', () => {
         // Everything before the offset is well formed; the sequence starting there is not.
         return decodes(b.subarray(0, at)) && !decodes(b) && !decodes(b.subarray(at, at + 4));
       }),
-      { numRuns: 5000 },
+      { numRuns: propertyRuns(5000) },
     );
   });
 

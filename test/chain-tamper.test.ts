@@ -1,7 +1,7 @@
 // Random histories, one tampering applied directly in SQL as a superuser (or to an exported file),
 // and verification — of the whole chain, of a range around the tampering, or of the file offline —
 // must fail at the right sequence number; untouched histories must always verify.
-// PROPERTY_RUNS sets how many random cases each property tries (default 100).
+// PROPERTY_RUNS sets how many random cases each property tries (test/support/property-runs.ts).
 
 import canonicalize from 'canonicalize';
 import { sql } from 'drizzle-orm';
@@ -15,9 +15,10 @@ import { operatorViewer } from '../src/audit/viewer.ts';
 import { createTenant } from '../src/auth/admin.ts';
 import type { Tx } from '../src/db/client.ts';
 import { startTestGateway, type TestGateway } from './support/gateway.ts';
+import { propertyRuns } from './support/property-runs.ts';
 import { rows, type Superuser, superuser } from './support/superuser.ts';
 
-const numRuns = Number(process.env.PROPERTY_RUNS ?? 100);
+const numRuns = propertyRuns(200);
 // A case takes about a tenth of a second here, several times that on a loaded machine.
 const timeout = Math.max(60_000, numRuns * 1_000);
 

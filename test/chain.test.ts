@@ -9,6 +9,7 @@ import { textProblem } from '../src/audit/model.ts';
 import { operatorViewer } from '../src/audit/viewer.ts';
 import { graphql } from './gql/index.ts';
 import { startTestGateway, type TestGateway } from './support/gateway.ts';
+import { propertyRuns } from './support/property-runs.ts';
 import { rows, type Superuser, superuser } from './support/superuser.ts';
 
 const Verify = graphql(`
@@ -467,7 +468,7 @@ describe('ingest and the chain', () => {
           if (ingestHash) expect(recomputed).toBe(ingestHash);
         },
       ),
-      { numRuns: 150 },
+      { numRuns: propertyRuns(150) },
     );
     expect((await t.gateway.chain.verify(operatorViewer(tenant))).intact).toBe(true);
   });

@@ -1,6 +1,6 @@
 // One event, every surface: events recorded through GraphQL and through the Replicated POST are
 // read back through GraphQL and each REST dialect (MadKudu list and get, Mural list, Wasabi list
-// and get), and every field must be the canonical value mapped as the README's event model says.
+// and get), and every field must be the canonical value mapped as docs/event-model.md says.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from './gql/index.ts';
 import { startTestGateway, type TestGateway, type TestTenant } from './support/gateway.ts';
@@ -49,7 +49,7 @@ async function getJson<T>(path: string): Promise<T> {
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-/** The README's mapping, applied to the canonical event as GraphQL returns it. */
+/** docs/event-model.md's mapping, applied to the canonical event as GraphQL returns it. */
 const expected = {
   madkudu: (e: Canonical) => ({
     id: e.id,

@@ -7,7 +7,18 @@ import { parseApiKey } from '../src/auth/keys.ts';
 import { schema } from '../src/graphql/schema.ts';
 import { startTestGateway, type TestGateway, type TestTenant } from './support/gateway.ts';
 
-const KEYS = ['read', 'write', 'readWrite', 'revoked', 'missing'] as const;
+// Viewer tokens (minted by the read key): `token` for the whole tenant, `restrictedToken` for a
+// slice that holds none of the seeded events, `revokedToken` minted by the key revoked since.
+const KEYS = [
+  'read',
+  'write',
+  'readWrite',
+  'revoked',
+  'missing',
+  'token',
+  'restrictedToken',
+  'revokedToken',
+] as const;
 type KeyKind = (typeof KEYS)[number];
 
 /** What a request answered: its status and the stable error code, or `ok`. */
@@ -17,29 +28,42 @@ const OK = '200 ok';
 const UNAUTHENTICATED_GQL = '401 UNAUTHENTICATED';
 const UNAUTHENTICATED_REST = '401 unauthenticated';
 
-/** The outcome for each key, when reading needs `read` and any valid key gets in. */
-const needsRead = (ok: Outcome, forbidden: Outcome, unauthenticated: Outcome) => ({
+/**
+ * The outcome for each key, when reading needs `read` and any valid key gets in. `restricted` is
+ * what the restricted token gets, which sees none of the seeded events.
+ */
+const needsRead = (ok: Outcome, forbidden: Outcome, unauthenticated: Outcome, restricted: Outcome = ok) => ({
   read: ok,
   write: forbidden,
   readWrite: ok,
   revoked: unauthenticated,
   missing: unauthenticated,
+  token: ok,
+  restrictedToken: restricted,
+  revokedToken: unauthenticated,
 });
+/** The tokens are read-only, and a restricted viewer may not record anyway. */
 const needsWrite = (ok: Outcome, forbidden: Outcome, unauthenticated: Outcome) => ({
   read: forbidden,
   write: ok,
   readWrite: ok,
   revoked: unauthenticated,
   missing: unauthenticated,
+  token: forbidden,
+  restrictedToken: forbidden,
+  revokedToken: unauthenticated,
 });
 
+/** Seeing log streams: backend configuration, for a `read` key and never for a browser's token. */
+const needsReadKey = (ok: Outcome, forbidden: Outcome, unauthenticated: Outcome) => ({
+  ...needsRead(ok, forbidden, unauthenticated),
+  token: forbidden,
+  restrictedToken: forbidden,
+});
 /** Managing log streams: they send events out (`read`) and change configuration (`write`). */
 const needsReadAndWrite = (ok: Outcome, forbidden: Outcome, unauthenticated: Outcome) => ({
-  read: forbidden,
+  ...needsWrite(ok, forbidden, unauthenticated),
   write: forbidden,
-  readWrite: ok,
-  revoked: unauthenticated,
-  missing: unauthenticated,
 });
 /** A stream id that exists nowhere: the door is checked before the lookup. */
 const NO_STREAM = '00000000-0000-4000-8000-000000000000';
@@ -58,27 +82,27 @@ const GRAPHQL_DOORS: Record<string, GraphQLDoor & { expect: Record<KeyKind, Outc
   },
   'Query.checkpoints': {
     query: '{ checkpoints { sequence } }',
-    expect: needsRead(OK, '403 FORBIDDEN', UNAUTHENTICATED_GQL),
+    expect: needsRead(OK, '403 FORBIDDEN', UNAUTHENTICATED_GQL, '403 FORBIDDEN'),
   },
   'Query.event': {
     query: 'query ($id: ID!) { event(id: $id) { id action actor { email } metadata } }',
     variables: (id) => ({ id }),
-    expect: needsRead(OK, '403 FORBIDDEN', UNAUTHENTICATED_GQL),
+    expect: needsRead(OK, '403 FORBIDDEN', UNAUTHENTICATED_GQL, '200 null'),
   },
   'Query.node': {
     query: 'query ($id: ID!) { node(id: $id) { id ... on AuditEvent { action actor { email } metadata } } }',
     variables: (id) => ({ id }),
-    expect: needsRead(OK, '403 FORBIDDEN', UNAUTHENTICATED_GQL),
+    expect: needsRead(OK, '403 FORBIDDEN', UNAUTHENTICATED_GQL, '200 null'),
   },
   'Query.nodes': {
     query:
       'query ($ids: [ID!]!) { nodes(ids: $ids) { id ... on AuditEvent { action actor { email } metadata } } }',
     variables: (id) => ({ ids: [id] }),
-    expect: needsRead(OK, '403 FORBIDDEN', UNAUTHENTICATED_GQL),
+    expect: needsRead(OK, '403 FORBIDDEN', UNAUTHENTICATED_GQL, '200 null'),
   },
   'Query.verifyChain': {
     query: '{ verifyChain { intact } }',
-    expect: needsRead(OK, '403 FORBIDDEN', UNAUTHENTICATED_GQL),
+    expect: needsRead(OK, '403 FORBIDDEN', UNAUTHENTICATED_GQL, '403 FORBIDDEN'),
   },
   // Who am I: any valid key may ask, whatever its scopes.
   'Query.viewer': {
@@ -89,11 +113,14 @@ const GRAPHQL_DOORS: Record<string, GraphQLDoor & { expect: Record<KeyKind, Outc
       readWrite: OK,
       revoked: UNAUTHENTICATED_GQL,
       missing: UNAUTHENTICATED_GQL,
+      token: OK,
+      restrictedToken: OK,
+      revokedToken: UNAUTHENTICATED_GQL,
     },
   },
   'Query.logStreams': {
     query: '{ logStreams { id position lag failing nextRetryAt } }',
-    expect: needsRead(OK, '403 FORBIDDEN', UNAUTHENTICATED_GQL),
+    expect: needsReadKey(OK, '403 FORBIDDEN', UNAUTHENTICATED_GQL),
   },
   'Mutation.createLogStream': {
     // The filter matches nothing, so the stream never calls the (unreachable) URL.
@@ -112,6 +139,11 @@ const GRAPHQL_DOORS: Record<string, GraphQLDoor & { expect: Record<KeyKind, Outc
   'Mutation.resumeLogStream': {
     query: `mutation { resumeLogStream(id: "${NO_STREAM}") { id } }`,
     expect: needsReadAndWrite('200 NOT_FOUND', '403 FORBIDDEN', UNAUTHENTICATED_GQL),
+  },
+  // Any valid key or token mints, never wider than itself: the default scope is `read`.
+  'Mutation.createViewerToken': {
+    query: 'mutation { createViewerToken(input: {}) { token expiresAt } }',
+    expect: needsRead(OK, '403 FORBIDDEN', UNAUTHENTICATED_GQL),
   },
   'Mutation.recordEvent': {
     query: 'mutation { recordEvent(input: { action: "door.checked" }) { id } }',
@@ -133,7 +165,7 @@ const REST_DOORS: Record<string, RestDoor & { expect: Record<KeyKind, Outcome> }
   },
   'GET /v1/audit/:eventId': {
     path: (id) => `/v1/audit/${id}`,
-    expect: needsRead('200 ok', '403 forbidden', UNAUTHENTICATED_REST),
+    expect: needsRead('200 ok', '403 forbidden', UNAUTHENTICATED_REST, '404 not_found'),
   },
   'GET /enterprise/v1/audit-log': {
     path: () => '/enterprise/v1/audit-log',
@@ -149,7 +181,7 @@ const REST_DOORS: Record<string, RestDoor & { expect: Record<KeyKind, Outcome> }
   },
   'GET /api/data/audit/:id': {
     path: (id) => `/api/data/audit/${id}`,
-    expect: needsRead('200 ok', '403 forbidden', UNAUTHENTICATED_REST),
+    expect: needsRead('200 ok', '403 forbidden', UNAUTHENTICATED_REST, '404 not_found'),
   },
   'POST /audit/v1/event': {
     path: () => '/audit/v1/event',
@@ -160,6 +192,11 @@ const REST_DOORS: Record<string, RestDoor & { expect: Record<KeyKind, Outcome> }
     path: () => '/audit/v1/events',
     body: { events: [{ action: 'door.checked' }] },
     expect: needsWrite('200 ok', '403 forbidden', UNAUTHENTICATED_REST),
+  },
+  'POST /v1/viewer-tokens': {
+    path: () => '/v1/viewer-tokens',
+    body: {},
+    expect: needsRead('200 ok', '403 forbidden', UNAUTHENTICATED_REST),
   },
 };
 
@@ -198,6 +235,17 @@ beforeAll(async () => {
   t = await startTestGateway();
   tenant = await t.newTenant('doors');
   const revoked = await createApiKey(t.gateway.database, tenant.slug, ['read', 'write']);
+  const mint = async (key: string, input: Record<string, unknown>) => {
+    const res = await t.gqlRaw(
+      {
+        query: 'mutation ($input: CreateViewerTokenInput!) { createViewerToken(input: $input) { token } }',
+        variables: { input },
+      },
+      key,
+    );
+    return (res.data?.createViewerToken as { token: string } | undefined)?.token as string;
+  };
+  const revokedToken = await mint(revoked.key, {});
   await revokeApiKey(t.gateway.database, parseApiKey(revoked.key)?.id as string);
   Object.assign(keys, {
     read: tenant.readKey,
@@ -205,6 +253,9 @@ beforeAll(async () => {
     readWrite: tenant.key,
     revoked: revoked.key,
     missing: undefined,
+    token: await mint(tenant.readKey, {}),
+    restrictedToken: await mint(tenant.readKey, { restriction: { actorIds: ['nobody'] } }),
+    revokedToken,
   });
   const res = await t.fetch('/audit/v1/events', {
     method: 'POST',

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { operatorViewer } from '../src/audit/viewer.ts';
 import { schema } from '../src/graphql/schema.ts';
 import { startTestGateway, type TestGateway, type TestTenant } from './support/gateway.ts';
+import { propertyRuns } from './support/property-runs.ts';
 
 let t: TestGateway;
 let tenant: TestTenant;
@@ -203,7 +204,7 @@ describe('fuzzing', () => {
         for (const e of res.errors ?? [])
           expect(allowedCodes, `${e.message} ${JSON.stringify(e.extensions)}`).toContain(e.extensions?.code);
       }),
-      { numRuns: 60 },
+      { numRuns: propertyRuns(60) },
     );
   });
 
@@ -227,7 +228,7 @@ describe('fuzzing', () => {
           expect(raw.status).toBeLessThan(500);
         },
       ),
-      { numRuns: 100 },
+      { numRuns: propertyRuns(100) },
     );
   });
 
@@ -272,7 +273,7 @@ describe('fuzzing', () => {
           await res.arrayBuffer();
         },
       ),
-      { numRuns: 80 },
+      { numRuns: propertyRuns(80) },
     );
   });
 
@@ -283,7 +284,7 @@ describe('fuzzing', () => {
         expect(res.status, id).toBeLessThan(500);
         await res.arrayBuffer();
       }),
-      { numRuns: 80 },
+      { numRuns: propertyRuns(80) },
     );
   });
 
@@ -328,7 +329,7 @@ describe('fuzzing', () => {
           await res.arrayBuffer();
         },
       ),
-      { numRuns: 150 },
+      { numRuns: propertyRuns(150) },
     );
     // Everything stored on the way still forms an intact chain.
     expect((await t.gateway.chain.verify(operatorViewer(tenant))).intact).toBe(true);

@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from './gql/index.ts';
 import { startTestGateway, type TestGateway, type TestTenant } from './support/gateway.ts';
+import { propertyRuns } from './support/property-runs.ts';
 
 const Record = graphql(`
   mutation IsoRecord($input: RecordEventInput!) { recordEvent(input: $input) { id } }
@@ -295,7 +296,7 @@ describe('tenant isolation, property-based', () => {
           }
         }
       }),
-      { numRuns: 60 },
+      { numRuns: propertyRuns(60) },
     );
   });
 });

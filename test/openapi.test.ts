@@ -7,6 +7,7 @@ import Ajv2020, { type ValidateFunction } from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway, type TestTenant } from './support/gateway.ts';
+import { jsonRequest } from './support/rest.ts';
 
 type Schema = Record<string, unknown>;
 type MediaType = { schema: Schema };
@@ -136,12 +137,6 @@ describe('live responses match the documented schemas', () => {
     return body;
   }
 
-  const json = (body: unknown, key: string, headers: Record<string, string> = {}) => ({
-    key,
-    headers: { 'content-type': 'application/json', ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  });
-
   let tenant: TestTenant;
   let other: TestTenant;
   let ids: string[];
@@ -176,7 +171,7 @@ describe('live responses match the documented schemas', () => {
       'POST /audit/v1/events',
       200,
       '/audit/v1/events',
-      json({ events }, tenant.key, { 'idempotency-key': 'openapi-batch' }),
+      jsonRequest({ events }, tenant.key, { 'idempotency-key': 'openapi-batch' }),
     )) as { results: { id?: string; status: string }[] };
     expect(body.results.map((r) => r.status)).toEqual(['stored', 'stored', 'stored', 'rejected']);
     ids = body.results.flatMap((r) => (r.id ? [r.id] : []));
@@ -185,15 +180,15 @@ describe('live responses match the documented schemas', () => {
       'POST /audit/v1/events',
       200,
       '/audit/v1/events',
-      json({ events }, tenant.key, { 'idempotency-key': 'openapi-batch' }),
+      jsonRequest({ events }, tenant.key, { 'idempotency-key': 'openapi-batch' }),
     );
-    await call('POST /audit/v1/events', 400, '/audit/v1/events', json({ events: 'none' }, tenant.key));
-    await call('POST /audit/v1/events', 400, '/audit/v1/events', json('{"events":[', tenant.key));
+    await call('POST /audit/v1/events', 400, '/audit/v1/events', jsonRequest({ events: 'none' }, tenant.key));
+    await call('POST /audit/v1/events', 400, '/audit/v1/events', jsonRequest('{"events":[', tenant.key));
     await call(
       'POST /audit/v1/events',
       413,
       '/audit/v1/events',
-      json({ events: [{ action: 'x', description: 'y'.repeat(5000) }] }, tenant.key),
+      jsonRequest({ events: [{ action: 'x', description: 'y'.repeat(5000) }] }, tenant.key),
     );
     await call('POST /audit/v1/events', 415, '/audit/v1/events', {
       key: tenant.key,
@@ -208,26 +203,46 @@ describe('live responses match the documented schemas', () => {
       'POST /audit/v1/event',
       201,
       '/audit/v1/event',
-      json(event, tenant.key, { 'idempotency-key': 'k1' }),
+      jsonRequest(event, tenant.key, { 'idempotency-key': 'k1' }),
     );
     await call(
       'POST /audit/v1/event',
       409,
       '/audit/v1/event',
-      json({ ...event, name: 'other' }, tenant.key, { 'idempotency-key': 'k1' }),
+      jsonRequest({ ...event, name: 'other' }, tenant.key, { 'idempotency-key': 'k1' }),
     );
-    await call('POST /audit/v1/event', 400, '/audit/v1/event', json({ name: 'no action' }, tenant.key));
-    await call('POST /audit/v1/event', 400, '/audit/v1/event', json('{"action":', tenant.key));
+    await call(
+      'POST /audit/v1/event',
+      400,
+      '/audit/v1/event',
+      jsonRequest({ name: 'no action' }, tenant.key),
+    );
+    await call('POST /audit/v1/event', 400, '/audit/v1/event', jsonRequest('{"action":', tenant.key));
     await call(
       'POST /audit/v1/event',
       413,
       '/audit/v1/event',
-      json({ action: 'x', description: 'y'.repeat(5000) }, tenant.key),
+      jsonRequest({ action: 'x', description: 'y'.repeat(5000) }, tenant.key),
     );
     await call('POST /audit/v1/event', 415, '/audit/v1/event', {
       key: tenant.key,
       headers: { 'content-type': 'application/xml' },
       body: '<event/>',
+    });
+  });
+
+  it('POST /v1/viewer-tokens', async () => {
+    const mint = (body: unknown) => jsonRequest(body, tenant.readKey);
+    const route = 'POST /v1/viewer-tokens';
+    await call(route, 200, '/v1/viewer-tokens', mint({ ttlSeconds: 60, restriction: { actorIds: ['a'] } }));
+    await call(route, 200, '/v1/viewer-tokens', mint({}));
+    await call(route, 400, '/v1/viewer-tokens', mint({ ttlSeconds: 0 }));
+    await call(route, 400, '/v1/viewer-tokens', mint('{"ttlSeconds":'));
+    await call(route, 413, '/v1/viewer-tokens', mint({ restriction: { actorIds: ['y'.repeat(5000)] } }));
+    await call(route, 415, '/v1/viewer-tokens', {
+      key: tenant.readKey,
+      headers: { 'content-type': 'text/plain' },
+      body: '{}',
     });
   });
 
@@ -293,10 +308,12 @@ describe('live responses match the documented schemas', () => {
     for (const operation of documentedOperations()) {
       const [method, docPath] = operation.split(' ') as [string, string];
       const path = docPath.replace(/\{(\w+)\}/g, (_, name: string) => sample[name] as string);
-      const body = method === 'POST' ? json({ events: [], action: 'x' }, '') : {};
+      // Minting asks for `read` by default, which the write-only key lacks; the ingest routes need `write`.
+      const minting = docPath === '/v1/viewer-tokens';
+      const body = method === 'POST' ? jsonRequest(minting ? {} : { events: [], action: 'x' }, '') : {};
       const { key: _, ...anonymous } = body as { key?: string };
       await call(operation, 401, path, anonymous);
-      const wrongScope = method === 'POST' ? tenant.readKey : tenant.writeOnlyKey;
+      const wrongScope = method === 'POST' && !minting ? tenant.readKey : tenant.writeOnlyKey;
       await call(operation, 403, path, { ...anonymous, key: wrongScope });
     }
   });

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_BATCH } from '../src/audit/service.ts';
 import { operatorViewer } from '../src/audit/viewer.ts';
 import { startTestGateway, type TestGateway, type TestTenant } from './support/gateway.ts';
+import { byNewestFirst } from './support/rest.ts';
 
 const TOTAL = 60_000;
 const OTHER = 300;
@@ -58,11 +59,6 @@ async function insert(
   return out;
 }
 
-/** Reverse chronological, ties by id descending (UUID text order is its byte order). */
-function newestFirst(a: Inserted, b: Inserted): number {
-  return b.at - a.at || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
-}
-
 beforeAll(async () => {
   const started = performance.now();
   t = await startTestGateway();
@@ -84,7 +80,7 @@ beforeAll(async () => {
   const inserting = performance.now();
   const [mine, theirs] = await Promise.all([insert(tenant, inputs), insert(other, otherInputs)]);
   timings.insert = performance.now() - inserting;
-  expected = mine.sort(newestFirst).map((e) => e.id);
+  expected = mine.sort(byNewestFirst).map((e) => e.id);
   otherIds = new Set(theirs.map((e) => e.id));
   expect(new Set(expected).size).toBe(TOTAL);
 }, 300_000);

@@ -1,10 +1,12 @@
-// Contract tests for the MadKudu Audit Trail dialect (shared/spec/madkudu-audit-trail-api.txt):
+// Contract tests for the MadKudu Audit Trail dialect (MadKudu's developer docs, "Audit Trail API",
+// https://developers.madkudu.com/; restated in docs/compat/madkudu.md):
 // every request example of the document replayed against this host, the documented filters
 // (from/to as whole UTC days, event, user; combined with AND), newest-first order, the event
 // shape, lookup by id, the retention window, bad input and authentication.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { operatorViewer } from '../src/audit/viewer.ts';
 import { startTestGateway, type TestGateway, type TestTenant } from './support/gateway.ts';
+import { errorShape, iso, newestFirst, recordBatch } from './support/rest.ts';
 
 const DAY = 86_400_000;
 const FIELDS = [
@@ -46,7 +48,6 @@ afterAll(async () => {
   await Promise.all([t?.close(), longRetention?.close()]);
 });
 
-const iso = (ms: number) => new Date(ms).toISOString();
 const ymd = (ms: number) => iso(ms).slice(0, 10);
 const startOfToday = () => Math.floor(Date.now() / DAY) * DAY;
 const monthsAgo = (months: number) => {
@@ -61,26 +62,13 @@ async function record(
   tenant: TestTenant,
   events: Record<string, unknown>[],
 ): Promise<Recorded[]> {
-  const res = await gw.fetch('/audit/v1/events', {
-    key: tenant.key,
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ events }),
-  });
-  expect(res.status).toBe(200);
-  const { results } = (await res.json()) as { results: { status: string; id: string }[] };
-  expect(results.map((r) => r.status)).toEqual(events.map(() => 'stored'));
+  const ids = await recordBatch(gw, tenant.key, events);
   return events.map((e, i) => ({
-    id: results[i]?.id as string,
+    id: ids[i] as string,
     at: Date.parse(e.occurredAt as string),
     action: e.action as string,
     email: ((e.actor as { email?: string } | undefined)?.email ?? null) as string | null,
   }));
-}
-
-/** Most recent first; ties (same instant) by id descending, as the implementation orders them. */
-function newestFirst(events: Recorded[]): string[] {
-  return [...events].sort((a, b) => b.at - a.at || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0)).map((e) => e.id);
 }
 
 async function list(gw: TestGateway, key: string, query = ''): Promise<MadkuduEvent[]> {
@@ -93,13 +81,6 @@ async function list(gw: TestGateway, key: string, query = ''): Promise<MadkuduEv
 }
 
 const ids = (events: MadkuduEvent[]) => events.map((e) => e.id);
-
-/** Status and body of an error response, without the per-request id. */
-async function errorShape(res: Response) {
-  const { requestId, ...body } = (await res.json()) as Record<string, unknown>;
-  expect(typeof requestId).toBe('string');
-  return { status: res.status, body };
-}
 
 describe('the examples of the document', () => {
   it('1. GET /v1/audit: the full list of activity, most recent first', async () => {

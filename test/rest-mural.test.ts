@@ -1,10 +1,12 @@
-// Contract tests for the Mural audit log dialect (shared/spec/mural-audit-log-api.txt): every
+// Contract tests for the Mural audit log dialect (Mural developer portal, "Audit Log examples";
+// restated in docs/compat/mural.md): every
 // request example of the document replayed against this host, maxResults bounds, nextToken
 // paging (reverse chronological, no token on the last page, every other parameter ignored,
 // tokens that cannot be edited or used by another tenant), the date window rules, the action
 // filter, the entry shape and authentication.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestGateway, type TestGateway, type TestTenant } from './support/gateway.ts';
+import { mistypedKey, startTestGateway, type TestGateway, type TestTenant } from './support/gateway.ts';
+import { errorShape, iso, newestFirst, recordBatch } from './support/rest.ts';
 
 const DAY = 86_400_000;
 const MINUTE = 60_000;
@@ -34,8 +36,6 @@ beforeAll(async () => {
   t = await startTestGateway();
 });
 afterAll(() => t?.close());
-
-const iso = (ms: number) => new Date(ms).toISOString();
 
 /** A request as the document's examples send it: Accept and `Authorization: apikey <key>`. */
 function get(query: string, key: string): Promise<Response> {
@@ -74,17 +74,9 @@ async function pullAll(
 
 /** Records through the batch REST route; returns the events with their ids, in input order. */
 async function record(tenant: TestTenant, events: Record<string, unknown>[]): Promise<Recorded[]> {
-  const res = await t.fetch('/audit/v1/events', {
-    key: tenant.key,
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ events }),
-  });
-  expect(res.status).toBe(200);
-  const { results } = (await res.json()) as { results: { status: string; id: string }[] };
-  expect(results.map((r) => r.status)).toEqual(events.map(() => 'stored'));
+  const ids = await recordBatch(t, tenant.key, events);
   return events.map((e, i) => ({
-    id: results[i]?.id as string,
+    id: ids[i] as string,
     at: Date.parse(e.occurredAt as string),
     action: e.action as string,
   }));
@@ -95,22 +87,7 @@ const at = (action: string, ms: number | string) => ({
   occurredAt: typeof ms === 'string' ? ms : iso(ms),
 });
 
-/** Reverse chronological; ties (same instant) by id descending, as the implementation orders them. */
-function newestFirst(events: (Recorded | undefined)[]): string[] {
-  return [...(events as Recorded[])]
-    .sort((a, b) => b.at - a.at || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
-    .map((e) => e.id);
-}
-
 const ids = (p: Page) => p.data.map((e) => e.id);
-
-/** Status and body of an error response, without the per-request id. */
-async function errorShape(res: Response) {
-  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-  const { requestId, ...body } = (await res.json()) as Record<string, unknown>;
-  expect(typeof requestId).toBe('string');
-  return { status: res.status, body };
-}
 
 /** `count` events over the past few days, a third of them sharing an instant with another. */
 function recent(action: string | ((i: number) => string), count: number, now = Date.now()) {
@@ -717,7 +694,7 @@ describe('authentication', () => {
       {},
       { authorization: 'apikey' },
       { authorization: 'apikey YOURAPIKEY' },
-      { authorization: `apikey ${tenant.readKey.slice(0, -1)}x` },
+      { authorization: `apikey ${mistypedKey(tenant.readKey)}` },
     ];
     for (const headers of attempts) {
       const res = await t.fetch('/enterprise/v1/audit-log', { headers });

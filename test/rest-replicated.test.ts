@@ -1,9 +1,11 @@
-// Replicated audit API (shared/spec/replicated-audit-api.txt) against this gateway: the
+// Replicated audit API (Replicated documentation, "Audit API"; restated in docs/compat/replicated.md)
+// against this gateway: the
 // document's two request examples and its exact 201 answer, the client address (and who may
 // set it through X-Forwarded-For), scopes, bad bodies, idempotency, and the batch route beside it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from './gql/index.ts';
 import { startTestGateway, type TestGateway, type TestTenant } from './support/gateway.ts';
+import { jsonRequest } from './support/rest.ts';
 
 const StoredEvents = graphql(`
   query ReplicatedStored {
@@ -44,9 +46,7 @@ type PostOptions = {
 function post(body: unknown, { key, remoteAddress, headers, gateway = t }: PostOptions = {}) {
   return gateway.fetch('/audit/v1/event', {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-    ...(key === undefined ? {} : { key }),
+    ...jsonRequest(body, key, headers),
     ...(remoteAddress === undefined ? {} : { remoteAddress }),
   });
 }
@@ -358,12 +358,7 @@ describe('Idempotency-Key', () => {
 
 describe('POST /audit/v1/events (batch, canonical shape)', () => {
   const batch = (key: string, events: unknown, headers: Record<string, string> = {}) =>
-    t.fetch('/audit/v1/events', {
-      key,
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...headers },
-      body: JSON.stringify({ events }),
-    });
+    t.fetch('/audit/v1/events', { method: 'POST', ...jsonRequest({ events }, key, headers) });
 
   it('answers one result per event, in order; a bad event is rejected alone', async () => {
     const tenant = await t.newTenant('repl-batch');

@@ -1,9 +1,11 @@
-// Wasabi AiR audit API (shared/spec/wasabi-air-audit-api.txt) against this gateway: the
+// Wasabi AiR audit API (Wasabi AiR documentation, "Audit API in Wasabi AiR"; restated in
+// docs/compat/wasabi.md) against this gateway: the
 // document's three requests with its example data, then each parameter's meaning, defaults,
 // limits, bounds and errors, checked against what was stored.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareBytes, type FixtureEvent, variedEvents } from './support/fixtures.ts';
 import { startTestGateway, type TestGateway, type TestTenant } from './support/gateway.ts';
+import { recordBatch } from './support/rest.ts';
 
 type WasabiEvent = {
   id: string;
@@ -24,18 +26,7 @@ beforeAll(async () => {
 afterAll(() => t?.close());
 
 /** Stores events in the canonical shape through the batch route; returns their ids in order. */
-async function ingest(key: string, events: unknown[]): Promise<string[]> {
-  const res = await t.fetch('/audit/v1/events', {
-    key,
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ events }),
-  });
-  expect(res.status).toBe(200);
-  const { results } = (await res.json()) as { results: { status: string; id?: string; error?: unknown }[] };
-  for (const r of results) expect(r.status, JSON.stringify(r.error)).toBe('stored');
-  return results.map((r) => r.id as string);
-}
+const ingest = (key: string, events: unknown[]) => recordBatch(t, key, events);
 
 async function list(key: string, query = ''): Promise<WasabiPage> {
   const res = await t.fetch(`/api/data/audit${query ? `?${query}` : ''}`, { key });

@@ -5,7 +5,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 
 const MAC_BYTES = 16;
 
-export type TokenPurpose = 'cursor' | 'mural';
+export type TokenPurpose = 'cursor' | 'mural' | 'viewer';
 
 export class TokenSigner {
   readonly #secrets: string[];

@@ -27,6 +27,8 @@ export type Viewer = {
   scopes: ReadonlySet<Scope>;
   /** Absent: the whole tenant. */
   restriction?: Restriction | undefined;
+  /** Set when the caller presented a viewer token (minted by `keyId`) rather than the key itself. */
+  token?: { id: string; expiresAt: Date } | undefined;
 };
 
 export function requireScope(viewer: Viewer, scope: Scope): void {

@@ -1,11 +1,13 @@
-// Resolves the caller of a request from its API key: the tenant it acts for and its scopes.
-// The tenant always comes from the key, never from anything else in the request.
+// Resolves the caller of a request from its API key or viewer token: the tenant it acts for, its
+// scopes and its slice. The tenant always comes from the key (a token's minting key), never from
+// anything else in the request.
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { RateLimitedError, UnauthenticatedError } from '../audit/errors.ts';
 import type { Viewer } from '../audit/viewer.ts';
 import type { Db } from '../db/client.ts';
 import { parseApiKey, type Scope, secretMatches } from './keys.ts';
-import { findApiKey } from './repository.ts';
+import { findApiKey, type StoredKey } from './repository.ts';
+import { isViewerToken, type ViewerTokens } from './viewer-tokens.ts';
 
 /** Reads the key from any of the accepted headers; undefined when none is present. */
 export function presentedKey(headers: Headers): string | undefined {
@@ -48,6 +50,8 @@ export class Authenticator {
   constructor(
     private readonly db: Db,
     failuresPerMinute: number,
+    /** Mints and reads viewer tokens; the transports mint through it too. */
+    readonly viewerTokens: ViewerTokens,
   ) {
     this.#failures = new RateLimiterMemory({ points: failuresPerMinute, duration: 60 });
   }
@@ -55,6 +59,7 @@ export class Authenticator {
   /** The viewer for a request, or UnauthenticatedError / RateLimitedError. */
   async authenticate(headers: Headers, clientAddress: string): Promise<Viewer> {
     const key = presentedKey(headers);
+    if (key !== undefined && isViewerToken(key)) return this.#authenticateToken(key, clientAddress);
     const parsed = key === undefined ? null : parseApiKey(key);
     const limited = await this.#overLimit(clientAddress);
     if (limited && !parsed) throw limited;
@@ -76,8 +81,68 @@ export class Authenticator {
       tenantId: stored.tenantId,
       tenantSlug: stored.tenantSlug,
       keyId: parsed.id,
-      scopes: new Set(stored.scopes.filter((s): s is Scope => s === 'read' || s === 'write')),
+      scopes: new Set(scopesOf(stored)),
     };
+  }
+
+  /**
+   * A viewer token: checked by its MAC first (no database work for a forged one), then its
+   * minting key is read by primary key like any API key, so revoking the key ends every token it
+   * minted at the next request. An authentic but expired token does not count as a failure: it is
+   * the normal end of a browser session, not a guess.
+   */
+  async #authenticateToken(token: string, clientAddress: string): Promise<Viewer> {
+    const claims = this.viewerTokens.read(token);
+    const limited = await this.#overLimit(clientAddress);
+    if (limited && !claims) throw limited;
+    if (!claims) {
+      await this.#fail(clientAddress);
+      throw new UnauthenticatedError(
+        'The viewer token is not valid: it is malformed, was altered, or was signed with another TOKEN_SECRET',
+      );
+    }
+    if (this.viewerTokens.isExpired(claims.expiresAt)) {
+      throw new UnauthenticatedError(
+        `The viewer token expired at ${claims.expiresAt.toISOString()}; ask the backend that minted it for a new one`,
+      );
+    }
+    const stored = await findApiKey(this.db, claims.keyId);
+    if (!stored || stored.tenantId !== claims.tenantId) {
+      await this.#fail(clientAddress);
+      throw limited ?? new UnauthenticatedError('The viewer token is not valid: its API key does not exist');
+    }
+    if (stored.revokedAt) {
+      await this.#fail(clientAddress);
+      throw limited ?? new UnauthenticatedError('The API key that minted this viewer token has been revoked');
+    }
+    const keyScopes = scopesOf(stored);
+    return {
+      tenantId: stored.tenantId,
+      tenantSlug: stored.tenantSlug,
+      keyId: claims.keyId,
+      // Never more than the key has now, whatever the token says.
+      scopes: new Set(claims.scopes.filter((s) => keyScopes.includes(s))),
+      restriction: claims.restriction,
+      token: { id: claims.tokenId, expiresAt: claims.expiresAt },
+    };
+  }
+
+  /**
+   * Throws UnauthenticatedError once a viewer authenticated earlier is no longer valid: its
+   * token expired, or its key was revoked. For long-lived requests (streams) to call now and then.
+   */
+  async recheck(viewer: Viewer): Promise<void> {
+    if (viewer.token && this.viewerTokens.isExpired(viewer.token.expiresAt)) {
+      throw new UnauthenticatedError(`The viewer token expired at ${viewer.token.expiresAt.toISOString()}`);
+    }
+    const stored = await findApiKey(this.db, viewer.keyId);
+    if (!stored || stored.revokedAt) {
+      throw new UnauthenticatedError(
+        viewer.token
+          ? 'The API key that minted this viewer token has been revoked'
+          : 'The API key has been revoked',
+      );
+    }
   }
 
   /** The refusal for an address that has used up its failures, or null while it has some left. */
@@ -95,4 +160,8 @@ export class Authenticator {
       throw e;
     }
   }
+}
+
+function scopesOf(stored: StoredKey): Scope[] {
+  return stored.scopes.filter((s): s is Scope => s === 'read' || s === 'write');
 }

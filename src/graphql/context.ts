@@ -5,6 +5,7 @@ import type { ChainService } from '../audit/chain-service.ts';
 import type { AuditEvent } from '../audit/model.ts';
 import type { AuditService } from '../audit/service.ts';
 import type { Viewer } from '../audit/viewer.ts';
+import type { ViewerTokens } from '../auth/viewer-tokens.ts';
 import type { LogStreamService } from '../streams/service.ts';
 
 export type GraphQLContext = {
@@ -12,6 +13,7 @@ export type GraphQLContext = {
   audit: AuditService;
   chain: ChainService;
   streams: LogStreamService;
+  viewerTokens: ViewerTokens;
   requestId: string;
   loaders: { event: DataLoader<string, AuditEvent | null> };
 };

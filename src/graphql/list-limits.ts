@@ -20,6 +20,8 @@ import {
 import type { Plugin } from 'graphql-yoga';
 import { ValidationError } from '../audit/errors.ts';
 import { MAX_BATCH, MAX_FILTER_VALUES } from '../audit/service.ts';
+import { SCOPES } from '../audit/viewer.ts';
+import { MAX_RESTRICTION_VALUES } from '../auth/viewer-tokens.ts';
 import { MAX_NATS_SERVERS } from '../streams/service.ts';
 import { domainToGraphQLError } from './errors.ts';
 
@@ -43,6 +45,11 @@ export const LIST_LIMITS: Readonly<Record<string, number>> = {
   'AuditEventFilter.ipAddresses': MAX_FILTER_VALUES,
   'CreateLogStreamInput.actions': MAX_FILTER_VALUES,
   'LogStreamNatsInput.servers': MAX_NATS_SERVERS,
+  'CreateViewerTokenInput.scopes': SCOPES.length,
+  'ViewerRestrictionInput.actorIds': MAX_RESTRICTION_VALUES,
+  'ViewerRestrictionInput.targetIds': MAX_RESTRICTION_VALUES,
+  'ViewerRestrictionInput.groupIds': MAX_RESTRICTION_VALUES,
+  'ViewerRestrictionInput.actions': MAX_RESTRICTION_VALUES,
 };
 
 /** A list added to the schema but not to the table is still bounded. */

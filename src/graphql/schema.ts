@@ -5,6 +5,7 @@ import './audit-event.ts';
 import './chain.ts';
 import './log-stream.ts';
 import './viewer.ts';
+import './viewer-token.ts';
 
 builder.queryType({ description: "Read your tenant's audit events." });
 builder.mutationType({ description: 'Record audit events.' });

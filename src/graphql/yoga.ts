@@ -107,6 +107,7 @@ export function createGraphQLServer(opts: YogaOptions) {
           audit: opts.audit,
           chain: opts.chain,
           streams: opts.streams,
+          viewerTokens: opts.authenticator.viewerTokens,
           requestId,
           loaders: createLoaders(opts.audit, viewer),
         };

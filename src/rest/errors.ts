@@ -39,7 +39,8 @@ export const errorResponses = {
     content: { 'application/json': { schema: ErrorBody } },
   },
   401: {
-    description: 'No API key, or an invalid or revoked one.',
+    description:
+      'No API key, or an invalid or revoked one; or a viewer token that expired or whose key was revoked.',
     content: { 'application/json': { schema: ErrorBody } },
   },
   403: {

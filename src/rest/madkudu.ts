@@ -1,4 +1,5 @@
-// MadKudu Audit Trail API (shared/spec/madkudu-audit-trail-api.txt):
+// MadKudu Audit Trail API (MadKudu's developer docs, "Audit Trail API",
+// https://developers.madkudu.com/; restated in docs/compat/madkudu.md):
 //   GET /v1/audit?from=YYYY-MM-DD&to=YYYY-MM-DD&event=…&user=…   → {"events": [...]}, newest first
 //   GET /v1/audit/:eventId
 // Only the retention window (13 months by default) is served. The document defines no paging,

@@ -1,4 +1,4 @@
-// Replicated audit API (shared/spec/replicated-audit-api.txt):
+// Replicated audit API (Replicated documentation, "Audit API"; docs/compat/replicated.md):
 //   POST /audit/v1/event {"name","title","description","ip_address","action"} → 201, empty body
 // plus a batch route beside it for bulk ingest in the canonical event shape:
 //   POST /audit/v1/events {"events": [...]} → one result per event

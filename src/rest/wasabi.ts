@@ -1,4 +1,5 @@
-// Wasabi AiR audit API (shared/spec/wasabi-air-audit-api.txt):
+// Wasabi AiR audit API (Wasabi AiR documentation, "Audit API in Wasabi AiR"; restated in
+// docs/compat/wasabi.md):
 //   GET /api/data/audit?user_id&group_id&target_kind&target_id&action_key&from&to&order&page&count
 //   GET /api/data/audit/filters
 //   GET /api/data/audit/{id}

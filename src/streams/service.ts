@@ -2,9 +2,10 @@
 // destination is, and what status a stream shows. Managing a stream needs both `read` (it sends
 // the tenant's events out) and `write` (it changes the tenant's configuration), and the whole
 // tenant: a restricted viewer would otherwise export what it cannot read. Seeing streams needs
-// `read` and the whole tenant. Secrets are returned once, by `create`, and never again.
+// `read` and the whole tenant. Both need an API key: a viewer token (made for a browser) gets
+// neither. Secrets are returned once, by `create`, and never again.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { NotFoundError, ValidationError } from '../audit/errors.ts';
+import { ForbiddenError, NotFoundError, ValidationError } from '../audit/errors.ts';
 import { textProblem } from '../audit/model.ts';
 import { getChainHead } from '../audit/repository.ts';
 import { MAX_FILTER_VALUES } from '../audit/service.ts';
@@ -66,6 +67,7 @@ export class LogStreamService {
   ) {}
 
   async list(viewer: Viewer): Promise<LogStreamStatus[]> {
+    requireApiKey(viewer);
     requireScope(viewer, 'read');
     requireWholeTenant(viewer, 'Log streams');
     return (await repo.listLogStreams(this.db, viewer.tenantId)).map(toStatus);
@@ -121,7 +123,13 @@ export class LogStreamService {
   }
 }
 
+/** Destinations are backend configuration: a viewer token, made to live in a browser, never sees them. */
+function requireApiKey(viewer: Viewer) {
+  if (viewer.token) throw new ForbiddenError('Log streams are for API keys, not viewer tokens');
+}
+
 function requireManage(viewer: Viewer) {
+  requireApiKey(viewer);
   requireScope(viewer, 'read');
   requireScope(viewer, 'write');
   requireWholeTenant(viewer, 'A log stream');

@@ -141,3 +141,8 @@ export async function startTestGateway(
     },
   };
 }
+
+/** The key with its last character changed, as a typo would: its checksum no longer matches. */
+export function mistypedKey(key: string): string {
+  return `${key.slice(0, -1)}${key.endsWith('x') ? 'y' : 'x'}`;
+}
