@@ -246,6 +246,27 @@ describe('log streams: webhook', () => {
       [{ name: 'x', webhook: { url: 'http://siem.example/hook' } }, 'input.webhook.url'],
       [{ name: 'x', webhook: { url: 'not a url' } }, 'input.webhook.url'],
       [{ name: 'x', webhook: { url: 'https://siem.example/hook', secret: 'short' } }, 'input.webhook.secret'],
+      [
+        { name: 'x', webhook: { url: 'https://siem.example/hook', secret: 's'.repeat(257) } },
+        'input.webhook.secret',
+      ],
+      [{ name: 'x', webhook: { url: `https://siem.example/${'a'.repeat(2048)}` } }, 'input.webhook.url'],
+      [{ name: 'x', webhook: { url: 'https://user:pw@siem.example/hook' } }, 'input.webhook.url'],
+      [{ name: '', webhook: { url: 'https://siem.example/hook' } }, 'input.name'],
+      [
+        {
+          name: 'x',
+          webhook: { url: 'https://siem.example/hook' },
+          nats: { servers: ['127.0.0.1:4222'], stream: 'S' },
+        },
+        'input',
+      ],
+      [{ name: 'x', nats: { servers: [], stream: 'S' } }, 'input.nats.servers'],
+      [{ name: 'x', nats: { servers: ['user:pw@127.0.0.1:4222'], stream: 'S' } }, 'input.nats.servers[0]'],
+      [
+        { name: 'x', nats: { servers: ['127.0.0.1:4222'], stream: 'S', subjectPrefix: 'audit.*' } },
+        'input.nats.subjectPrefix',
+      ],
       [{ name: 'x' }, 'input'],
       [{ name: 'x', nats: { servers: ['127.0.0.1:4222'], stream: 'a.b' } }, 'input.nats.stream'],
       [{ name: 'x', webhook: { url: 'https://siem.example/hook' }, actions: [] }, 'input.actions'],
@@ -255,6 +276,19 @@ describe('log streams: webhook', () => {
       expect(res.errors?.[0]?.extensions?.code, field).toBe('BAD_USER_INPUT');
       expect(res.errors?.[0]?.extensions?.field, JSON.stringify(bad)).toBe(field);
     }
+  });
+});
+
+describe('log streams: limits', () => {
+  it('a tenant may have at most 20 streams', async () => {
+    const tenant = await newTenant(gateway);
+    const input = { name: 'many', webhook: { url: 'https://siem.example/hook' }, actions: ['never.happens'] };
+    for (let i = 0; i < 20; i++) {
+      expect((await gql(gateway, CreateStream, { input }, tenant.key)).errors).toBeUndefined();
+    }
+    const refused = await gql(gateway, CreateStream, { input }, tenant.key);
+    expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input' });
+    expect(refused.errors?.[0]?.message).toContain('at most 20 log streams');
   });
 });
 

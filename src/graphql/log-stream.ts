@@ -112,10 +112,13 @@ const LogStreamRef = builder.objectRef<LogStreamStatus>('LogStream').implement({
 const WebhookInput = builder.inputType('LogStreamWebhookInput', {
   description: 'An HTTPS endpoint (plain http only to localhost).',
   fields: (t) => ({
-    url: t.string({ required: true, description: 'Absolute https:// URL, without credentials.' }),
+    url: t.string({
+      required: true,
+      description: 'Absolute https:// URL, without credentials, at most 2048 characters.',
+    }),
     secret: t.string({
       description:
-        'HMAC-SHA256 key for `Audit-Signature`, at least 32 characters. Left out: the gateway makes one and returns ' +
+        'HMAC-SHA256 key for `Audit-Signature`, 32 to 256 characters. Left out: the gateway makes one and returns ' +
         'it once, in `CreateLogStreamPayload.secret`.',
     }),
   }),

@@ -19,6 +19,8 @@ import type { WebhookConfig } from './webhook.ts';
 export const MAX_STREAMS_PER_TENANT = 20;
 export const MAX_NATS_SERVERS = 10;
 const MIN_SECRET_LENGTH = 32;
+const MAX_SECRET_LENGTH = 256;
+const MAX_URL_LENGTH = 2048;
 
 export type CreateLogStreamInput = {
   name: string;
@@ -191,6 +193,9 @@ function validDestination(input: CreateLogStreamInput): {
     throw new ValidationError('input', 'give exactly one destination: webhook or nats');
   }
   if (input.webhook) {
+    if (input.webhook.url.length > MAX_URL_LENGTH) {
+      throw new ValidationError('input.webhook.url', `must be at most ${MAX_URL_LENGTH} characters`);
+    }
     let url: URL;
     try {
       url = new URL(input.webhook.url);
@@ -207,8 +212,11 @@ function validDestination(input: CreateLogStreamInput): {
       );
     }
     const given = input.webhook.secret;
-    if (given != null && given.length < MIN_SECRET_LENGTH) {
-      throw new ValidationError('input.webhook.secret', `must be at least ${MIN_SECRET_LENGTH} characters`);
+    if (given != null && (given.length < MIN_SECRET_LENGTH || given.length > MAX_SECRET_LENGTH)) {
+      throw new ValidationError(
+        'input.webhook.secret',
+        `must be ${MIN_SECRET_LENGTH} to ${MAX_SECRET_LENGTH} characters`,
+      );
     }
     const config: WebhookConfig = { url: url.toString() };
     return { kind: 'webhook', config, secret: given ?? `whsec_${randomBytes(32).toString('base64url')}` };
