@@ -140,9 +140,9 @@ export type LogStreamStart =
 
 /** An HTTPS endpoint (plain http only to localhost). */
 export type LogStreamWebhookInput = {
-  /** HMAC-SHA256 key for `Audit-Signature`, at least 32 characters. Left out: the gateway makes one and returns it once, in `CreateLogStreamPayload.secret`. */
+  /** HMAC-SHA256 key for `Audit-Signature`, 32 to 256 characters. Left out: the gateway makes one and returns it once, in `CreateLogStreamPayload.secret`. */
   secret?: string | null | undefined;
-  /** Absolute https:// URL, without credentials. */
+  /** Absolute https:// URL, without credentials, at most 2048 characters. */
   url: string;
 };
 
