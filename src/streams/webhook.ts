@@ -42,12 +42,33 @@ export class WebhookSink implements Sink {
         `POST ${this.config.url} failed: ${cause?.code ?? cause?.message ?? (error as Error).message}`,
       );
     }
-    // The body is not needed, but reading it lets the connection be reused.
-    const text = await response.text().catch(() => '');
-    if (response.status < 200 || response.status > 299) {
-      throw new DeliveryError(`POST ${this.config.url} answered ${response.status}: ${text.slice(0, 200)}`);
+    // Only the start of an error answer is kept (for the stream's status); a 2xx body is not read.
+    const text = response.ok ? '' : await readStart(response, 200);
+    await response.body?.cancel().catch(() => {});
+    if (!response.ok) {
+      throw new DeliveryError(`POST ${this.config.url} answered ${response.status}: ${text}`);
     }
   }
 
   async close(): Promise<void> {}
+}
+
+/** The first `limit` characters of a body, without reading the rest (a receiver may send gigabytes). */
+async function readStart(response: Response, limit: number): Promise<string> {
+  const reader = response.body?.getReader();
+  if (!reader) return '';
+  const decoder = new TextDecoder();
+  let text = '';
+  try {
+    while (text.length < limit) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+  } catch {
+    // A broken body after the status line: the status is what matters.
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  return text.slice(0, limit);
 }

@@ -60,6 +60,7 @@ export class LogStreamWorker {
   private running: Promise<void> | undefined;
   private again = false;
   private nothingDue = false;
+  private readonly delivering = new Set<string>();
   private stopped = false;
   private readonly abort = new AbortController();
 
@@ -145,7 +146,18 @@ export class LogStreamWorker {
       const queue = [...due];
       const lanes = Array.from({ length: Math.min(CONCURRENCY, queue.length) }, async () => {
         for (let ref = queue.shift(); ref && !this.stopped; ref = queue.shift()) {
-          await this.deliverStream(ref);
+          const key = `${ref.tenantId}/${ref.streamId}`;
+          // The lease keeps other instances out; this keeps a second lane of this one out.
+          if (this.delivering.has(key)) continue;
+          this.delivering.add(key);
+          try {
+            await this.deliverStream(ref);
+          } catch (error) {
+            // The database went away mid-stream: the position is where the last commit left it.
+            this.opts.logger.warn({ err: error, stream: ref.streamId }, 'log streams: delivery interrupted');
+          } finally {
+            this.delivering.delete(key);
+          }
         }
       });
       await Promise.all(lanes);
