@@ -62,6 +62,7 @@ export class LogStreamWorker {
   private nothingDue = false;
   private readonly delivering = new Set<string>();
   private stopped = false;
+  private killed = false;
   private readonly abort = new AbortController();
 
   constructor(private readonly opts: WorkerOptions) {
@@ -109,6 +110,7 @@ export class LogStreamWorker {
    * at least once), and gives back this instance's leases so another takes over at once.
    */
   async stop(): Promise<void> {
+    if (this.killed) return;
     this.stopped = true;
     clearTimeout(this.timer);
     const grace = new Promise((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref());
@@ -122,8 +124,12 @@ export class LogStreamWorker {
     );
   }
 
-  /** Stops at once, as a crash would, without giving back leases (tests of failover use this). */
+  /**
+   * Stops at once, as a crash would, without giving back leases (tests of failover use this);
+   * a later `stop` does nothing.
+   */
   async kill(): Promise<void> {
+    this.killed = true;
     this.stopped = true;
     clearTimeout(this.timer);
     this.abort.abort();
