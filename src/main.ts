@@ -584,22 +584,24 @@ const streams = program
   .description("manage log streams (webhooks, NATS JetStream) that receive tenants' events");
 streams
   .command('create')
-  .description('add a log stream for a tenant; a webhook secret is shown once')
-  .requiredOption('--tenant <slug>', 'tenant slug')
+  .description('add a log stream for a tenant (or one per tenant); a webhook secret is shown once')
+  .option('--tenant <slug>', 'tenant slug')
+  .option('--all-tenants', 'one stream for each existing tenant, all with the same destination and secret')
   .requiredOption('--name <name>', 'a name for people')
   .option('--webhook-url <url>', 'POST signed batches to this https:// URL')
-  .option('--secret <secret>', 'webhook signing secret, at least 32 characters (default: a new random one)')
+  .option('--secret <secret>', 'webhook signing secret, 32 to 256 characters (default: a new random one)')
   .option('--nats-servers <list>', 'publish to NATS JetStream: comma-separated host:port')
   .option('--nats-stream <name>', 'the JetStream stream that captures the subjects')
   .option('--subject-prefix <prefix>', 'NATS subject prefix (default: audit)')
   .option('--create-stream', 'create the NATS stream when it does not exist')
   .option('--actions <list>', 'only these actions (comma-separated; default: every event)')
   .option('--from-beginning', "deliver the tenant's whole history first (default: only new events)")
-  .option('--json', 'machine-readable output')
+  .option('--json', 'machine-readable output (an array with --all-tenants)')
   .addHelpText('after', environmentHelp(GATEWAY_VARIABLES))
   .action(
     async (opts: {
-      tenant: string;
+      tenant?: string;
+      allTenants?: boolean;
       name: string;
       webhookUrl?: string;
       secret?: string;
@@ -611,32 +613,45 @@ streams
       fromBeginning?: boolean;
       json?: boolean;
     }) => {
+      if (!opts.tenant === !opts.allTenants)
+        throw new InvalidArgumentError('give --tenant <slug> or --all-tenants');
       const list = (v: string) =>
         v
           .split(',')
           .map((s) => s.trim())
           .filter(Boolean);
+      const { listTenants } = await import('./auth/admin.ts');
       await withGateway(async (gateway) => {
-        const tenant = await tenantOf(gateway.database, opts.tenant);
-        const { stream, secret } = await gateway.streams.create(operatorViewer(tenant), {
-          name: opts.name,
-          webhook: opts.webhookUrl ? { url: opts.webhookUrl, secret: opts.secret } : undefined,
-          nats:
-            opts.natsServers || opts.natsStream
-              ? {
-                  servers: list(opts.natsServers ?? ''),
-                  stream: opts.natsStream ?? '',
-                  subjectPrefix: opts.subjectPrefix,
-                  createStream: opts.createStream,
-                }
-              : undefined,
-          actions: opts.actions === undefined ? undefined : list(opts.actions),
-          startFrom: opts.fromBeginning ? 'beginning' : 'now',
-        });
+        const tenants = opts.tenant
+          ? [await tenantOf(gateway.database, opts.tenant)]
+          : await listTenants(gateway.database);
+        // Every tenant's batches signed with one secret, so one receiver checks them all.
+        let sharedSecret = opts.secret;
+        const created = [];
+        for (const tenant of tenants) {
+          const { stream, secret } = await gateway.streams.create(operatorViewer(tenant), {
+            name: opts.name,
+            webhook: opts.webhookUrl ? { url: opts.webhookUrl, secret: sharedSecret } : undefined,
+            nats:
+              opts.natsServers || opts.natsStream
+                ? {
+                    servers: list(opts.natsServers ?? ''),
+                    stream: opts.natsStream ?? '',
+                    subjectPrefix: opts.subjectPrefix,
+                    createStream: opts.createStream,
+                  }
+                : undefined,
+            actions: opts.actions === undefined ? undefined : list(opts.actions),
+            startFrom: opts.fromBeginning ? 'beginning' : 'now',
+          });
+          sharedSecret ??= secret ?? undefined;
+          created.push({ ...stream, tenant: tenant.slug, secret });
+        }
+        const secret = created[0]?.secret;
         print(
           !!opts.json,
-          { ...stream, tenant: tenant.slug, secret },
-          `${stream.id}\t${tenant.slug}\t${stream.kind}\t${stream.name}` +
+          opts.tenant ? created[0] : created,
+          created.map((s) => `${s.id}\t${s.tenant}\t${s.kind}\t${s.name}`).join('\n') +
             (secret ? `\nsecret: ${secret}\n(store it now, it is not shown again)` : ''),
         );
       });

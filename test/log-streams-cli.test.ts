@@ -81,4 +81,24 @@ describe('audit-gateway streams', { timeout: 240_000 }, () => {
     expect(await cli('streams', 'delete', created.id, '--tenant', tenant.slug)).toMatch(/deleted/);
     expect(await cli('streams', 'list', '--tenant', tenant.slug)).toBe('\n');
   });
+
+  it('--all-tenants makes one stream per tenant, signed with one secret', async () => {
+    const gateway = await shared.open();
+    const tenants = [await newTenant(gateway), await newTenant(gateway)];
+    await gateway.close();
+    const created = JSON.parse(
+      await cli(
+        'streams',
+        'create',
+        '--all-tenants',
+        '--name',
+        'siem',
+        '--webhook-url',
+        receiver.url,
+        '--json',
+      ),
+    ) as { tenant: string; secret: string }[];
+    for (const t of tenants) expect(created.map((c) => c.tenant)).toContain(t.slug);
+    expect(new Set(created.map((c) => c.secret)).size).toBe(1);
+  });
 });
