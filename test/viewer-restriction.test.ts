@@ -4,10 +4,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ForbiddenError, ValidationError } from '../src/audit/errors.ts';
 import type { AuditEvent } from '../src/audit/model.ts';
 import { MAX_IDS } from '../src/audit/service.ts';
 import { operatorViewer, type Restriction, type Viewer } from '../src/audit/viewer.ts';
+import { ForbiddenError, ValidationError } from '../src/errors.ts';
 import { startTestGateway, type TestGateway, type TestTenant } from './support/gateway.ts';
 
 let t: TestGateway;
@@ -252,7 +252,12 @@ describe('the operator viewer stays on the command line', () => {
     const transports = ['src/graphql', 'src/rest'].flatMap((dir) =>
       readdirSync(dir).map((f) => path.join(dir, f)),
     );
-    for (const file of [...transports, 'src/app.ts', 'src/http-env.ts', 'src/auth/authenticate.ts']) {
+    for (const file of [
+      ...transports,
+      'src/http/app.ts',
+      'src/http/http-env.ts',
+      'src/auth/authenticate.ts',
+    ]) {
       expect(readFileSync(file, 'utf8'), file).not.toMatch(/operatorViewer/);
     }
   });

@@ -2,8 +2,8 @@
 // auditor can check offline with only the public key, and pruning that leaves a signed anchor.
 // The chain covers every event of a tenant, so all of it needs `read` on the whole tenant.
 import type { Database, Db } from '../db/client.ts';
+import { ValidationError } from '../errors.ts';
 import { type CanonicalEvent, serializeCanonical, toCanonical } from './chain.ts';
-import { ValidationError } from './errors.ts';
 import type { StoredStatement } from './repository.ts';
 import * as repo from './repository.ts';
 import type { AuditService } from './service.ts';
@@ -295,6 +295,11 @@ export class ChainService {
     const all = await repo.listCheckpoints(this.db, tenantId, { afterSeq: head.seq - 1, limit: 10 });
     const latest = all.find((c) => c.kind === 'checkpoint' && c.seq === head.seq);
     return latest ? (JSON.parse(latest.statement) as ChainStatement) : null;
+  }
+
+  /** Ids of keys outside this gateway's key ring that signed statements of these tenants. */
+  foreignSigningKeyIds(tenantIds: number[]): Promise<string[]> {
+    return repo.foreignSigningKeyIds(this.db, tenantIds, this.signer.ring.ids());
   }
 
   /**

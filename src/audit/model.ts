@@ -1,7 +1,7 @@
 // The canonical audit event every surface maps onto, and the rules an incoming event must meet.
 import { EmailAddressResolver, IPResolver } from 'graphql-scalars';
 import { z } from 'zod';
-import { ValidationError } from './errors.ts';
+import { ValidationError } from '../errors.ts';
 import { parseDateTime } from './time.ts';
 
 export type JsonObject = { [key: string]: JsonValue };
@@ -330,4 +330,10 @@ function jsonValueProblem(
     default:
       return { message: `must be JSON data (found ${typeof value})`, path };
   }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Event ids are UUIDs; anything else cannot name an event (and would fail the uuid column). */
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
 }

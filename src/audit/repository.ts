@@ -3,10 +3,10 @@
 // so a query can never see another tenant's rows even if its WHERE clause forgot to ask.
 import { and, asc, desc, eq, gt, gte, lt, type SQL, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../db/client.ts';
+import { classifyDatabaseError } from '../db/errors.ts';
 import { auditCatalog, auditEvents, chainCheckpoints, chainHeads } from '../db/schema.ts';
 import { databaseFailed, transactionEnded, transactionStarted } from '../metrics.ts';
-import { classifyDatabaseError } from './errors.ts';
-import type { AuditEvent, JsonObject } from './model.ts';
+import { type AuditEvent, isUuid, type JsonObject } from './model.ts';
 import type { SignedStatement } from './signer.ts';
 import type { Restriction } from './viewer.ts';
 
@@ -331,11 +331,6 @@ export async function getEventsByIds(
   );
   const byId = new Map(rows.map((r) => [r.id, rowToEvent(r)]));
   return ids.map((id) => byId.get(id.toLowerCase()) ?? null);
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export function isUuid(value: string): boolean {
-  return UUID.test(value);
 }
 
 export type CatalogEntry = { targetKind: string; action: string; actorType: string };

@@ -7,11 +7,11 @@ import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { uuidv7 } from 'uuidv7';
 import type { Db } from '../db/client.ts';
+import { ConflictError, ValidationError } from '../errors.ts';
 import { recordChainAppend, recordCheckpointSigned, recordIngestBatch } from '../metrics.ts';
 import { sealEvent } from './chain.ts';
-import { ConflictError, ValidationError } from './errors.ts';
 import { GroupCommitter } from './group-commit.ts';
-import { type AuditEvent, type EventInput, LIMITS, parseEventInput, textProblem } from './model.ts';
+import { type AuditEvent, type EventInput, isUuid, LIMITS, parseEventInput, textProblem } from './model.ts';
 import type { ChainHead, EventFilter, EventOrder, OrderField, Position } from './repository.ts';
 import * as repo from './repository.ts';
 import type { ChainSigner, SignedStatement } from './signer.ts';
@@ -412,13 +412,7 @@ export class AuditService {
 
   #decodeCursor(tenantId: number, cursor: string, arg: string, queryKey: string): Position {
     const p = this.#tokens.verify('cursor', tenantId, cursor) as CursorPayload | null;
-    if (
-      !p ||
-      typeof p !== 'object' ||
-      typeof p.t !== 'number' ||
-      typeof p.i !== 'string' ||
-      !repo.isUuid(p.i)
-    ) {
+    if (!p || typeof p !== 'object' || typeof p.t !== 'number' || typeof p.i !== 'string' || !isUuid(p.i)) {
       throw new ValidationError(arg, 'is not a valid cursor for this connection');
     }
     if (p.q !== queryKey) {

@@ -1,9 +1,9 @@
 // Resolves the caller of a request from its API key: the tenant it acts for and its scopes.
 // The tenant always comes from the key, never from anything else in the request.
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
-import { RateLimitedError, UnauthenticatedError } from '../audit/errors.ts';
 import type { Viewer } from '../audit/viewer.ts';
 import type { Db } from '../db/client.ts';
+import { RateLimitedError, UnauthenticatedError } from '../errors.ts';
 import { parseApiKey, type Scope, secretMatches } from './keys.ts';
 import { findApiKey } from './repository.ts';
 

@@ -2,7 +2,7 @@
 
 import type { ChainReport, ServedStatement } from '../audit/chain-service.ts';
 import { VERIFY_LIMIT } from '../audit/chain-service.ts';
-import { ValidationError } from '../audit/errors.ts';
+import { ValidationError } from '../errors.ts';
 import { builder } from './builder.ts';
 
 const StatementKind = builder.enumType('ChainStatementKind', {

@@ -18,8 +18,8 @@ import {
   visitWithTypeInfo,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { ValidationError } from '../audit/errors.ts';
 import { MAX_BATCH, MAX_FILTER_VALUES } from '../audit/service.ts';
+import { ValidationError } from '../errors.ts';
 import { domainToGraphQLError } from './errors.ts';
 
 /** The most ids one `nodes` call may ask for. */

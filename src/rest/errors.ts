@@ -13,8 +13,8 @@ import {
   RateLimitedError,
   UnauthenticatedError,
   ValidationError,
-} from '../audit/errors.ts';
-import type { AppEnv } from '../http-env.ts';
+} from '../errors.ts';
+import type { AppEnv } from '../http/http-env.ts';
 
 export const ErrorBody = z
   .object({

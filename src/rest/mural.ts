@@ -5,11 +5,11 @@
 // days (the past 7 days when none is given), and a signed nextToken that carries the query and
 // the position, so every other parameter is ignored when one is sent.
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import { ValidationError } from '../audit/errors.ts';
 import type { AuditEvent } from '../audit/model.ts';
 import type { AuditService } from '../audit/service.ts';
 import { addDays, DAY_MS, isDateOnly, parseDateOnly, parseDateTime } from '../audit/time.ts';
-import type { AppEnv } from '../http-env.ts';
+import { ValidationError } from '../errors.ts';
+import type { AppEnv } from '../http/http-env.ts';
 import { errorResponses } from './errors.ts';
 import { jsonStream } from './json-stream.ts';
 import { dateOrDateTimeParam, intParam, textParam } from './params.ts';

@@ -5,10 +5,10 @@
 // Both take an optional Idempotency-Key header; a retry with the same key stores nothing new.
 import { isIP } from 'node:net';
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import { ConflictError, ValidationError } from '../audit/errors.ts';
 import { LIMITS } from '../audit/model.ts';
 import { type AuditService, MAX_BATCH } from '../audit/service.ts';
-import type { AppEnv } from '../http-env.ts';
+import { ConflictError, ValidationError } from '../errors.ts';
+import type { AppEnv } from '../http/http-env.ts';
 import { ErrorBody, errorResponses } from './errors.ts';
 import { security, viewerOf } from './security.ts';
 
