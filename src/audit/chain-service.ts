@@ -4,8 +4,10 @@
 import type { Database, Db } from '../db/client.ts';
 import { ValidationError } from '../errors.ts';
 import { type CanonicalEvent, serializeCanonical, toCanonical } from './chain.ts';
-import type { StoredStatement } from './repository.ts';
-import * as repo from './repository.ts';
+import type { StoredStatement } from './model.ts';
+import { getChainHead } from './repository/chain-heads.ts';
+import { getLinkHash, lastSeqReceivedBefore, pruneThrough, streamChain } from './repository/chain-read.ts';
+import { foreignSigningKeyIds, listCheckpoints } from './repository/checkpoints.ts';
 import type { AuditService } from './service.ts';
 import { type ChainSigner, type ChainStatement, checkStatement } from './signer.ts';
 import {
@@ -107,8 +109,8 @@ export class ChainService {
 
   async #verifyNow(tenantId: number, opts: VerifyRequest): Promise<ChainReport> {
     const [head, stored] = await Promise.all([
-      repo.getChainHead(this.db, tenantId),
-      repo.listCheckpoints(this.db, tenantId, { limit: 10_000_000 }),
+      getChainHead(this.db, tenantId),
+      listCheckpoints(this.db, tenantId, { limit: 10_000_000 }),
     ]);
     const headSeq = head?.seq ?? 0;
     const ring = this.signer.ring;
@@ -130,7 +132,7 @@ export class ChainService {
     // then says that its signature could not be checked.
     let start = chainStart([...sorted.valid, ...sorted.unknown.map((u) => u.claimed)]);
     if (opts.fromSeq !== undefined && opts.fromSeq > start.seq) {
-      const prev = await repo.getLinkHash(this.db, tenantId, opts.fromSeq - 1);
+      const prev = await getLinkHash(this.db, tenantId, opts.fromSeq - 1);
       if (prev === null)
         throw new ValidationError(
           'fromSequence',
@@ -230,7 +232,7 @@ export class ChainService {
   }
 
   async *#links(tenantId: number, fromSeq: number, toSeq: number | undefined): AsyncGenerator<ChainLink> {
-    for await (const stored of repo.streamChain(this.db, tenantId, { fromSeq, toSeq })) {
+    for await (const stored of streamChain(this.db, tenantId, { fromSeq, toSeq })) {
       yield {
         seq: stored.seq,
         hash: stored.hash,
@@ -256,7 +258,7 @@ export class ChainService {
 
   async *#export(tenant: { id: number; slug: string }): AsyncGenerator<string> {
     const head = await this.audit.checkpointIfDue(tenant.id, true);
-    const statements = await repo.listCheckpoints(this.db, tenant.id, { limit: 10_000_000 });
+    const statements = await listCheckpoints(this.db, tenant.id, { limit: 10_000_000 });
     const ring = this.signer.ring;
     const keyIds = [...new Set(statements.map((s) => s.keyId))];
     yield json({
@@ -276,7 +278,7 @@ export class ChainService {
       yield json({ type: 'statement', statement: s.statement, signature: s.signature });
     const sorted = checkStatements(ring, tenant.id, statements);
     const start = chainStart([...sorted.valid, ...sorted.unknown.map((u) => u.claimed)]);
-    for await (const link of repo.streamChain(this.db, tenant.id, { fromSeq: start.seq, toSeq: head.seq })) {
+    for await (const link of streamChain(this.db, tenant.id, { fromSeq: start.seq, toSeq: head.seq })) {
       yield json({ type: 'event', seq: link.seq, hash: link.hash, canonical: link.canonical });
     }
     yield json({ type: 'head', seq: head.seq, hash: head.seq === 0 ? null : head.hash });
@@ -290,16 +292,16 @@ export class ChainService {
   async checkpointNow(viewer: Viewer): Promise<ChainStatement | null> {
     const tenantId = chainReader(viewer, 'A checkpoint');
     await this.audit.checkpointIfDue(tenantId, true);
-    const head = await repo.getChainHead(this.db, tenantId);
+    const head = await getChainHead(this.db, tenantId);
     if (!head || head.seq === 0) return null;
-    const all = await repo.listCheckpoints(this.db, tenantId, { afterSeq: head.seq - 1, limit: 10 });
+    const all = await listCheckpoints(this.db, tenantId, { afterSeq: head.seq - 1, limit: 10 });
     const latest = all.find((c) => c.kind === 'checkpoint' && c.seq === head.seq);
     return latest ? (JSON.parse(latest.statement) as ChainStatement) : null;
   }
 
   /** Ids of keys outside this gateway's key ring that signed statements of these tenants. */
   foreignSigningKeyIds(tenantIds: number[]): Promise<string[]> {
-    return repo.foreignSigningKeyIds(this.db, tenantIds, this.signer.ring.ids());
+    return foreignSigningKeyIds(this.db, tenantIds, this.signer.ring.ids());
   }
 
   /**
@@ -309,7 +311,7 @@ export class ChainService {
   async prune(viewer: Viewer, database: Database, cutoff: Date): Promise<PruneResult | null> {
     requireOperator(viewer, 'Pruning');
     const tenantId = viewer.tenantId;
-    const last = await repo.lastSeqReceivedBefore(this.db, tenantId, cutoff);
+    const last = await lastSeqReceivedBefore(this.db, tenantId, cutoff);
     if (!last) return null;
     const anchor = this.signer.sign({
       type: 'anchor',
@@ -318,7 +320,7 @@ export class ChainService {
       hash: last.hash,
       time: new Date().toISOString(),
     });
-    const removed = await database.admin((tx) => repo.pruneThrough(tx, tenantId, last.seq, anchor));
+    const removed = await database.admin((tx) => pruneThrough(tx, tenantId, last.seq, anchor));
     const { event } = await this.audit.recordEvent(viewer, {
       action: 'audit.pruned',
       title: 'Audit events pruned',

@@ -3,7 +3,7 @@
 // one. Each caller's promise settles only after the transaction holding its events committed
 // (or failed as a whole), so an acknowledged event is always a committed one.
 import { DatabaseUnavailableError } from '../errors.ts';
-import type { AppendOutcome, NewEvent } from './repository.ts';
+import type { AppendOutcome, NewEvent } from './model.ts';
 
 type Submission = {
   events: NewEvent[];

@@ -337,3 +337,72 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export function isUuid(value: string): boolean {
   return UUID.test(value);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Reading: filters, orders and keyset positions, in domain terms (the repository turns them into SQL)
+
+export type EventFilter = {
+  /** Inclusive. */
+  since?: Date | undefined;
+  /** Exclusive. */
+  until?: Date | undefined;
+  actions?: string[] | undefined;
+  actorIds?: string[] | undefined;
+  actorEmails?: string[] | undefined;
+  targetKinds?: string[] | undefined;
+  targetIds?: string[] | undefined;
+  groupIds?: string[] | undefined;
+  ipAddresses?: string[] | undefined;
+};
+
+export type OrderField = 'occurredAt' | 'actor' | 'action' | 'targetKind' | 'group';
+export type Direction = 'asc' | 'desc';
+export type EventOrder = { field: OrderField; direction: Direction };
+
+/** Where a keyset page starts: the sort key (null when ordering by time), the time and the id. */
+export type Position = { key: string | null; at: Date; id: string };
+
+/** The sort key of an event under an order, as stored in a cursor. */
+export function positionOf(event: AuditEvent, field: OrderField): Position {
+  const key =
+    field === 'occurredAt'
+      ? null
+      : field === 'action'
+        ? event.action
+        : field === 'actor'
+          ? (event.actor?.id ?? '')
+          : field === 'targetKind'
+            ? (event.target?.kind ?? '')
+            : (event.groupId ?? '');
+  return { key, at: event.occurredAt, id: event.id };
+}
+
+export type CatalogEntry = { targetKind: string; action: string; actorType: string };
+
+// ---------------------------------------------------------------------------------------------
+// The chain: what the service hands to storage and gets back
+
+/** What the service hands over for storage: the validated event with its server-set fields. */
+export type NewEvent = Omit<AuditEvent, 'hash' | 'sequence'> & {
+  idempotencyKey: string | null;
+  requestHash: Buffer | null;
+};
+
+export type AppendOutcome =
+  | { kind: 'stored'; event: AuditEvent }
+  | { kind: 'replayed'; event: AuditEvent }
+  | { kind: 'conflict'; idempotencyKey: string };
+
+export type ChainHead = { seq: number; hash: string; checkpointSeq: number; checkpointAt: Date | null };
+
+export type StoredStatement = {
+  kind: string;
+  seq: number;
+  hash: string;
+  signedAt: Date;
+  keyId: string;
+  statement: string;
+  signature: string;
+};
+
+export type StoredLink = { seq: number; hash: string; canonical: string; event: AuditEvent };

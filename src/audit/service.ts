@@ -11,15 +11,30 @@ import { ConflictError, ValidationError } from '../errors.ts';
 import { recordChainAppend, recordCheckpointSigned, recordIngestBatch } from '../metrics.ts';
 import { sealEvent } from './chain.ts';
 import { GroupCommitter } from './group-commit.ts';
-import { type AuditEvent, type EventInput, isUuid, LIMITS, parseEventInput, textProblem } from './model.ts';
-import type { ChainHead, EventFilter, EventOrder, OrderField, Position } from './repository.ts';
-import * as repo from './repository.ts';
+import {
+  type AuditEvent,
+  type ChainHead,
+  type EventFilter,
+  type EventInput,
+  type EventOrder,
+  isUuid,
+  LIMITS,
+  type NewEvent,
+  type OrderField,
+  type Position,
+  parseEventInput,
+  positionOf,
+  textProblem,
+} from './model.ts';
+import { appendEvents } from './repository/append.ts';
+import { checkpointHead, listCheckpoints } from './repository/checkpoints.ts';
+import * as reads from './repository/event-reads.ts';
 import type { ChainSigner, SignedStatement } from './signer.ts';
 import { storableWindow } from './time.ts';
 import type { TokenPurpose, TokenSigner } from './tokens.ts';
 import { requireScope, requireWholeTenant, type Viewer } from './viewer.ts';
 
-export type { EventFilter, EventOrder, OrderField, Position } from './repository.ts';
+export type { EventFilter, EventOrder, OrderField, Position } from './model.ts';
 
 export const PAGE = { defaultSize: 50, maxSize: 500 } as const;
 export const MAX_BATCH = 1000;
@@ -85,7 +100,7 @@ export class AuditService {
     this.#tokens = options.tokens;
     this.#signer = options.signer;
     this.#committer = new GroupCommitter(async (tenantId, events) => {
-      const { outcomes } = await repo.appendEvents(this.#db, tenantId, events, {
+      const { outcomes } = await appendEvents(this.#db, tenantId, events, {
         seal: sealEvent,
         checkpoint: (head, now) => this.#checkpointIfDue(tenantId, head, now),
       });
@@ -115,7 +130,7 @@ export class AuditService {
       args.before != null ? this.#decodeCursor(tenantId, args.before, 'before', queryKey) : undefined;
     const backward = last !== undefined;
     const size = backward ? last : first;
-    const rows = await repo.listEvents(this.#db, tenantId, {
+    const rows = await reads.listEvents(this.#db, tenantId, {
       filter,
       restriction,
       order,
@@ -144,7 +159,7 @@ export class AuditService {
 
   async countEvents(viewer: Viewer, filter: EventFilter): Promise<number> {
     requireScope(viewer, 'read');
-    return repo.countEvents(this.#db, viewer.tenantId, validateFilter(filter, 'filter'), viewer.restriction);
+    return reads.countEvents(this.#db, viewer.tenantId, validateFilter(filter, 'filter'), viewer.restriction);
   }
 
   /**
@@ -157,7 +172,7 @@ export class AuditService {
     if (ids.length > MAX_IDS) {
       throw new ValidationError(field, `must list at most ${MAX_IDS} event ids per request`);
     }
-    return repo.getEventsByIds(this.#db, viewer.tenantId, ids, viewer.restriction);
+    return reads.getEventsByIds(this.#db, viewer.tenantId, ids, viewer.restriction);
   }
 
   /** One event by id; null when it does not exist or the viewer may not see it. */
@@ -191,7 +206,7 @@ export class AuditService {
     let after = opts.after;
     let remaining = opts.limit ?? Number.POSITIVE_INFINITY;
     while (remaining > 0) {
-      const rows = await repo.listEvents(this.#db, tenantId, {
+      const rows = await reads.listEvents(this.#db, tenantId, {
         filter,
         restriction,
         order,
@@ -202,7 +217,7 @@ export class AuditService {
       remaining -= rows.length;
       yield rows;
       if (rows.length < batchSize) return;
-      after = repo.positionOf(rows.at(-1) as AuditEvent, order.field);
+      after = positionOf(rows.at(-1) as AuditEvent, order.field);
     }
   }
 
@@ -218,8 +233,8 @@ export class AuditService {
     const { tenantId, restriction } = viewer;
     const filter = validateFilter(filterIn, 'filter');
     const [events, total] = await Promise.all([
-      repo.listEventsByOffset(this.#db, tenantId, { filter, restriction, order, offset, limit }),
-      repo.countEvents(this.#db, tenantId, filter, restriction),
+      reads.listEventsByOffset(this.#db, tenantId, { filter, restriction, order, offset, limit }),
+      reads.countEvents(this.#db, tenantId, filter, restriction),
     ]);
     return { events, total };
   }
@@ -227,7 +242,7 @@ export class AuditService {
   /** What the viewer's events hold; a restricted viewer learns only about its own slice. */
   async availableFilters(viewer: Viewer): Promise<AvailableFilters> {
     requireScope(viewer, 'read');
-    const { entries, earliest, latest } = await repo.getCatalog(
+    const { entries, earliest, latest } = await reads.getCatalog(
       this.#db,
       viewer.tenantId,
       viewer.restriction,
@@ -290,7 +305,7 @@ export class AuditService {
         throw error;
       }
     });
-    const valid = prepared.filter((p): p is repo.NewEvent => !(p instanceof ValidationError));
+    const valid = prepared.filter((p): p is NewEvent => !(p instanceof ValidationError));
     const stored = await this.#store(tenantId, valid);
     let next = 0;
     return prepared.map((p) =>
@@ -313,7 +328,7 @@ export class AuditService {
     return viewer.tenantId;
   }
 
-  #prepare(tenantId: number, raw: unknown, field: string, derived: DerivedFields = {}): repo.NewEvent {
+  #prepare(tenantId: number, raw: unknown, field: string, derived: DerivedFields = {}): NewEvent {
     const input = parseEventInput(raw, field);
     const receivedAt = new Date();
     const { idempotencyKey, ...rest } = input;
@@ -329,7 +344,7 @@ export class AuditService {
     };
   }
 
-  async #store(tenantId: number, events: repo.NewEvent[]): Promise<RecordResult[]> {
+  async #store(tenantId: number, events: NewEvent[]): Promise<RecordResult[]> {
     if (events.length === 0) return [];
     recordIngestBatch(events.length);
     const outcomes = await this.#committer.submit(tenantId, events);
@@ -351,7 +366,7 @@ export class AuditService {
 
   /** Signs the head if it moved and the interval passed; the periodic sweep calls this per tenant. */
   async checkpointIfDue(tenantId: number, force = false): Promise<ChainHead> {
-    return repo.checkpointHead(this.#db, tenantId, (head, now) =>
+    return checkpointHead(this.#db, tenantId, (head, now) =>
       this.#checkpointIfDue(tenantId, head, now, force),
     );
   }
@@ -360,7 +375,7 @@ export class AuditService {
   async listCheckpoints(viewer: Viewer, afterSeq: number | undefined, limit: number) {
     requireScope(viewer, 'read');
     requireWholeTenant(viewer, 'The chain');
-    return repo.listCheckpoints(this.#db, viewer.tenantId, { afterSeq, limit });
+    return listCheckpoints(this.#db, viewer.tenantId, { afterSeq, limit });
   }
 
   #checkpointIfDue(tenantId: number, head: ChainHead, now: Date, force = false): SignedStatement | null {
@@ -405,7 +420,7 @@ export class AuditService {
   }
 
   #encodeCursor(tenantId: number, queryKey: string, event: AuditEvent, field: OrderField): string {
-    const p = repo.positionOf(event, field);
+    const p = positionOf(event, field);
     const payload: CursorPayload = { q: queryKey, k: p.key, t: p.at.getTime(), i: p.id };
     return this.#tokens.sign('cursor', tenantId, payload);
   }

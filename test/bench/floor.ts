@@ -19,7 +19,7 @@ import { parseApiKey, secretMatches } from '../../src/auth/keys.ts';
 import { APP_ROLE } from '../../src/db/client.ts';
 
 // ---------------------------------------------------------------------------------------------
-// The SQL, character for character as Drizzle renders it in src/audit/repository.ts
+// The SQL, character for character as Drizzle renders it in src/audit/repository/
 
 const COLUMNS =
   '"id", "tenant_id", "seq", "action", "name", "title", "description", "actor_id", "actor_email", "actor_name", ' +
