@@ -339,21 +339,8 @@ export function isUuid(value: string): boolean {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Reading: filters, orders and keyset positions, in domain terms (the repository turns them into SQL)
-
-export type EventFilter = {
-  /** Inclusive. */
-  since?: Date | undefined;
-  /** Exclusive. */
-  until?: Date | undefined;
-  actions?: string[] | undefined;
-  actorIds?: string[] | undefined;
-  actorEmails?: string[] | undefined;
-  targetKinds?: string[] | undefined;
-  targetIds?: string[] | undefined;
-  groupIds?: string[] | undefined;
-  ipAddresses?: string[] | undefined;
-};
+// Reading: orders and keyset positions, in domain terms (the repository turns them into SQL;
+// the filters are in filters.ts)
 
 export type OrderField = 'occurredAt' | 'actor' | 'action' | 'targetKind' | 'group';
 export type Direction = 'asc' | 'desc';

@@ -10,37 +10,35 @@ import type { Db } from '../db/client.ts';
 import { ConflictError, ValidationError } from '../errors.ts';
 import { recordChainAppend, recordCheckpointSigned, recordIngestBatch } from '../metrics.ts';
 import { sealEvent } from './chain.ts';
+import { type EventFilter, validateFilter } from './filters.ts';
 import { GroupCommitter } from './group-commit.ts';
 import {
   type AuditEvent,
   type ChainHead,
-  type EventFilter,
   type EventInput,
   type EventOrder,
   isUuid,
-  LIMITS,
   type NewEvent,
   type OrderField,
   type Position,
   parseEventInput,
   positionOf,
-  textProblem,
 } from './model.ts';
 import { appendEvents } from './repository/append.ts';
 import { checkpointHead, listCheckpoints } from './repository/checkpoints.ts';
 import * as reads from './repository/event-reads.ts';
 import type { ChainSigner, SignedStatement } from './signer.ts';
-import { storableWindow } from './time.ts';
 import type { TokenPurpose, TokenSigner } from './tokens.ts';
 import { requireScope, requireWholeTenant, type Viewer } from './viewer.ts';
 
-export type { EventFilter, EventOrder, OrderField, Position } from './model.ts';
+export type { EventFilter } from './filters.ts';
+export type { EventOrder, OrderField, Position } from './model.ts';
 
 export const PAGE = { defaultSize: 50, maxSize: 500 } as const;
 export const MAX_BATCH = 1000;
 /** Most events one call may look up by id (a page's worth). */
 export const MAX_IDS = PAGE.maxSize;
-export const MAX_FILTER_VALUES = 100;
+export { MAX_FILTER_VALUES } from './filters.ts';
 
 export type ConnectionArgs = {
   first?: number | null | undefined;
@@ -452,40 +450,6 @@ function pageSize(args: ConnectionArgs): { first: number; last?: never } | { fir
   }
   if (args.last != null) return { last: check('last', args.last) };
   return { first: check('first', args.first ?? PAGE.defaultSize) };
-}
-
-/** Checks filter values: bounded lists of storable strings and a time window that is not inverted. */
-export function validateFilter(f: EventFilter, field: string): EventFilter {
-  const lists = [
-    'actions',
-    'actorIds',
-    'actorEmails',
-    'targetKinds',
-    'targetIds',
-    'groupIds',
-    'ipAddresses',
-  ] as const;
-  for (const name of lists) {
-    const values = f[name];
-    if (!values) continue;
-    if (values.length > MAX_FILTER_VALUES) {
-      throw new ValidationError(`${field}.${name}`, `must list at most ${MAX_FILTER_VALUES} values`);
-    }
-    for (const v of values) {
-      const problem =
-        v.length === 0
-          ? 'must not contain empty strings'
-          : v.length > LIMITS.email
-            ? 'values are too long'
-            : textProblem(v, true);
-      if (problem) throw new ValidationError(`${field}.${name}`, problem);
-    }
-  }
-  if (f.since && f.until && f.since.getTime() > f.until.getTime()) {
-    throw new ValidationError(`${field}.until`, 'must not be before since');
-  }
-  const { since, until } = storableWindow(f.since, f.until);
-  return { ...f, since, until };
 }
 
 /** Hash of a request as the client sent it: a retry hashes the same, a different event does not. */

@@ -2,11 +2,11 @@
 import { and, asc, desc, eq, gte, lt, type SQL, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { auditCatalog } from '../../db/schema.ts';
+import type { EventFilter, ListFilterName } from '../filters.ts';
 import {
   type AuditEvent,
   type CatalogEntry,
   type Direction,
-  type EventFilter,
   type EventOrder,
   isUuid,
   type OrderField,
@@ -32,35 +32,52 @@ function sortExpression(field: OrderField): SQL | null {
   }
 }
 
+/**
+ * The SQL each list filter compares (src/audit/filters.ts describes them); a restriction narrows
+ * by the same expressions. The coalesce() forms match the expression indexes that also serve
+ * ordering.
+ */
+const FILTER_SQL: Record<ListFilterName, SQL> = {
+  actions: sql`${t.action}`,
+  actorIds: sql`coalesce(${t.actorId}, '')`,
+  targetKinds: sql`coalesce(${t.targetKind}, '')`,
+  groupIds: sql`coalesce(${t.groupId}, '')`,
+  actorEmails: sql`${t.actorEmail}`,
+  targetIds: sql`${t.targetId}`,
+  ipAddresses: sql`${t.ipAddress}`,
+};
+
 function filterConditions(tenantId: number, f: EventFilter, restriction?: Restriction): SQL[] {
   const where: SQL[] = [eq(t.tenantId, tenantId)];
   if (f.since) where.push(gte(t.occurredAt, f.since));
   if (f.until) where.push(lt(t.occurredAt, f.until));
-  if (f.actions?.length) where.push(sql`${t.action} = any(${textArray(f.actions)})`);
-  // The coalesce() forms match the expression indexes that also serve ordering.
-  if (f.actorIds?.length) where.push(sql`coalesce(${t.actorId}, '') = any(${textArray(f.actorIds)})`);
-  if (f.targetKinds?.length)
-    where.push(sql`coalesce(${t.targetKind}, '') = any(${textArray(f.targetKinds)})`);
-  if (f.groupIds?.length) where.push(sql`coalesce(${t.groupId}, '') = any(${textArray(f.groupIds)})`);
-  if (f.actorEmails?.length) where.push(sql`${t.actorEmail} = any(${textArray(f.actorEmails)})`);
-  if (f.targetIds?.length) where.push(sql`${t.targetId} = any(${textArray(f.targetIds)})`);
-  if (f.ipAddresses?.length) where.push(sql`${t.ipAddress} = any(${textArray(f.ipAddresses)})`);
+  for (const [name, column] of Object.entries(FILTER_SQL) as [ListFilterName, SQL][]) {
+    const values = f[name];
+    if (values?.length) where.push(sql`${column} = any(${textArray(values)})`);
+  }
   if (restriction) where.push(...restrictionConditions(restriction));
   return where;
 }
+
+/** The fields a restriction can narrow by, in the order their conditions are written. */
+const RESTRICTED_FIELDS = [
+  'actions',
+  'actorIds',
+  'targetIds',
+  'groupIds',
+] as const satisfies readonly (keyof Restriction & ListFilterName)[];
 
 /**
  * A viewer's slice, ANDed into every read. Unlike a filter, where an empty list means "no
  * condition", an empty list here matches nothing: a restriction can only take events away.
  */
 function restrictionConditions(r: Restriction): SQL[] {
-  const any = (column: SQL, values: readonly string[]) =>
-    values.length === 0 ? sql`false` : sql`${column} = any(${textArray([...values])})`;
   const where: SQL[] = [];
-  if (r.actions) where.push(any(sql`${t.action}`, r.actions));
-  if (r.actorIds) where.push(any(sql`coalesce(${t.actorId}, '')`, r.actorIds));
-  if (r.targetIds) where.push(any(sql`${t.targetId}`, r.targetIds));
-  if (r.groupIds) where.push(any(sql`coalesce(${t.groupId}, '')`, r.groupIds));
+  for (const name of RESTRICTED_FIELDS) {
+    const values = r[name];
+    if (!values) continue;
+    where.push(values.length === 0 ? sql`false` : sql`${FILTER_SQL[name]} = any(${textArray([...values])})`);
+  }
   return where;
 }
 
