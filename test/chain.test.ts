@@ -404,9 +404,9 @@ describe('ingest and the chain', () => {
         receivedAt: new Date(e.receivedAt),
         sentAt: e.sentAt ? new Date(e.sentAt) : null,
       } as unknown as AuditEvent;
-      const canonical = serializeCanonical(
-        toCanonical(event, typeof prev === 'string' ? prev : Buffer.from(prev).toString('hex')),
-      );
+      const doc = toCanonical(event, typeof prev === 'string' ? prev : Buffer.from(prev).toString('hex'));
+      if (!doc) throw new Error('the current canonical form is missing');
+      const canonical = serializeCanonical(doc);
       return { stored: e.hash, recomputed: createHash('sha256').update(canonical, 'utf8').digest('hex') };
     };
 

@@ -237,9 +237,12 @@ export class ChainService {
         seq: stored.seq,
         hash: stored.hash,
         canonical: stored.canonical,
-        // What the queryable columns say, serialized the way the hash was computed.
-        fromColumns: (claimed: CanonicalEvent) =>
-          serializeCanonical(toCanonical({ ...stored.event, sequence: claimed.seq }, claimed.prev)),
+        // What the queryable columns say, serialized the way the hash was computed: in the
+        // version the stored document names (null for a version this gateway does not know).
+        fromColumns: (claimed: CanonicalEvent) => {
+          const doc = toCanonical({ ...stored.event, sequence: claimed.seq }, claimed.prev, claimed.v);
+          return doc ? serializeCanonical(doc) : null;
+        },
       };
     }
   }
