@@ -191,7 +191,7 @@ const route = createRoute({
 });
 
 /** Resolves the since/until parameters into a half-open window [since, until), checking its length. */
-export function muralWindow(
+function muralWindow(
   sinceParam: string | undefined,
   untilParam: string | undefined,
   now: Date,
