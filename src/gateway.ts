@@ -62,14 +62,20 @@ export async function openGateway({
     onQuery,
   });
   try {
+    const chain: ChainService = new ChainService({
+      db: database.db,
+      signer,
+      policy: {
+        everyEvents: config.checkpointEveryEvents,
+        intervalSeconds: config.checkpointIntervalSeconds,
+      },
+      recordEvent: (viewer, input, derived) => audit.recordEvent(viewer, input, derived),
+    });
     const audit = new AuditService({
       db: database.db,
       tokens: new TokenSigner(secrets.tokenSecrets),
-      signer,
-      checkpointEveryEvents: config.checkpointEveryEvents,
-      checkpointIntervalSeconds: config.checkpointIntervalSeconds,
+      chain,
     });
-    const chain = new ChainService(database.db, signer, audit);
     await refuseForeignDevelopmentKey(database, chain, signer, secrets.signingKeyFile);
     const authenticator = new Authenticator(database.db, config.authFailuresPerMinute);
     const demoApiKey =
@@ -97,7 +103,7 @@ export async function openGateway({
     });
     const sweep = sweepCheckpoints
       ? startCheckpointSweep({
-          audit,
+          chain,
           tenantIds: async () => (await listTenants(database)).map((t) => t.id),
           intervalSeconds: config.checkpointIntervalSeconds,
           logger,

@@ -146,7 +146,7 @@ describe('verifyChain', () => {
       const tenant = await t.newTenant(`outside-${attack}`);
       await record(tenant, 20);
       const kept = await t.gateway.chain.checkpointNow(operatorViewer(tenant));
-      const keptSigned = (await t.gateway.audit.listCheckpoints(operatorViewer(tenant), 19, 10)).find(
+      const keptSigned = (await t.gateway.chain.listCheckpoints(operatorViewer(tenant), 19, 10)).find(
         (c) => c.seq === 20,
       );
       expect(kept?.seq).toBe(20);

@@ -22,13 +22,13 @@ describe('the checkpoint sweep', () => {
     await t.gateway.audit.recordEvent(operator, event);
     await t.gateway.audit.recordEvent(operator, event);
     const signedSeqs = async () =>
-      (await t.gateway.audit.listCheckpoints(operator, undefined, 10))
+      (await t.gateway.chain.listCheckpoints(operator, undefined, 10))
         .filter((c) => c.kind === 'checkpoint')
         .map((c) => c.seq);
     expect(await signedSeqs()).toEqual([1]);
 
     const sweep = startCheckpointSweep({
-      audit: t.gateway.audit,
+      chain: t.gateway.chain,
       tenantIds: async () => [tenant.id],
       intervalSeconds: 1,
       logger: pino({ level: 'silent' }),

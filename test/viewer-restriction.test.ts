@@ -163,7 +163,7 @@ describe('what covers the whole tenant is refused to a restricted viewer', () =>
 
   it('the chain: verification, checkpoints, export', async () => {
     await expect(t.gateway.chain.verify(viewer())).rejects.toBeInstanceOf(ForbiddenError);
-    await expect(t.gateway.audit.listCheckpoints(viewer(), undefined, 10)).rejects.toBeInstanceOf(
+    await expect(t.gateway.chain.listCheckpoints(viewer(), undefined, 10)).rejects.toBeInstanceOf(
       ForbiddenError,
     );
     await expect(t.gateway.chain.checkpointNow(viewer())).rejects.toBeInstanceOf(ForbiddenError);
@@ -193,7 +193,7 @@ describe('scopes are checked by the service', () => {
       audit.getEvent(writeOnly(), all[0]?.id as string),
       audit.pageByOffset(writeOnly(), {}, newest, 0, 1),
       audit.availableFilters(writeOnly()),
-      audit.listCheckpoints(writeOnly(), undefined, 1),
+      t.gateway.chain.listCheckpoints(writeOnly(), undefined, 1),
       t.gateway.chain.verify(writeOnly()),
       t.gateway.chain.checkpointNow(writeOnly()),
     ];

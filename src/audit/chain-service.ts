@@ -1,15 +1,17 @@
-// The tenant-facing side of the hash chain: verification from the database, export to a file an
-// auditor can check offline with only the public key, and pruning that leaves a signed anchor.
-// The chain covers every event of a tenant, so all of it needs `read` on the whole tenant.
+// The hash chain's one owner: the checkpoint policy and signing (after appends, by the sweep, on
+// request), the stored statements, verification from the database, export to a file an auditor
+// can check offline with only the public key, and pruning that leaves a signed anchor. The chain
+// covers every event of a tenant, so all of it needs `read` on the whole tenant.
 import type { Database, Db } from '../db/client.ts';
 import { ValidationError } from '../errors.ts';
+import { recordCheckpointSigned } from '../metrics.ts';
 import { type CanonicalEvent, serializeCanonical, toCanonical } from './chain.ts';
-import type { StoredStatement } from './model.ts';
+import type { ChainHead, StoredStatement } from './model.ts';
 import { getChainHead } from './repository/chain-heads.ts';
 import { getLinkHash, lastSeqReceivedBefore, pruneThrough, streamChain } from './repository/chain-read.ts';
-import { foreignSigningKeyIds, listCheckpoints } from './repository/checkpoints.ts';
+import { checkpointHead, foreignSigningKeyIds, listCheckpoints } from './repository/checkpoints.ts';
 import type { AuditService } from './service.ts';
-import { type ChainSigner, type ChainStatement, checkStatement } from './signer.ts';
+import { type ChainSigner, type ChainStatement, checkStatement, type SignedStatement } from './signer.ts';
 import {
   type ChainLink,
   chainStart,
@@ -54,6 +56,25 @@ type VerifyRequest = {
   limit?: number | undefined;
 };
 
+/** When a head is due a checkpoint: after this many events, or this long after the last one. */
+export type CheckpointPolicy = { everyEvents: number; intervalSeconds: number };
+
+/** Whether `head` is due a checkpoint at `now`: it moved since the last one, and enough events or time passed. */
+export function checkpointDue(head: ChainHead, now: Date, policy: CheckpointPolicy): boolean {
+  if (head.seq <= head.checkpointSeq) return false;
+  const byCount = head.seq - head.checkpointSeq >= policy.everyEvents;
+  const age = head.checkpointAt ? now.getTime() - head.checkpointAt.getTime() : Number.POSITIVE_INFINITY;
+  return byCount || age >= policy.intervalSeconds * 1000;
+}
+
+export type ChainServiceOptions = {
+  db: Db;
+  signer: ChainSigner;
+  policy: CheckpointPolicy;
+  /** Records the prune as an event, through the service every event goes through. */
+  recordEvent: AuditService['recordEvent'];
+};
+
 export class ChainService {
   /**
    * Verifications under way, by tenant and request (and the head they started from). A caller
@@ -65,11 +86,50 @@ export class ChainService {
   /** The tail of each tenant's queue: one verification per tenant reads the chain at a time. */
   readonly #tenantQueue = new Map<number, Promise<unknown>>();
 
-  constructor(
-    private readonly db: Db,
-    private readonly signer: ChainSigner,
-    private readonly audit: AuditService,
-  ) {}
+  private readonly db: Db;
+  private readonly signer: ChainSigner;
+  readonly #policy: CheckpointPolicy;
+  readonly #recordEvent: AuditService['recordEvent'];
+
+  constructor(options: ChainServiceOptions) {
+    this.db = options.db;
+    this.signer = options.signer;
+    this.#policy = options.policy;
+    this.#recordEvent = options.recordEvent;
+  }
+
+  /** Signs the head if it moved and the interval passed (or at once when `force`); the sweep calls this per tenant. */
+  async checkpointIfDue(tenantId: number, force = false): Promise<ChainHead> {
+    return checkpointHead(this.db, tenantId, (head, now) => this.#sign(tenantId, head, now, force));
+  }
+
+  /** The checkpoint an append's new head gets when one is due, signed inside the append's transaction. */
+  checkpointIfDueAfterAppend(tenantId: number, head: ChainHead, now: Date): SignedStatement | null {
+    return this.#sign(tenantId, head, now, false);
+  }
+
+  /** The tenant's signed statements; they speak for the whole chain, so not for a restricted viewer. */
+  async listCheckpoints(
+    viewer: Viewer,
+    afterSeq: number | undefined,
+    limit: number,
+  ): Promise<StoredStatement[]> {
+    const tenantId = chainReader(viewer, 'The chain');
+    return listCheckpoints(this.db, tenantId, { afterSeq, limit });
+  }
+
+  #sign(tenantId: number, head: ChainHead, now: Date, force: boolean): SignedStatement | null {
+    if (head.seq <= head.checkpointSeq) return null;
+    if (!force && !checkpointDue(head, now, this.#policy)) return null;
+    recordCheckpointSigned();
+    return this.signer.sign({
+      type: 'checkpoint',
+      tenant: tenantId,
+      seq: head.seq,
+      hash: head.hash,
+      time: now.toISOString(),
+    });
+  }
 
   /**
    * Verifies the tenant's chain, or the range [fromSeq, toSeq] of it, against the stored head, the
@@ -260,7 +320,7 @@ export class ChainService {
   }
 
   async *#export(tenant: { id: number; slug: string }): AsyncGenerator<string> {
-    const head = await this.audit.checkpointIfDue(tenant.id, true);
+    const head = await this.checkpointIfDue(tenant.id, true);
     const statements = await listCheckpoints(this.db, tenant.id, { limit: 10_000_000 });
     const ring = this.signer.ring;
     const keyIds = [...new Set(statements.map((s) => s.keyId))];
@@ -294,7 +354,7 @@ export class ChainService {
    */
   async checkpointNow(viewer: Viewer): Promise<ChainStatement | null> {
     const tenantId = chainReader(viewer, 'A checkpoint');
-    await this.audit.checkpointIfDue(tenantId, true);
+    await this.checkpointIfDue(tenantId, true);
     const head = await getChainHead(this.db, tenantId);
     if (!head || head.seq === 0) return null;
     const all = await listCheckpoints(this.db, tenantId, { afterSeq: head.seq - 1, limit: 10 });
@@ -324,7 +384,7 @@ export class ChainService {
       time: new Date().toISOString(),
     });
     const removed = await database.admin((tx) => pruneThrough(tx, tenantId, last.seq, anchor));
-    const { event } = await this.audit.recordEvent(viewer, {
+    const { event } = await this.#recordEvent(viewer, {
       action: 'audit.pruned',
       title: 'Audit events pruned',
       description: `${removed} events received before ${cutoff.toISOString()} were removed; the chain continues from a signed anchor at sequence ${last.seq}.`,

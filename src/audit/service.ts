@@ -8,13 +8,13 @@ import canonicalize from 'canonicalize';
 import { uuidv7 } from 'uuidv7';
 import type { Db } from '../db/client.ts';
 import { ConflictError, ValidationError } from '../errors.ts';
-import { recordChainAppend, recordCheckpointSigned, recordIngestBatch } from '../metrics.ts';
+import { recordChainAppend, recordIngestBatch } from '../metrics.ts';
 import { sealEvent } from './chain.ts';
+import type { ChainService } from './chain-service.ts';
 import { type EventFilter, validateFilter } from './filters.ts';
 import { GroupCommitter } from './group-commit.ts';
 import {
   type AuditEvent,
-  type ChainHead,
   type EventInput,
   type EventOrder,
   isUuid,
@@ -25,9 +25,7 @@ import {
   positionOf,
 } from './model.ts';
 import { appendEvents } from './repository/append.ts';
-import { checkpointHead, listCheckpoints } from './repository/checkpoints.ts';
 import * as reads from './repository/event-reads.ts';
-import type { ChainSigner, SignedStatement } from './signer.ts';
 import type { TokenPurpose, TokenSigner } from './tokens.ts';
 import { requireScope, requireWholeTenant, type Viewer } from './viewer.ts';
 
@@ -73,9 +71,8 @@ export type AvailableFilters = {
 export type AuditServiceOptions = {
   db: Db;
   tokens: TokenSigner;
-  signer: ChainSigner;
-  checkpointEveryEvents: number;
-  checkpointIntervalSeconds: number;
+  /** The chain's owner: decides, after each append, whether the new head is due a checkpoint. */
+  chain: Pick<ChainService, 'checkpointIfDueAfterAppend'>;
 };
 
 /** Fields the server supplies for a caller that left them empty; see `recordEvent`. */
@@ -88,19 +85,15 @@ type CursorPayload = { q: string; k: string | null; t: number; i: string };
 export class AuditService {
   readonly #db: Db;
   readonly #tokens: TokenSigner;
-  readonly #signer: ChainSigner;
   readonly #committer: GroupCommitter;
-  readonly #options: AuditServiceOptions;
 
   constructor(options: AuditServiceOptions) {
-    this.#options = options;
     this.#db = options.db;
     this.#tokens = options.tokens;
-    this.#signer = options.signer;
     this.#committer = new GroupCommitter(async (tenantId, events) => {
       const { outcomes } = await appendEvents(this.#db, tenantId, events, {
         seal: sealEvent,
-        checkpoint: (head, now) => this.#checkpointIfDue(tenantId, head, now),
+        checkpoint: (head, now) => options.chain.checkpointIfDueAfterAppend(tenantId, head, now),
       });
       recordChainAppend(outcomes);
       return outcomes;
@@ -357,39 +350,6 @@ export class AuditService {
           }
         : { ok: true, event: o.event, replayed: o.kind === 'replayed' },
     );
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Chain checkpoints
-
-  /** Signs the head if it moved and the interval passed; the periodic sweep calls this per tenant. */
-  async checkpointIfDue(tenantId: number, force = false): Promise<ChainHead> {
-    return checkpointHead(this.#db, tenantId, (head, now) =>
-      this.#checkpointIfDue(tenantId, head, now, force),
-    );
-  }
-
-  /** The tenant's signed statements; they speak for the whole chain, so not for a restricted viewer. */
-  async listCheckpoints(viewer: Viewer, afterSeq: number | undefined, limit: number) {
-    requireScope(viewer, 'read');
-    requireWholeTenant(viewer, 'The chain');
-    return listCheckpoints(this.#db, viewer.tenantId, { afterSeq, limit });
-  }
-
-  #checkpointIfDue(tenantId: number, head: ChainHead, now: Date, force = false): SignedStatement | null {
-    if (head.seq <= head.checkpointSeq) return null;
-    const byCount = head.seq - head.checkpointSeq >= this.#options.checkpointEveryEvents;
-    const age = head.checkpointAt ? now.getTime() - head.checkpointAt.getTime() : Number.POSITIVE_INFINITY;
-    const byTime = age >= this.#options.checkpointIntervalSeconds * 1000;
-    if (!force && !byCount && !byTime) return null;
-    recordCheckpointSigned();
-    return this.#signer.sign({
-      type: 'checkpoint',
-      tenant: tenantId,
-      seq: head.seq,
-      hash: head.hash,
-      time: now.toISOString(),
-    });
   }
 
   // -------------------------------------------------------------------------------------------

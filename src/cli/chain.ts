@@ -102,7 +102,7 @@ export function registerChainCommands(program: Command, cli: Cli) {
       await cli.withTenantGateway(opts.tenant, async (gateway, operator) => {
         const statement = await gateway.chain.checkpointNow(operator);
         if (!statement) throw new Error(`tenant ${opts.tenant} has no events yet`);
-        const stored = await gateway.audit.listCheckpoints(operator, statement.seq - 1, 10);
+        const stored = await gateway.chain.listCheckpoints(operator, statement.seq - 1, 10);
         const signed = stored.find((c) => c.kind === 'checkpoint' && c.seq === statement.seq);
         process.stdout.write(
           `${JSON.stringify({ statement: signed?.statement, signature: signed?.signature })}\n`,
