@@ -47,7 +47,7 @@ export class ConflictError extends DomainError {
   readonly code = 'CONFLICT';
   constructor(
     readonly field: string,
-    reason: string,
+    readonly reason: string,
   ) {
     super(`${field}: ${reason}`);
     this.name = 'ConflictError';

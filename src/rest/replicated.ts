@@ -194,8 +194,7 @@ export function registerReplicated(app: OpenAPIHono<AppEnv>, deps: { audit: Audi
     } catch (error) {
       if (error instanceof ValidationError)
         throw new ValidationError(vendorField[error.field] ?? error.field, error.reason);
-      if (error instanceof ConflictError)
-        throw new ConflictError('Idempotency-Key', error.message.replace(/^[^:]*: /, ''));
+      if (error instanceof ConflictError) throw new ConflictError('Idempotency-Key', error.reason);
       throw error;
     }
     // Exactly as documented: 201, no body, text/plain.
