@@ -7,11 +7,11 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import postgres from 'postgres';
-import { GENESIS_HASH, sealEvent } from '../../src/audit/chain.ts';
-import { type CheckpointPolicy, checkpointDue } from '../../src/audit/chain-service.ts';
-import { ChainSigner } from '../../src/audit/signer.ts';
-import { APP_ROLE } from '../../src/db/client.ts';
-import { applyMigrations } from '../../src/db/migrate.ts';
+import { GENESIS_HASH, sealEvent } from '../src/audit/chain.ts';
+import { type CheckpointPolicy, checkpointDue } from '../src/audit/chain-service.ts';
+import { ChainSigner } from '../src/audit/signer.ts';
+import { APP_ROLE } from '../src/db/client.ts';
+import { applyMigrations } from '../src/db/migrate.ts';
 import {
   GENERATOR_VERSION,
   INGEST_TENANTS,
