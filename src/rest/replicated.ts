@@ -9,7 +9,7 @@ import { LIMITS } from '../audit/model.ts';
 import { type AuditService, MAX_BATCH } from '../audit/service.ts';
 import { ConflictError, ValidationError } from '../errors.ts';
 import type { AppEnv } from '../http/http-env.ts';
-import { ErrorBody, errorResponses } from './errors.ts';
+import { ErrorBody, errorBody, errorResponses } from './errors.ts';
 import { security, viewerOf } from './security.ts';
 
 const optionalString = (description: string, example?: string) =>
@@ -225,12 +225,7 @@ export function registerReplicated(app: OpenAPIHono<AppEnv>, deps: { audit: Audi
             : {
                 index,
                 status: 'rejected' as const,
-                error: {
-                  error: r.error instanceof ConflictError ? 'idempotency_conflict' : 'invalid_parameter',
-                  message: r.error.message,
-                  parameter: r.error.field,
-                  requestId,
-                },
+                error: errorBody(r.error, requestId),
               },
         ),
       },
