@@ -283,7 +283,7 @@ const handlers: Record<string, Handler> = {
     let query: { s: number; u: number; a: null };
     let after: { t: number; i: string } | null = null;
     if (nextToken) {
-      const token = tokens.verify('mural', tenantId, nextToken) as MuralToken | null;
+      const token = tokens.verify('continuation', tenantId, nextToken) as MuralToken | null;
       if (!token) return sendJson(res, 400, { error: 'bad token' });
       query = { s: token.s, u: token.u, a: null };
       after = { t: token.t, i: token.i };
@@ -332,7 +332,7 @@ const handlers: Record<string, Handler> = {
     }
     if (more && last) {
       const token: MuralToken = { ...query, t: last.occurred_at.getTime(), i: last.id };
-      res.end(`],"nextToken":${JSON.stringify(tokens.sign('mural', tenantId, token))}}`);
+      res.end(`],"nextToken":${JSON.stringify(tokens.sign('continuation', tenantId, token))}}`);
     } else {
       res.end(']}');
     }

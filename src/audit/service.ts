@@ -11,22 +11,21 @@ import { ConflictError, ValidationError } from '../errors.ts';
 import { recordChainAppend, recordIngestBatch } from '../metrics.ts';
 import { sealEvent } from './chain.ts';
 import type { ChainService } from './chain-service.ts';
+import { type Continuation, Cursors } from './cursors.ts';
 import { type EventFilter, validateFilter } from './filters.ts';
 import { GroupCommitter } from './group-commit.ts';
 import {
   type AuditEvent,
   type EventInput,
   type EventOrder,
-  isUuid,
   type NewEvent,
-  type OrderField,
   type Position,
   parseEventInput,
   positionOf,
 } from './model.ts';
 import { appendEvents } from './repository/append.ts';
 import * as reads from './repository/event-reads.ts';
-import type { TokenPurpose, TokenSigner } from './tokens.ts';
+import type { TokenSigner } from './tokens.ts';
 import { requireScope, requireWholeTenant, type Viewer } from './viewer.ts';
 
 export type { EventFilter } from './filters.ts';
@@ -80,16 +79,14 @@ export type DerivedFields = { ipAddress?: string | null };
 
 type StreamOptions = { after?: Position | undefined; limit?: number | undefined; batchSize?: number };
 
-type CursorPayload = { q: string; k: string | null; t: number; i: string };
-
 export class AuditService {
   readonly #db: Db;
-  readonly #tokens: TokenSigner;
+  readonly #cursors: Cursors;
   readonly #committer: GroupCommitter;
 
   constructor(options: AuditServiceOptions) {
     this.#db = options.db;
-    this.#tokens = options.tokens;
+    this.#cursors = new Cursors(options.tokens);
     this.#committer = new GroupCommitter(async (tenantId, events) => {
       const { outcomes } = await appendEvents(this.#db, tenantId, events, {
         seal: sealEvent,
@@ -114,11 +111,11 @@ export class AuditService {
     const { tenantId, restriction } = viewer;
     const filter = validateFilter(filterIn, 'filter');
     const { first, last } = pageSize(args);
-    const queryKey = this.#queryKey(filter, order, restriction);
+    const queryKey = this.#cursors.queryKey(filter, order, restriction);
     const after =
-      args.after != null ? this.#decodeCursor(tenantId, args.after, 'after', queryKey) : undefined;
+      args.after != null ? this.#cursors.decodeCursor(tenantId, args.after, 'after', queryKey) : undefined;
     const before =
-      args.before != null ? this.#decodeCursor(tenantId, args.before, 'before', queryKey) : undefined;
+      args.before != null ? this.#cursors.decodeCursor(tenantId, args.before, 'before', queryKey) : undefined;
     const backward = last !== undefined;
     const size = backward ? last : first;
     const rows = await reads.listEvents(this.#db, tenantId, {
@@ -134,7 +131,7 @@ export class AuditService {
     const page = rows.slice(0, size);
     if (backward) page.reverse();
     const edges = page.map((node) => ({
-      cursor: this.#encodeCursor(tenantId, queryKey, node, order.field),
+      cursor: this.#cursors.encodeCursor(tenantId, queryKey, node, order.field),
       node,
     }));
     return {
@@ -353,45 +350,16 @@ export class AuditService {
   }
 
   // -------------------------------------------------------------------------------------------
-  // Tokens
+  // Continuation tokens (Mural's nextToken): the listing's query travels in the token
 
-  /** A continuation token (Mural's nextToken) bound to the viewer's tenant. */
-  signToken(purpose: TokenPurpose, viewer: Viewer, payload: unknown): string {
-    return this.#tokens.sign(purpose, viewer.tenantId, payload);
+  /** A token that continues a time-ordered listing of this viewer's tenant after `last`. */
+  continuationToken(viewer: Viewer, query: Record<string, unknown>, last: AuditEvent): string {
+    return this.#cursors.encodeContinuation(viewer.tenantId, query, last);
   }
 
-  verifyToken(purpose: TokenPurpose, viewer: Viewer, token: string): unknown {
-    return this.#tokens.verify(purpose, viewer.tenantId, token);
-  }
-
-  #queryKey(filter: EventFilter, order: EventOrder, restriction: Viewer['restriction']): string {
-    // A list filter matches any of its values, so the same values in another order, or repeated,
-    // are the same query and must take the same cursors. The restriction is part of the question:
-    // a cursor from a wider view does not fit a narrower one.
-    const sameQuery = Object.fromEntries(
-      Object.entries(filter).map(([name, v]) => [name, Array.isArray(v) ? [...new Set(v)].sort() : v]),
-    );
-    return createHash('sha256')
-      .update(canonicalize({ filter: sameQuery, order, ...(restriction ? { restriction } : {}) }) ?? '')
-      .digest('base64url')
-      .slice(0, 16);
-  }
-
-  #encodeCursor(tenantId: number, queryKey: string, event: AuditEvent, field: OrderField): string {
-    const p = positionOf(event, field);
-    const payload: CursorPayload = { q: queryKey, k: p.key, t: p.at.getTime(), i: p.id };
-    return this.#tokens.sign('cursor', tenantId, payload);
-  }
-
-  #decodeCursor(tenantId: number, cursor: string, arg: string, queryKey: string): Position {
-    const p = this.#tokens.verify('cursor', tenantId, cursor) as CursorPayload | null;
-    if (!p || typeof p !== 'object' || typeof p.t !== 'number' || typeof p.i !== 'string' || !isUuid(p.i)) {
-      throw new ValidationError(arg, 'is not a valid cursor for this connection');
-    }
-    if (p.q !== queryKey) {
-      throw new ValidationError(arg, 'belongs to a different filter or order; start again without a cursor');
-    }
-    return { key: typeof p.k === 'string' ? p.k : null, at: new Date(p.t), id: p.i };
+  /** The query and position a continuation token carries, or null when it is not this tenant's. */
+  readContinuation(viewer: Viewer, token: string): Continuation<Record<string, unknown>> | null {
+    return this.#cursors.decodeContinuation(viewer.tenantId, token);
   }
 }
 
