@@ -25,45 +25,23 @@ export type Target = {
 
 export type Feature = { name: string; metas: JsonObject };
 
-export type AuditEvent = {
+/**
+ * A stored event: what the caller sent (EventInput, itself what parseEventInput returns) with the
+ * fields the server sets. Both follow the input schema, so a new field is declared there once.
+ */
+export type AuditEvent = Omit<EventInput, 'idempotencyKey' | 'occurredAt'> & {
   id: string;
   tenantId: number;
   sequence: number;
-  action: string;
-  name: string | null;
-  title: string | null;
-  description: string | null;
-  actor: Actor | null;
-  groupId: string | null;
-  target: Target | null;
-  additionalId: string | null;
-  feature: Feature | null;
-  ipAddress: string | null;
+  /** When the caller said it happened, or when it was received. */
   occurredAt: Date;
-  sentAt: Date | null;
   receivedAt: Date;
-  metadata: JsonObject;
   /** SHA-256 of the canonical serialization, hex. */
   hash: string;
 };
 
 /** An event as accepted for storage: validated, normalized, not yet placed in the chain. */
-export type EventInput = {
-  action: string;
-  name: string | null;
-  title: string | null;
-  description: string | null;
-  actor: Actor | null;
-  groupId: string | null;
-  target: Target | null;
-  additionalId: string | null;
-  feature: Feature | null;
-  ipAddress: string | null;
-  occurredAt: Date | null;
-  sentAt: Date | null;
-  metadata: JsonObject;
-  idempotencyKey: string | null;
-};
+export type EventInput = ReturnType<typeof parseEventInput>;
 
 export const LIMITS = {
   identifier: 256,
@@ -207,7 +185,7 @@ const EventInputSchema = z.strictObject(
  * Validates one incoming event. `field` is how the caller named it (`input`, `inputs[3]`, `body`)
  * so the error says exactly which field is wrong.
  */
-export function parseEventInput(raw: unknown, field: string): EventInput {
+export function parseEventInput(raw: unknown, field: string) {
   const result = EventInputSchema.safeParse(raw);
   if (!result.success) {
     const issue = result.error.issues[0];
@@ -217,14 +195,14 @@ export function parseEventInput(raw: unknown, field: string): EventInput {
     throw new ValidationError(where, message ?? 'is invalid');
   }
   const v = result.data;
-  const actor = nullIfEmpty({
+  const actor: Actor | null = nullIfEmpty({
     id: v.actor?.id ?? null,
     email: v.actor?.email ?? null,
     name: v.actor?.name ?? null,
     type: v.actor?.type ?? null,
     company: v.actor?.company ?? null,
   });
-  const target = nullIfEmpty({
+  const target: Target | null = nullIfEmpty({
     kind: v.target?.kind ?? null,
     id: v.target?.id ?? null,
     name: v.target?.name ?? null,
@@ -240,7 +218,9 @@ export function parseEventInput(raw: unknown, field: string): EventInput {
     groupId: v.groupId ?? null,
     target,
     additionalId: v.additionalId ?? null,
-    feature: v.feature ? { name: v.feature.name, metas: plainJson(v.feature.metas ?? {}) } : null,
+    feature: (v.feature
+      ? { name: v.feature.name, metas: plainJson(v.feature.metas ?? {}) }
+      : null) as Feature | null,
     ipAddress: v.ipAddress ?? null,
     occurredAt: v.occurredAt ?? null,
     sentAt: v.sentAt ?? null,
