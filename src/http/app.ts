@@ -1,6 +1,6 @@
 // Builds the HTTP handler: GraphQL at /graphql, the four vendor REST dialects and the batch
 // route, health checks, the OpenAPI document and the public signing key. Pure: no listening,
-// no process handling (that is main.ts and server.ts).
+// no process handling (that is src/cli/serve.ts and server.ts).
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
