@@ -83,54 +83,8 @@ const EnvSchema = z.object({
 /** Every variable loadConfig reads (the CLI's help lists them). */
 export const CONFIG_VARIABLES = Object.keys(EnvSchema.shape);
 
-export type Config = {
-  env: 'development' | 'production' | 'test';
-  port: number;
-  host: string;
-  /** Absent: the embedded PGlite database under dataDir. */
-  databaseUrl: string | undefined;
-  /** Connection used to apply migrations and run owner-only maintenance (prune). */
-  migrationDatabaseUrl: string | undefined;
-  poolSize: number;
-  migrateOnStart: boolean;
-  dataDir: string;
-  /** HMAC secrets for cursors and tokens; the first signs, all verify (rotation). */
-  tokenSecrets: string[] | undefined;
-  /** Ed25519 private key (PKCS#8 PEM, checked at load) that signs chain checkpoints. */
-  signingKey: string | undefined;
-  /** Retired signing keys (PEM blocks, or base64 DER separated by commas): old checkpoints verify with them. */
-  previousSigningKeys: string | undefined;
-  checkpointEveryEvents: number;
-  checkpointIntervalSeconds: number;
-  trustedProxies: string[];
-  /** Log stream delivery: whether this instance delivers, how often it looks, the retry backoff's bounds. */
-  logStreams: {
-    enabled: boolean;
-    pollMs: number;
-    retryMinMs: number;
-    retryMaxMs: number;
-    /** A delivery that takes longer is abandoned and retried; an instance's lease lasts three times this. */
-    deliveryTimeoutMs: number;
-  };
-  /** Browser origins that may call the API cross-origin; empty: none. */
-  corsOrigins: string[];
-  madkuduRetentionMonths: number;
-  bodyLimitBytes: number;
-  graphiql: boolean;
-  introspection: boolean;
-  authFailuresPerMinute: number;
-  shutdownTimeoutSeconds: number;
-  demoSeed: boolean;
-  demoEvents: number;
-  logLevel: string;
-  /** GET /metrics (Prometheus); it carries no tenant data, so it is on unless switched off. */
-  metricsEnabled: boolean;
-  /** When set, /metrics answers only `Authorization: Bearer <token>`. */
-  metricsToken: string | undefined;
-  /** OTLP/HTTP collector base URL; tracing is off without it. */
-  otlpEndpoint: string | undefined;
-  serviceName: string;
-};
+/** The program's settings: what configFrom makes of the validated environment. */
+export type Config = Readonly<ReturnType<typeof configFrom>>;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -167,20 +121,43 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }
   }
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
-  const e = parsed.data;
-  return Object.freeze({
+  return Object.freeze(configFrom(parsed.data, { production, trustedProxies, signingKey }));
+}
+
+/**
+ * The Config from a validated environment and the checks across variables; its type is the
+ * Config type, so a setting is named and typed in one place.
+ */
+function configFrom(
+  e: z.output<typeof EnvSchema>,
+  {
+    production,
+    trustedProxies,
+    signingKey,
+  }: {
+    production: boolean;
+    trustedProxies: string[];
+    signingKey: ReturnType<typeof readSigningKey> | undefined;
+  },
+) {
+  return {
     env: e.NODE_ENV,
     port: e.PORT,
     host: e.HOST,
+    /** Absent: the embedded PGlite database under dataDir. */
     databaseUrl: e.DATABASE_URL,
+    /** Connection used to apply migrations and run owner-only maintenance (prune). */
     migrationDatabaseUrl: e.DATABASE_MIGRATION_URL ?? e.DATABASE_URL,
     poolSize: e.DATABASE_POOL_SIZE,
     migrateOnStart: e.MIGRATE_ON_START,
     dataDir: e.DATA_DIR,
+    /** HMAC secrets for cursors and tokens; the first signs, all verify (rotation). */
     tokenSecrets: e.TOKEN_SECRET
       ? [e.TOKEN_SECRET, ...(e.TOKEN_SECRET_PREVIOUS ? [e.TOKEN_SECRET_PREVIOUS] : [])]
       : undefined,
+    /** Ed25519 private key (PKCS#8 PEM, checked at load) that signs chain checkpoints. */
     signingKey: typeof signingKey === 'string' ? signingKey : undefined,
+    /** Retired signing keys (PEM blocks, or base64 DER separated by commas): old checkpoints verify with them. */
     previousSigningKeys: e.SIGNING_KEY_PREVIOUS,
     checkpointEveryEvents: e.CHECKPOINT_EVERY_EVENTS,
     checkpointIntervalSeconds: e.CHECKPOINT_INTERVAL_SECONDS,
@@ -192,6 +169,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retryMaxMs: Math.max(e.LOG_STREAM_RETRY_MIN_MS, e.LOG_STREAM_RETRY_MAX_MS),
       deliveryTimeoutMs: e.LOG_STREAM_DELIVERY_TIMEOUT_MS,
     },
+    /** Browser origins that may call the API cross-origin; empty: none. */
     corsOrigins: e.CORS_ORIGINS,
     madkuduRetentionMonths: e.MADKUDU_RETENTION_MONTHS,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
@@ -202,11 +180,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     demoSeed: e.DEMO_SEED,
     demoEvents: e.DEMO_EVENTS,
     logLevel: e.LOG_LEVEL,
+    /** GET /metrics (Prometheus); it carries no tenant data, so it is on unless switched off. */
     metricsEnabled: e.METRICS_ENABLED,
+    /** When set, /metrics answers only `Authorization: Bearer <token>`. */
     metricsToken: e.METRICS_TOKEN,
+    /** OTLP/HTTP collector base URL; tracing is off without it. */
     otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
     serviceName: e.OTEL_SERVICE_NAME,
-  });
+  };
 }
 
 /** proxy-addr (Express's trusted-proxy parser) decides what a valid entry is. */

@@ -3,9 +3,8 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { type App, createApp } from './app.ts';
 import { ChainService } from './audit/chain-service.ts';
-import { foreignSigningKeyIds } from './audit/repository.ts';
+import { startCheckpointSweep } from './audit/checkpoint-sweep.ts';
 import { AuditService } from './audit/service.ts';
 import { ChainSigner } from './audit/signer.ts';
 import { TokenSigner } from './audit/tokens.ts';
@@ -17,10 +16,11 @@ import type { Config } from './config.ts';
 import { type Database, openDatabase } from './db/client.ts';
 import { demoEvents } from './demo/events.ts';
 import { recordDemoEvents, type SeedProgress } from './demo/seed.ts';
+import { type App, createApp } from './http/app.ts';
+import { startTracing } from './http/tracing.ts';
 import { resolveSecrets } from './secrets.ts';
 import { LogStreamService } from './streams/service.ts';
 import { LogStreamWorker } from './streams/worker.ts';
-import { startTracing } from './tracing.ts';
 
 export type Gateway = {
   app: App;
@@ -43,6 +43,8 @@ export type GatewayOptions = {
   onQuery?: (query: string) => void;
   /** Told how far the first start's demo seeding got (`serve` draws it on a terminal). */
   onDemoProgress?: SeedProgress;
+  /** Sign quiet tenants' heads in the background until close (`serve`; one-shot commands do not). */
+  sweepCheckpoints?: boolean;
 };
 
 export async function openGateway({
@@ -50,6 +52,7 @@ export async function openGateway({
   logger,
   onQuery,
   onDemoProgress,
+  sweepCheckpoints = false,
 }: GatewayOptions): Promise<Gateway> {
   const tracing = config.otlpEndpoint
     ? await startTracing(config.otlpEndpoint, config.serviceName)
@@ -69,16 +72,22 @@ export async function openGateway({
       ? new LogStreamWorker({ db: database.db, logger, ...config.logStreams })
       : undefined;
     const streams = new LogStreamService(database.db, () => streamWorker?.wake());
+    const chain: ChainService = new ChainService({
+      db: database.db,
+      signer,
+      policy: {
+        everyEvents: config.checkpointEveryEvents,
+        intervalSeconds: config.checkpointIntervalSeconds,
+      },
+      recordEvent: (viewer, input, derived) => audit.recordEvent(viewer, input, derived),
+    });
     const audit = new AuditService({
       db: database.db,
       tokens: new TokenSigner(secrets.tokenSecrets),
-      signer,
-      checkpointEveryEvents: config.checkpointEveryEvents,
-      checkpointIntervalSeconds: config.checkpointIntervalSeconds,
+      chain,
       onCommitted: () => streamWorker?.nudge(),
     });
-    const chain = new ChainService(database.db, signer, audit);
-    await refuseForeignDevelopmentKey(database, signer, secrets.signingKeyFile);
+    await refuseForeignDevelopmentKey(database, chain, signer, secrets.signingKeyFile);
     const authenticator = new Authenticator(
       database.db,
       config.authFailuresPerMinute,
@@ -108,6 +117,14 @@ export async function openGateway({
         metrics: { enabled: config.metricsEnabled, token: config.metricsToken, poolSize: config.poolSize },
       },
     });
+    const sweep = sweepCheckpoints
+      ? startCheckpointSweep({
+          chain,
+          tenantIds: async () => (await listTenants(database)).map((t) => t.id),
+          intervalSeconds: config.checkpointIntervalSeconds,
+          logger,
+        })
+      : undefined;
     streamWorker?.start();
     return {
       app,
@@ -119,6 +136,7 @@ export async function openGateway({
       streamWorker,
       demoApiKey,
       close: async () => {
+        sweep?.stop();
         await audit.drain();
         await streamWorker?.stop();
         await database.close();
@@ -140,12 +158,13 @@ export async function openGateway({
  */
 async function refuseForeignDevelopmentKey(
   database: Database,
+  chain: ChainService,
   signer: ChainSigner,
   signingKeyFile: string | undefined,
 ) {
   if (signingKeyFile === undefined) return;
   const tenantIds = (await listTenants(database)).map((t) => t.id);
-  const foreign = await foreignSigningKeyIds(database.db, tenantIds, signer.ring.ids());
+  const foreign = await chain.foreignSigningKeyIds(tenantIds);
   if (foreign.length === 0) return;
   throw new Error(
     `the database holds checkpoints signed by key ${foreign.join(', ')}, but SIGNING_KEY is not set and the development key in ${signingKeyFile} (key ${signer.keyId}) is another one. ` +

@@ -9,7 +9,7 @@ import type { Plugin } from 'graphql-yoga';
 import type { Context } from 'hono';
 import { matchedRoutes } from 'hono/route';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import { DatabaseUnavailableError, DomainError } from './audit/errors.ts';
+import { DatabaseUnavailableError, DomainError } from './errors.ts';
 
 export const registry = new Registry();
 

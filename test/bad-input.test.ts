@@ -3,7 +3,7 @@
 // the same filter written in another order.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { firstMalformedByte } from '../src/utf8-body.ts';
+import { firstMalformedByte } from '../src/http/utf8-body.ts';
 import { startTestGateway, type TestGateway, type TestTenant } from './support/gateway.ts';
 import { propertyRuns } from './support/property-runs.ts';
 

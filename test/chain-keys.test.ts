@@ -87,7 +87,7 @@ describe('signing key rotation', () => {
     const report = await gateway.chain.verify(operatorViewer(tenant));
     expect(report).toMatchObject({ intact: true, status: 'intact', break: null, unknownKeyIds: [] });
     expect(report.checkpointsChecked).toBe(2);
-    const kids = (await gateway.audit.listCheckpoints(operatorViewer(tenant), undefined, 100)).map(
+    const kids = (await gateway.chain.listCheckpoints(operatorViewer(tenant), undefined, 100)).map(
       (c) => c.keyId,
     );
     expect(new Set(kids)).toEqual(new Set([oldKeyId, gateway.signer.keyId]));
@@ -127,7 +127,7 @@ describe('signing key rotation', () => {
     });
     const listed = gateway.chain.describeStatements(
       tenant.id,
-      await gateway.audit.listCheckpoints(operatorViewer(tenant), undefined, 100),
+      await gateway.chain.listCheckpoints(operatorViewer(tenant), undefined, 100),
     );
     expect(listed[0]?.problem).toBe(`signed by an unknown key ${oldKeyId}`);
   });

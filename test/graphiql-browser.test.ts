@@ -7,7 +7,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { listen, type RunningServer } from '../src/server.ts';
+import { listen, type RunningServer } from '../src/http/server.ts';
 import { dbKind, startTestGateway, type TestGateway } from './support/gateway.ts';
 
 const CHROMIUM = '/usr/bin/chromium';

@@ -4,10 +4,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ForbiddenError, ValidationError } from '../src/audit/errors.ts';
 import type { AuditEvent } from '../src/audit/model.ts';
 import { MAX_IDS } from '../src/audit/service.ts';
 import { operatorViewer, type Restriction, type Viewer } from '../src/audit/viewer.ts';
+import { ForbiddenError, ValidationError } from '../src/errors.ts';
 import { startTestGateway, type TestGateway, type TestTenant } from './support/gateway.ts';
 
 let t: TestGateway;
@@ -163,7 +163,7 @@ describe('what covers the whole tenant is refused to a restricted viewer', () =>
 
   it('the chain: verification, checkpoints, export', async () => {
     await expect(t.gateway.chain.verify(viewer())).rejects.toBeInstanceOf(ForbiddenError);
-    await expect(t.gateway.audit.listCheckpoints(viewer(), undefined, 10)).rejects.toBeInstanceOf(
+    await expect(t.gateway.chain.listCheckpoints(viewer(), undefined, 10)).rejects.toBeInstanceOf(
       ForbiddenError,
     );
     await expect(t.gateway.chain.checkpointNow(viewer())).rejects.toBeInstanceOf(ForbiddenError);
@@ -193,7 +193,7 @@ describe('scopes are checked by the service', () => {
       audit.getEvent(writeOnly(), all[0]?.id as string),
       audit.pageByOffset(writeOnly(), {}, newest, 0, 1),
       audit.availableFilters(writeOnly()),
-      audit.listCheckpoints(writeOnly(), undefined, 1),
+      t.gateway.chain.listCheckpoints(writeOnly(), undefined, 1),
       t.gateway.chain.verify(writeOnly()),
       t.gateway.chain.checkpointNow(writeOnly()),
     ];
@@ -252,7 +252,12 @@ describe('the operator viewer stays on the command line', () => {
     const transports = ['src/graphql', 'src/rest'].flatMap((dir) =>
       readdirSync(dir).map((f) => path.join(dir, f)),
     );
-    for (const file of [...transports, 'src/app.ts', 'src/http-env.ts', 'src/auth/authenticate.ts']) {
+    for (const file of [
+      ...transports,
+      'src/http/app.ts',
+      'src/http/http-env.ts',
+      'src/auth/authenticate.ts',
+    ]) {
       expect(readFileSync(file, 'utf8'), file).not.toMatch(/operatorViewer/);
     }
   });

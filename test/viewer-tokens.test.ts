@@ -3,7 +3,6 @@
 // when it expires or its key is revoked, and can only be narrowed when passed on.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UnauthenticatedError } from '../src/audit/errors.ts';
 import type { AuditEvent } from '../src/audit/model.ts';
 import { TokenSigner } from '../src/audit/tokens.ts';
 import { operatorViewer, type Viewer } from '../src/audit/viewer.ts';
@@ -11,6 +10,7 @@ import { createApiKey, revokeApiKey } from '../src/auth/admin.ts';
 import { Authenticator } from '../src/auth/authenticate.ts';
 import { parseApiKey } from '../src/auth/keys.ts';
 import { MAX_RESTRICTION_VALUES, ViewerTokens } from '../src/auth/viewer-tokens.ts';
+import { UnauthenticatedError } from '../src/errors.ts';
 import { startTestGateway, type TestGateway, type TestTenant } from './support/gateway.ts';
 
 const APP = 'https://app.example.com';

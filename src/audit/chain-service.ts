@@ -1,13 +1,17 @@
-// The tenant-facing side of the hash chain: verification from the database, export to a file an
-// auditor can check offline with only the public key, and pruning that leaves a signed anchor.
-// The chain covers every event of a tenant, so all of it needs `read` on the whole tenant.
+// The hash chain's one owner: the checkpoint policy and signing (after appends, by the sweep, on
+// request), the stored statements, verification from the database, export to a file an auditor
+// can check offline with only the public key, and pruning that leaves a signed anchor. The chain
+// covers every event of a tenant, so all of it needs `read` on the whole tenant.
 import type { Database, Db } from '../db/client.ts';
+import { ValidationError } from '../errors.ts';
+import { recordCheckpointSigned } from '../metrics.ts';
 import { type CanonicalEvent, serializeCanonical, toCanonical } from './chain.ts';
-import { ValidationError } from './errors.ts';
-import type { StoredStatement } from './repository.ts';
-import * as repo from './repository.ts';
+import type { ChainHead, StoredStatement } from './model.ts';
+import { getChainHead } from './repository/chain-heads.ts';
+import { getLinkHash, lastSeqReceivedBefore, pruneThrough, streamChain } from './repository/chain-read.ts';
+import { checkpointHead, foreignSigningKeyIds, listCheckpoints } from './repository/checkpoints.ts';
 import type { AuditService } from './service.ts';
-import { type ChainSigner, type ChainStatement, checkStatement } from './signer.ts';
+import { type ChainSigner, type ChainStatement, checkStatement, type SignedStatement } from './signer.ts';
 import {
   type ChainLink,
   chainStart,
@@ -52,6 +56,25 @@ type VerifyRequest = {
   limit?: number | undefined;
 };
 
+/** When a head is due a checkpoint: after this many events, or this long after the last one. */
+export type CheckpointPolicy = { everyEvents: number; intervalSeconds: number };
+
+/** Whether `head` is due a checkpoint at `now`: it moved since the last one, and enough events or time passed. */
+export function checkpointDue(head: ChainHead, now: Date, policy: CheckpointPolicy): boolean {
+  if (head.seq <= head.checkpointSeq) return false;
+  const byCount = head.seq - head.checkpointSeq >= policy.everyEvents;
+  const age = head.checkpointAt ? now.getTime() - head.checkpointAt.getTime() : Number.POSITIVE_INFINITY;
+  return byCount || age >= policy.intervalSeconds * 1000;
+}
+
+export type ChainServiceOptions = {
+  db: Db;
+  signer: ChainSigner;
+  policy: CheckpointPolicy;
+  /** Records the prune as an event, through the service every event goes through. */
+  recordEvent: AuditService['recordEvent'];
+};
+
 export class ChainService {
   /**
    * Verifications under way, by tenant and request (and the head they started from). A caller
@@ -63,11 +86,50 @@ export class ChainService {
   /** The tail of each tenant's queue: one verification per tenant reads the chain at a time. */
   readonly #tenantQueue = new Map<number, Promise<unknown>>();
 
-  constructor(
-    private readonly db: Db,
-    private readonly signer: ChainSigner,
-    private readonly audit: AuditService,
-  ) {}
+  private readonly db: Db;
+  private readonly signer: ChainSigner;
+  readonly #policy: CheckpointPolicy;
+  readonly #recordEvent: AuditService['recordEvent'];
+
+  constructor(options: ChainServiceOptions) {
+    this.db = options.db;
+    this.signer = options.signer;
+    this.#policy = options.policy;
+    this.#recordEvent = options.recordEvent;
+  }
+
+  /** Signs the head if it moved and the interval passed (or at once when `force`); the sweep calls this per tenant. */
+  async checkpointIfDue(tenantId: number, force = false): Promise<ChainHead> {
+    return checkpointHead(this.db, tenantId, (head, now) => this.#sign(tenantId, head, now, force));
+  }
+
+  /** The checkpoint an append's new head gets when one is due, signed inside the append's transaction. */
+  checkpointIfDueAfterAppend(tenantId: number, head: ChainHead, now: Date): SignedStatement | null {
+    return this.#sign(tenantId, head, now, false);
+  }
+
+  /** The tenant's signed statements; they speak for the whole chain, so not for a restricted viewer. */
+  async listCheckpoints(
+    viewer: Viewer,
+    afterSeq: number | undefined,
+    limit: number,
+  ): Promise<StoredStatement[]> {
+    const tenantId = chainReader(viewer, 'The chain');
+    return listCheckpoints(this.db, tenantId, { afterSeq, limit });
+  }
+
+  #sign(tenantId: number, head: ChainHead, now: Date, force: boolean): SignedStatement | null {
+    if (head.seq <= head.checkpointSeq) return null;
+    if (!force && !checkpointDue(head, now, this.#policy)) return null;
+    recordCheckpointSigned();
+    return this.signer.sign({
+      type: 'checkpoint',
+      tenant: tenantId,
+      seq: head.seq,
+      hash: head.hash,
+      time: now.toISOString(),
+    });
+  }
 
   /**
    * Verifies the tenant's chain, or the range [fromSeq, toSeq] of it, against the stored head, the
@@ -107,8 +169,8 @@ export class ChainService {
 
   async #verifyNow(tenantId: number, opts: VerifyRequest): Promise<ChainReport> {
     const [head, stored] = await Promise.all([
-      repo.getChainHead(this.db, tenantId),
-      repo.listCheckpoints(this.db, tenantId, { limit: 10_000_000 }),
+      getChainHead(this.db, tenantId),
+      listCheckpoints(this.db, tenantId, { limit: 10_000_000 }),
     ]);
     const headSeq = head?.seq ?? 0;
     const ring = this.signer.ring;
@@ -130,7 +192,7 @@ export class ChainService {
     // then says that its signature could not be checked.
     let start = chainStart([...sorted.valid, ...sorted.unknown.map((u) => u.claimed)]);
     if (opts.fromSeq !== undefined && opts.fromSeq > start.seq) {
-      const prev = await repo.getLinkHash(this.db, tenantId, opts.fromSeq - 1);
+      const prev = await getLinkHash(this.db, tenantId, opts.fromSeq - 1);
       if (prev === null)
         throw new ValidationError(
           'fromSequence',
@@ -230,14 +292,17 @@ export class ChainService {
   }
 
   async *#links(tenantId: number, fromSeq: number, toSeq: number | undefined): AsyncGenerator<ChainLink> {
-    for await (const stored of repo.streamChain(this.db, tenantId, { fromSeq, toSeq })) {
+    for await (const stored of streamChain(this.db, tenantId, { fromSeq, toSeq })) {
       yield {
         seq: stored.seq,
         hash: stored.hash,
         canonical: stored.canonical,
-        // What the queryable columns say, serialized the way the hash was computed.
-        fromColumns: (claimed: CanonicalEvent) =>
-          serializeCanonical(toCanonical({ ...stored.event, sequence: claimed.seq }, claimed.prev)),
+        // What the queryable columns say, serialized the way the hash was computed: in the
+        // version the stored document names (null for a version this gateway does not know).
+        fromColumns: (claimed: CanonicalEvent) => {
+          const doc = toCanonical({ ...stored.event, sequence: claimed.seq }, claimed.prev, claimed.v);
+          return doc ? serializeCanonical(doc) : null;
+        },
       };
     }
   }
@@ -255,8 +320,8 @@ export class ChainService {
   }
 
   async *#export(tenant: { id: number; slug: string }): AsyncGenerator<string> {
-    const head = await this.audit.checkpointIfDue(tenant.id, true);
-    const statements = await repo.listCheckpoints(this.db, tenant.id, { limit: 10_000_000 });
+    const head = await this.checkpointIfDue(tenant.id, true);
+    const statements = await listCheckpoints(this.db, tenant.id, { limit: 10_000_000 });
     const ring = this.signer.ring;
     const keyIds = [...new Set(statements.map((s) => s.keyId))];
     yield json({
@@ -276,7 +341,7 @@ export class ChainService {
       yield json({ type: 'statement', statement: s.statement, signature: s.signature });
     const sorted = checkStatements(ring, tenant.id, statements);
     const start = chainStart([...sorted.valid, ...sorted.unknown.map((u) => u.claimed)]);
-    for await (const link of repo.streamChain(this.db, tenant.id, { fromSeq: start.seq, toSeq: head.seq })) {
+    for await (const link of streamChain(this.db, tenant.id, { fromSeq: start.seq, toSeq: head.seq })) {
       yield json({ type: 'event', seq: link.seq, hash: link.hash, canonical: link.canonical });
     }
     yield json({ type: 'head', seq: head.seq, hash: head.seq === 0 ? null : head.hash });
@@ -289,12 +354,17 @@ export class ChainService {
    */
   async checkpointNow(viewer: Viewer): Promise<ChainStatement | null> {
     const tenantId = chainReader(viewer, 'A checkpoint');
-    await this.audit.checkpointIfDue(tenantId, true);
-    const head = await repo.getChainHead(this.db, tenantId);
+    await this.checkpointIfDue(tenantId, true);
+    const head = await getChainHead(this.db, tenantId);
     if (!head || head.seq === 0) return null;
-    const all = await repo.listCheckpoints(this.db, tenantId, { afterSeq: head.seq - 1, limit: 10 });
+    const all = await listCheckpoints(this.db, tenantId, { afterSeq: head.seq - 1, limit: 10 });
     const latest = all.find((c) => c.kind === 'checkpoint' && c.seq === head.seq);
     return latest ? (JSON.parse(latest.statement) as ChainStatement) : null;
+  }
+
+  /** Ids of keys outside this gateway's key ring that signed statements of these tenants. */
+  foreignSigningKeyIds(tenantIds: number[]): Promise<string[]> {
+    return foreignSigningKeyIds(this.db, tenantIds, this.signer.ring.ids());
   }
 
   /**
@@ -304,7 +374,7 @@ export class ChainService {
   async prune(viewer: Viewer, database: Database, cutoff: Date): Promise<PruneResult | null> {
     requireOperator(viewer, 'Pruning');
     const tenantId = viewer.tenantId;
-    const last = await repo.lastSeqReceivedBefore(this.db, tenantId, cutoff);
+    const last = await lastSeqReceivedBefore(this.db, tenantId, cutoff);
     if (!last) return null;
     const anchor = this.signer.sign({
       type: 'anchor',
@@ -313,8 +383,8 @@ export class ChainService {
       hash: last.hash,
       time: new Date().toISOString(),
     });
-    const removed = await database.admin((tx) => repo.pruneThrough(tx, tenantId, last.seq, anchor));
-    const { event } = await this.audit.recordEvent(viewer, {
+    const removed = await database.admin((tx) => pruneThrough(tx, tenantId, last.seq, anchor));
+    const { event } = await this.#recordEvent(viewer, {
       action: 'audit.pruned',
       title: 'Audit events pruned',
       description: `${removed} events received before ${cutoff.toISOString()} were removed; the chain continues from a signed anchor at sequence ${last.seq}.`,

@@ -6,11 +6,10 @@ import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import type { AuditEvent, JsonObject } from './model.ts';
 
-export const CHAIN_VERSION = 1;
 /** The `prev` of a tenant's first event. */
 export const GENESIS_HASH = '0'.repeat(64);
 
-/** Everything an event is evidence of, in the form that gets hashed. */
+/** Everything an event is evidence of, in the form that gets hashed (version 1). */
 export type CanonicalEvent = {
   v: number;
   tenant: number;
@@ -48,9 +47,9 @@ export type CanonicalEvent = {
 const noActor = { id: null, email: null, name: null, type: null, company: null };
 const noTarget = { kind: null, id: null, name: null, email: null, company: null };
 
-export function toCanonical(event: Omit<AuditEvent, 'hash'>, prev: string): CanonicalEvent {
+function canonicalV1(event: Omit<AuditEvent, 'hash'>, prev: string): CanonicalEvent {
   return {
-    v: CHAIN_VERSION,
+    v: 1,
     tenant: event.tenantId,
     seq: event.sequence,
     prev,
@@ -72,6 +71,36 @@ export function toCanonical(event: Omit<AuditEvent, 'hash'>, prev: string): Cano
   };
 }
 
+/** Builds the canonical document of one version from an event placed after `prev`. */
+export type CanonicalForm = (event: Omit<AuditEvent, 'hash'>, prev: string) => CanonicalEvent;
+
+/**
+ * Every version of the canonical form ever used to seal events, by version. Never change or
+ * remove an entry: events hashed in it must keep verifying. A new field is a new version (its
+ * builder names `v` and adds the field); new events are sealed in the newest.
+ */
+export const CANONICAL_FORMS: Map<number, CanonicalForm> = new Map([[1, canonicalV1]]);
+
+/**
+ * The version new events are sealed in: the newest form. A stored event is re-checked in the
+ * version its document names, so a field added in a new version leaves older events verifying.
+ */
+export function currentCanonicalVersion(): number {
+  return Math.max(...CANONICAL_FORMS.keys());
+}
+
+/**
+ * The canonical document of an event in `version` (by default the one new events get), or null
+ * for a version this gateway does not know.
+ */
+export function toCanonical(
+  event: Omit<AuditEvent, 'hash'>,
+  prev: string,
+  version = currentCanonicalVersion(),
+): CanonicalEvent | null {
+  return CANONICAL_FORMS.get(version)?.(event, prev) ?? null;
+}
+
 export function serializeCanonical(doc: CanonicalEvent): string {
   const s = canonicalize(doc);
   if (s === undefined) throw new Error('event cannot be canonicalized');
@@ -82,11 +111,14 @@ export function sha256Hex(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
-/** Serializes and hashes one event placed after `prev`. */
+/** Serializes and hashes one event placed after `prev`, in the current version of the form. */
 export function sealEvent(
   event: Omit<AuditEvent, 'hash'>,
   prev: string,
+  version = currentCanonicalVersion(),
 ): { canonical: string; hash: string } {
-  const canonical = serializeCanonical(toCanonical(event, prev));
+  const doc = toCanonical(event, prev, version);
+  if (!doc) throw new Error(`no canonical form of version ${version}`);
+  const canonical = serializeCanonical(doc);
   return { canonical, hash: sha256Hex(canonical) };
 }

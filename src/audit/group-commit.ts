@@ -2,8 +2,8 @@
 // in flight, new submissions wait; when it commits, everything that queued up goes in the next
 // one. Each caller's promise settles only after the transaction holding its events committed
 // (or failed as a whole), so an acknowledged event is always a committed one.
-import { DatabaseUnavailableError } from './errors.ts';
-import type { AppendOutcome, NewEvent } from './repository.ts';
+import { DatabaseUnavailableError } from '../errors.ts';
+import type { AppendOutcome, NewEvent } from './model.ts';
 
 type Submission = {
   events: NewEvent[];

@@ -1,7 +1,7 @@
 // The canonical audit event every surface maps onto, and the rules an incoming event must meet.
 import { EmailAddressResolver, IPResolver } from 'graphql-scalars';
 import { z } from 'zod';
-import { ValidationError } from './errors.ts';
+import { ValidationError } from '../errors.ts';
 import { parseDateTime } from './time.ts';
 
 export type JsonObject = { [key: string]: JsonValue };
@@ -25,45 +25,23 @@ export type Target = {
 
 export type Feature = { name: string; metas: JsonObject };
 
-export type AuditEvent = {
+/**
+ * A stored event: what the caller sent (EventInput, itself what parseEventInput returns) with the
+ * fields the server sets. Both follow the input schema, so a new field is declared there once.
+ */
+export type AuditEvent = Omit<EventInput, 'idempotencyKey' | 'occurredAt'> & {
   id: string;
   tenantId: number;
   sequence: number;
-  action: string;
-  name: string | null;
-  title: string | null;
-  description: string | null;
-  actor: Actor | null;
-  groupId: string | null;
-  target: Target | null;
-  additionalId: string | null;
-  feature: Feature | null;
-  ipAddress: string | null;
+  /** When the caller said it happened, or when it was received. */
   occurredAt: Date;
-  sentAt: Date | null;
   receivedAt: Date;
-  metadata: JsonObject;
   /** SHA-256 of the canonical serialization, hex. */
   hash: string;
 };
 
 /** An event as accepted for storage: validated, normalized, not yet placed in the chain. */
-export type EventInput = {
-  action: string;
-  name: string | null;
-  title: string | null;
-  description: string | null;
-  actor: Actor | null;
-  groupId: string | null;
-  target: Target | null;
-  additionalId: string | null;
-  feature: Feature | null;
-  ipAddress: string | null;
-  occurredAt: Date | null;
-  sentAt: Date | null;
-  metadata: JsonObject;
-  idempotencyKey: string | null;
-};
+export type EventInput = ReturnType<typeof parseEventInput>;
 
 export const LIMITS = {
   identifier: 256,
@@ -207,7 +185,7 @@ const EventInputSchema = z.strictObject(
  * Validates one incoming event. `field` is how the caller named it (`input`, `inputs[3]`, `body`)
  * so the error says exactly which field is wrong.
  */
-export function parseEventInput(raw: unknown, field: string): EventInput {
+export function parseEventInput(raw: unknown, field: string) {
   const result = EventInputSchema.safeParse(raw);
   if (!result.success) {
     const issue = result.error.issues[0];
@@ -217,14 +195,14 @@ export function parseEventInput(raw: unknown, field: string): EventInput {
     throw new ValidationError(where, message ?? 'is invalid');
   }
   const v = result.data;
-  const actor = nullIfEmpty({
+  const actor: Actor | null = nullIfEmpty({
     id: v.actor?.id ?? null,
     email: v.actor?.email ?? null,
     name: v.actor?.name ?? null,
     type: v.actor?.type ?? null,
     company: v.actor?.company ?? null,
   });
-  const target = nullIfEmpty({
+  const target: Target | null = nullIfEmpty({
     kind: v.target?.kind ?? null,
     id: v.target?.id ?? null,
     name: v.target?.name ?? null,
@@ -240,7 +218,9 @@ export function parseEventInput(raw: unknown, field: string): EventInput {
     groupId: v.groupId ?? null,
     target,
     additionalId: v.additionalId ?? null,
-    feature: v.feature ? { name: v.feature.name, metas: plainJson(v.feature.metas ?? {}) } : null,
+    feature: (v.feature
+      ? { name: v.feature.name, metas: plainJson(v.feature.metas ?? {}) }
+      : null) as Feature | null,
     ipAddress: v.ipAddress ?? null,
     occurredAt: v.occurredAt ?? null,
     sentAt: v.sentAt ?? null,
@@ -331,3 +311,65 @@ function jsonValueProblem(
       return { message: `must be JSON data (found ${typeof value})`, path };
   }
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Event ids are UUIDs; anything else cannot name an event (and would fail the uuid column). */
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading: orders and keyset positions, in domain terms (the repository turns them into SQL;
+// the filters are in filters.ts)
+
+export type OrderField = 'occurredAt' | 'actor' | 'action' | 'targetKind' | 'group';
+export type Direction = 'asc' | 'desc';
+export type EventOrder = { field: OrderField; direction: Direction };
+
+/** Where a keyset page starts: the sort key (null when ordering by time), the time and the id. */
+export type Position = { key: string | null; at: Date; id: string };
+
+/** The sort key of an event under an order, as stored in a cursor. */
+export function positionOf(event: AuditEvent, field: OrderField): Position {
+  const key =
+    field === 'occurredAt'
+      ? null
+      : field === 'action'
+        ? event.action
+        : field === 'actor'
+          ? (event.actor?.id ?? '')
+          : field === 'targetKind'
+            ? (event.target?.kind ?? '')
+            : (event.groupId ?? '');
+  return { key, at: event.occurredAt, id: event.id };
+}
+
+export type CatalogEntry = { targetKind: string; action: string; actorType: string };
+
+// ---------------------------------------------------------------------------------------------
+// The chain: what the service hands to storage and gets back
+
+/** What the service hands over for storage: the validated event with its server-set fields. */
+export type NewEvent = Omit<AuditEvent, 'hash' | 'sequence'> & {
+  idempotencyKey: string | null;
+  requestHash: Buffer | null;
+};
+
+export type AppendOutcome =
+  | { kind: 'stored'; event: AuditEvent }
+  | { kind: 'replayed'; event: AuditEvent }
+  | { kind: 'conflict'; idempotencyKey: string };
+
+export type ChainHead = { seq: number; hash: string; checkpointSeq: number; checkpointAt: Date | null };
+
+export type StoredStatement = {
+  kind: string;
+  seq: number;
+  hash: string;
+  signedAt: Date;
+  keyId: string;
+  statement: string;
+  signature: string;
+};
+
+export type StoredLink = { seq: number; hash: string; canonical: string; event: AuditEvent };

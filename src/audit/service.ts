@@ -7,25 +7,35 @@ import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { uuidv7 } from 'uuidv7';
 import type { Db } from '../db/client.ts';
-import { recordChainAppend, recordCheckpointSigned, recordIngestBatch } from '../metrics.ts';
+import { ConflictError, ValidationError } from '../errors.ts';
+import { recordChainAppend, recordIngestBatch } from '../metrics.ts';
 import { sealEvent } from './chain.ts';
-import { ConflictError, ValidationError } from './errors.ts';
+import type { ChainService } from './chain-service.ts';
+import { type Continuation, Cursors } from './cursors.ts';
+import { type EventFilter, validateFilter } from './filters.ts';
 import { GroupCommitter } from './group-commit.ts';
-import { type AuditEvent, type EventInput, LIMITS, parseEventInput, textProblem } from './model.ts';
-import type { ChainHead, EventFilter, EventOrder, OrderField, Position } from './repository.ts';
-import * as repo from './repository.ts';
-import type { ChainSigner, SignedStatement } from './signer.ts';
-import { storableWindow } from './time.ts';
-import type { TokenPurpose, TokenSigner } from './tokens.ts';
+import {
+  type AuditEvent,
+  type EventInput,
+  type EventOrder,
+  type NewEvent,
+  type Position,
+  parseEventInput,
+  positionOf,
+} from './model.ts';
+import { appendEvents } from './repository/append.ts';
+import * as reads from './repository/event-reads.ts';
+import type { TokenSigner } from './tokens.ts';
 import { requireScope, requireWholeTenant, type Viewer } from './viewer.ts';
 
-export type { EventFilter, EventOrder, OrderField, Position } from './repository.ts';
+export type { EventFilter } from './filters.ts';
+export type { EventOrder, OrderField, Position } from './model.ts';
 
 export const PAGE = { defaultSize: 50, maxSize: 500 } as const;
 export const MAX_BATCH = 1000;
 /** Most events one call may look up by id (a page's worth). */
 export const MAX_IDS = PAGE.maxSize;
-export const MAX_FILTER_VALUES = 100;
+export { MAX_FILTER_VALUES } from './filters.ts';
 
 export type ConnectionArgs = {
   first?: number | null | undefined;
@@ -60,9 +70,8 @@ export type AvailableFilters = {
 export type AuditServiceOptions = {
   db: Db;
   tokens: TokenSigner;
-  signer: ChainSigner;
-  checkpointEveryEvents: number;
-  checkpointIntervalSeconds: number;
+  /** The chain's owner: decides, after each append, whether the new head is due a checkpoint. */
+  chain: Pick<ChainService, 'checkpointIfDueAfterAppend'>;
   /** Told after each commit of new events (wakes the log stream worker). */
   onCommitted?: ((tenantId: number) => void) | undefined;
 };
@@ -72,24 +81,18 @@ export type DerivedFields = { ipAddress?: string | null };
 
 type StreamOptions = { after?: Position | undefined; limit?: number | undefined; batchSize?: number };
 
-type CursorPayload = { q: string; k: string | null; t: number; i: string };
-
 export class AuditService {
   readonly #db: Db;
-  readonly #tokens: TokenSigner;
-  readonly #signer: ChainSigner;
+  readonly #cursors: Cursors;
   readonly #committer: GroupCommitter;
-  readonly #options: AuditServiceOptions;
 
   constructor(options: AuditServiceOptions) {
-    this.#options = options;
     this.#db = options.db;
-    this.#tokens = options.tokens;
-    this.#signer = options.signer;
+    this.#cursors = new Cursors(options.tokens);
     this.#committer = new GroupCommitter(async (tenantId, events) => {
-      const { outcomes } = await repo.appendEvents(this.#db, tenantId, events, {
+      const { outcomes } = await appendEvents(this.#db, tenantId, events, {
         seal: sealEvent,
-        checkpoint: (head, now) => this.#checkpointIfDue(tenantId, head, now),
+        checkpoint: (head, now) => options.chain.checkpointIfDueAfterAppend(tenantId, head, now),
       });
       recordChainAppend(outcomes);
       options.onCommitted?.(tenantId);
@@ -111,14 +114,14 @@ export class AuditService {
     const { tenantId, restriction } = viewer;
     const filter = validateFilter(filterIn, 'filter');
     const { first, last } = pageSize(args);
-    const queryKey = this.#queryKey(filter, order, restriction);
+    const queryKey = this.#cursors.queryKey(filter, order, restriction);
     const after =
-      args.after != null ? this.#decodeCursor(tenantId, args.after, 'after', queryKey) : undefined;
+      args.after != null ? this.#cursors.decodeCursor(tenantId, args.after, 'after', queryKey) : undefined;
     const before =
-      args.before != null ? this.#decodeCursor(tenantId, args.before, 'before', queryKey) : undefined;
+      args.before != null ? this.#cursors.decodeCursor(tenantId, args.before, 'before', queryKey) : undefined;
     const backward = last !== undefined;
     const size = backward ? last : first;
-    const rows = await repo.listEvents(this.#db, tenantId, {
+    const rows = await reads.listEvents(this.#db, tenantId, {
       filter,
       restriction,
       order,
@@ -131,7 +134,7 @@ export class AuditService {
     const page = rows.slice(0, size);
     if (backward) page.reverse();
     const edges = page.map((node) => ({
-      cursor: this.#encodeCursor(tenantId, queryKey, node, order.field),
+      cursor: this.#cursors.encodeCursor(tenantId, queryKey, node, order.field),
       node,
     }));
     return {
@@ -147,7 +150,7 @@ export class AuditService {
 
   async countEvents(viewer: Viewer, filter: EventFilter): Promise<number> {
     requireScope(viewer, 'read');
-    return repo.countEvents(this.#db, viewer.tenantId, validateFilter(filter, 'filter'), viewer.restriction);
+    return reads.countEvents(this.#db, viewer.tenantId, validateFilter(filter, 'filter'), viewer.restriction);
   }
 
   /**
@@ -160,7 +163,7 @@ export class AuditService {
     if (ids.length > MAX_IDS) {
       throw new ValidationError(field, `must list at most ${MAX_IDS} event ids per request`);
     }
-    return repo.getEventsByIds(this.#db, viewer.tenantId, ids, viewer.restriction);
+    return reads.getEventsByIds(this.#db, viewer.tenantId, ids, viewer.restriction);
   }
 
   /** One event by id; null when it does not exist or the viewer may not see it. */
@@ -194,7 +197,7 @@ export class AuditService {
     let after = opts.after;
     let remaining = opts.limit ?? Number.POSITIVE_INFINITY;
     while (remaining > 0) {
-      const rows = await repo.listEvents(this.#db, tenantId, {
+      const rows = await reads.listEvents(this.#db, tenantId, {
         filter,
         restriction,
         order,
@@ -205,7 +208,7 @@ export class AuditService {
       remaining -= rows.length;
       yield rows;
       if (rows.length < batchSize) return;
-      after = repo.positionOf(rows.at(-1) as AuditEvent, order.field);
+      after = positionOf(rows.at(-1) as AuditEvent, order.field);
     }
   }
 
@@ -221,8 +224,8 @@ export class AuditService {
     const { tenantId, restriction } = viewer;
     const filter = validateFilter(filterIn, 'filter');
     const [events, total] = await Promise.all([
-      repo.listEventsByOffset(this.#db, tenantId, { filter, restriction, order, offset, limit }),
-      repo.countEvents(this.#db, tenantId, filter, restriction),
+      reads.listEventsByOffset(this.#db, tenantId, { filter, restriction, order, offset, limit }),
+      reads.countEvents(this.#db, tenantId, filter, restriction),
     ]);
     return { events, total };
   }
@@ -230,7 +233,7 @@ export class AuditService {
   /** What the viewer's events hold; a restricted viewer learns only about its own slice. */
   async availableFilters(viewer: Viewer): Promise<AvailableFilters> {
     requireScope(viewer, 'read');
-    const { entries, earliest, latest } = await repo.getCatalog(
+    const { entries, earliest, latest } = await reads.getCatalog(
       this.#db,
       viewer.tenantId,
       viewer.restriction,
@@ -293,7 +296,7 @@ export class AuditService {
         throw error;
       }
     });
-    const valid = prepared.filter((p): p is repo.NewEvent => !(p instanceof ValidationError));
+    const valid = prepared.filter((p): p is NewEvent => !(p instanceof ValidationError));
     const stored = await this.#store(tenantId, valid);
     let next = 0;
     return prepared.map((p) =>
@@ -316,7 +319,7 @@ export class AuditService {
     return viewer.tenantId;
   }
 
-  #prepare(tenantId: number, raw: unknown, field: string, derived: DerivedFields = {}): repo.NewEvent {
+  #prepare(tenantId: number, raw: unknown, field: string, derived: DerivedFields = {}): NewEvent {
     const input = parseEventInput(raw, field);
     const receivedAt = new Date();
     const { idempotencyKey, ...rest } = input;
@@ -332,7 +335,7 @@ export class AuditService {
     };
   }
 
-  async #store(tenantId: number, events: repo.NewEvent[]): Promise<RecordResult[]> {
+  async #store(tenantId: number, events: NewEvent[]): Promise<RecordResult[]> {
     if (events.length === 0) return [];
     recordIngestBatch(events.length);
     const outcomes = await this.#committer.submit(tenantId, events);
@@ -350,84 +353,16 @@ export class AuditService {
   }
 
   // -------------------------------------------------------------------------------------------
-  // Chain checkpoints
+  // Continuation tokens (Mural's nextToken): the listing's query travels in the token
 
-  /** Signs the head if it moved and the interval passed; the periodic sweep calls this per tenant. */
-  async checkpointIfDue(tenantId: number, force = false): Promise<ChainHead> {
-    return repo.checkpointHead(this.#db, tenantId, (head, now) =>
-      this.#checkpointIfDue(tenantId, head, now, force),
-    );
+  /** A token that continues a time-ordered listing of this viewer's tenant after `last`. */
+  continuationToken(viewer: Viewer, query: Record<string, unknown>, last: AuditEvent): string {
+    return this.#cursors.encodeContinuation(viewer.tenantId, query, last);
   }
 
-  /** The tenant's signed statements; they speak for the whole chain, so not for a restricted viewer. */
-  async listCheckpoints(viewer: Viewer, afterSeq: number | undefined, limit: number) {
-    requireScope(viewer, 'read');
-    requireWholeTenant(viewer, 'The chain');
-    return repo.listCheckpoints(this.#db, viewer.tenantId, { afterSeq, limit });
-  }
-
-  #checkpointIfDue(tenantId: number, head: ChainHead, now: Date, force = false): SignedStatement | null {
-    if (head.seq <= head.checkpointSeq) return null;
-    const byCount = head.seq - head.checkpointSeq >= this.#options.checkpointEveryEvents;
-    const age = head.checkpointAt ? now.getTime() - head.checkpointAt.getTime() : Number.POSITIVE_INFINITY;
-    const byTime = age >= this.#options.checkpointIntervalSeconds * 1000;
-    if (!force && !byCount && !byTime) return null;
-    recordCheckpointSigned();
-    return this.#signer.sign({
-      type: 'checkpoint',
-      tenant: tenantId,
-      seq: head.seq,
-      hash: head.hash,
-      time: now.toISOString(),
-    });
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Tokens
-
-  /** A continuation token (Mural's nextToken) bound to the viewer's tenant. */
-  signToken(purpose: TokenPurpose, viewer: Viewer, payload: unknown): string {
-    return this.#tokens.sign(purpose, viewer.tenantId, payload);
-  }
-
-  verifyToken(purpose: TokenPurpose, viewer: Viewer, token: string): unknown {
-    return this.#tokens.verify(purpose, viewer.tenantId, token);
-  }
-
-  #queryKey(filter: EventFilter, order: EventOrder, restriction: Viewer['restriction']): string {
-    // A list filter matches any of its values, so the same values in another order, or repeated,
-    // are the same query and must take the same cursors. The restriction is part of the question:
-    // a cursor from a wider view does not fit a narrower one.
-    const sameQuery = Object.fromEntries(
-      Object.entries(filter).map(([name, v]) => [name, Array.isArray(v) ? [...new Set(v)].sort() : v]),
-    );
-    return createHash('sha256')
-      .update(canonicalize({ filter: sameQuery, order, ...(restriction ? { restriction } : {}) }) ?? '')
-      .digest('base64url')
-      .slice(0, 16);
-  }
-
-  #encodeCursor(tenantId: number, queryKey: string, event: AuditEvent, field: OrderField): string {
-    const p = repo.positionOf(event, field);
-    const payload: CursorPayload = { q: queryKey, k: p.key, t: p.at.getTime(), i: p.id };
-    return this.#tokens.sign('cursor', tenantId, payload);
-  }
-
-  #decodeCursor(tenantId: number, cursor: string, arg: string, queryKey: string): Position {
-    const p = this.#tokens.verify('cursor', tenantId, cursor) as CursorPayload | null;
-    if (
-      !p ||
-      typeof p !== 'object' ||
-      typeof p.t !== 'number' ||
-      typeof p.i !== 'string' ||
-      !repo.isUuid(p.i)
-    ) {
-      throw new ValidationError(arg, 'is not a valid cursor for this connection');
-    }
-    if (p.q !== queryKey) {
-      throw new ValidationError(arg, 'belongs to a different filter or order; start again without a cursor');
-    }
-    return { key: typeof p.k === 'string' ? p.k : null, at: new Date(p.t), id: p.i };
+  /** The query and position a continuation token carries, or null when it is not this tenant's. */
+  readContinuation(viewer: Viewer, token: string): Continuation<Record<string, unknown>> | null {
+    return this.#cursors.decodeContinuation(viewer.tenantId, token);
   }
 }
 
@@ -446,40 +381,6 @@ function pageSize(args: ConnectionArgs): { first: number; last?: never } | { fir
   }
   if (args.last != null) return { last: check('last', args.last) };
   return { first: check('first', args.first ?? PAGE.defaultSize) };
-}
-
-/** Checks filter values: bounded lists of storable strings and a time window that is not inverted. */
-export function validateFilter(f: EventFilter, field: string): EventFilter {
-  const lists = [
-    'actions',
-    'actorIds',
-    'actorEmails',
-    'targetKinds',
-    'targetIds',
-    'groupIds',
-    'ipAddresses',
-  ] as const;
-  for (const name of lists) {
-    const values = f[name];
-    if (!values) continue;
-    if (values.length > MAX_FILTER_VALUES) {
-      throw new ValidationError(`${field}.${name}`, `must list at most ${MAX_FILTER_VALUES} values`);
-    }
-    for (const v of values) {
-      const problem =
-        v.length === 0
-          ? 'must not contain empty strings'
-          : v.length > LIMITS.email
-            ? 'values are too long'
-            : textProblem(v, true);
-      if (problem) throw new ValidationError(`${field}.${name}`, problem);
-    }
-  }
-  if (f.since && f.until && f.since.getTime() > f.until.getTime()) {
-    throw new ValidationError(`${field}.until`, 'must not be before since');
-  }
-  const { since, until } = storableWindow(f.since, f.until);
-  return { ...f, since, until };
 }
 
 /** Hash of a request as the client sent it: a retry hashes the same, a different event does not. */

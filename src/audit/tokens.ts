@@ -1,11 +1,14 @@
-// Opaque, signed paging tokens (GraphQL cursors, Mural nextToken). The payload is readable
+// Opaque, signed paging tokens (GraphQL cursors, continuation tokens such as Mural's nextToken;
+// src/audit/cursors.ts makes and reads both). The payload is readable
 // base64url JSON, but an HMAC over (purpose, tenant, payload) with the server secret means it
 // cannot be edited, forged, truncated or replayed by another tenant.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 const MAC_BYTES = 16;
 
-export type TokenPurpose = 'cursor' | 'mural' | 'viewer';
+/** What a token is for; a token signed for one purpose does not verify for another. `mural` is
+ * the name continuation tokens were signed under before; it is only read, never signed. */
+export type TokenPurpose = 'cursor' | 'continuation' | 'mural' | 'viewer';
 
 export class TokenSigner {
   readonly #secrets: string[];

@@ -1,7 +1,7 @@
 // Who is asking, as the domain sees it: the tenant, what the caller may do, and which slice of the
 // tenant's events it may see. Every service method takes one and decides from it alone, so a new
 // transport or entry point cannot forget a check.
-import { ForbiddenError } from './errors.ts';
+import { ForbiddenError } from '../errors.ts';
 
 export const SCOPES = ['read', 'write'] as const;
 export type Scope = (typeof SCOPES)[number];

@@ -1,6 +1,7 @@
 // Tenant and key administration, shared by the CLI, the demo seed and the tests.
-import { NotFoundError, ValidationError } from '../audit/errors.ts';
+
 import type { Database } from '../db/client.ts';
+import { NotFoundError, ValidationError } from '../errors.ts';
 import { generateApiKey, SCOPES, type Scope } from './keys.ts';
 import * as repo from './repository.ts';
 

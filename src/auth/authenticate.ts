@@ -2,9 +2,9 @@
 // scopes and its slice. The tenant always comes from the key (a token's minting key), never from
 // anything else in the request.
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
-import { RateLimitedError, UnauthenticatedError } from '../audit/errors.ts';
 import type { Viewer } from '../audit/viewer.ts';
 import type { Db } from '../db/client.ts';
+import { RateLimitedError, UnauthenticatedError } from '../errors.ts';
 import { parseApiKey, type Scope, secretMatches } from './keys.ts';
 import { findApiKey, type StoredKey } from './repository.ts';
 import { isViewerToken, type ViewerTokens } from './viewer-tokens.ts';

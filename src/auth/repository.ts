@@ -1,8 +1,8 @@
 // SQL for tenants and API keys. Creating and revoking happen as the database owner (CLI, demo
 // seeding, tests); the serving role can only read keys to authenticate a request.
 import { and, asc, eq, isNull, sql } from 'drizzle-orm';
-import { classifyDatabaseError } from '../audit/errors.ts';
 import type { Database, Db } from '../db/client.ts';
+import { classifyDatabaseError } from '../db/errors.ts';
 import { apiKeys, tenants } from '../db/schema.ts';
 import { databaseFailed } from '../metrics.ts';
 import type { Scope } from './keys.ts';

@@ -6,10 +6,10 @@
 // What a token may do is never more than its minting key: its scopes are a subset, its restriction
 // only narrows, and the minting key is looked up on every request, so revoking it ends the token.
 import { randomBytes } from 'node:crypto';
-import { ForbiddenError, ValidationError } from '../audit/errors.ts';
 import { LIMITS, textProblem } from '../audit/model.ts';
 import type { TokenSigner } from '../audit/tokens.ts';
 import { type Restriction, SCOPES, type Scope, type Viewer } from '../audit/viewer.ts';
+import { ForbiddenError, ValidationError } from '../errors.ts';
 
 export const VIEWER_TOKEN_PREFIX = 'agwv_';
 

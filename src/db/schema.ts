@@ -22,6 +22,20 @@ const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({
   dataType: () => 'bytea',
 });
 
+/**
+ * Text compared in byte order (COLLATE "C"): every column the gateway filters or sorts by, so an
+ * order or a match is the same on any server locale and in PGlite. drizzle-kit cannot emit
+ * COLLATE, so the hand-written migration 0001 sets it; this mark shows it here, and
+ * test/collation.test.ts fails when the database and the marks disagree (a new filterable column
+ * needs both the mark and a migration).
+ */
+export const BYTE_ORDER_COLUMNS: Record<string, string[]> = {};
+function byteOrderText(table: string, name: string) {
+  BYTE_ORDER_COLUMNS[table] ??= [];
+  BYTE_ORDER_COLUMNS[table].push(name);
+  return text(name);
+}
+
 const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date', precision: 3 });
 
 export const tenants = pgTable(
@@ -64,25 +78,25 @@ export const auditEvents = pgTable(
     /** Position in the tenant's hash chain: 1, 2, 3... without gaps. */
     seq: bigint('seq', { mode: 'number' }).notNull(),
     id: uuid('id').notNull(),
-    action: text('action').notNull(),
+    action: byteOrderText('audit_events', 'action').notNull(),
     name: text('name'),
     title: text('title'),
     description: text('description'),
-    actorId: text('actor_id'),
-    actorEmail: text('actor_email'),
+    actorId: byteOrderText('audit_events', 'actor_id'),
+    actorEmail: byteOrderText('audit_events', 'actor_email'),
     actorName: text('actor_name'),
     actorType: text('actor_type'),
     actorCompany: text('actor_company'),
-    groupId: text('group_id'),
-    targetKind: text('target_kind'),
-    targetId: text('target_id'),
+    groupId: byteOrderText('audit_events', 'group_id'),
+    targetKind: byteOrderText('audit_events', 'target_kind'),
+    targetId: byteOrderText('audit_events', 'target_id'),
     targetName: text('target_name'),
     targetEmail: text('target_email'),
     targetCompany: text('target_company'),
     additionalId: text('additional_id'),
     featureName: text('feature_name'),
     featureMetas: jsonb('feature_metas').$type<Record<string, unknown>>(),
-    ipAddress: text('ip_address'),
+    ipAddress: byteOrderText('audit_events', 'ip_address'),
     occurredAt: timestamptz('occurred_at').notNull(),
     sentAt: timestamptz('sent_at'),
     receivedAt: timestamptz('received_at').notNull(),
@@ -131,9 +145,9 @@ export const auditCatalog = pgTable(
     tenantId: integer('tenant_id')
       .notNull()
       .references(() => tenants.id),
-    targetKind: text('target_kind').notNull(),
-    action: text('action').notNull(),
-    actorType: text('actor_type').notNull(),
+    targetKind: byteOrderText('audit_catalog', 'target_kind').notNull(),
+    action: byteOrderText('audit_catalog', 'action').notNull(),
+    actorType: byteOrderText('audit_catalog', 'actor_type').notNull(),
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.targetKind, t.action, t.actorType] })],
 );

@@ -1,4 +1,5 @@
 // The AuditEvent type with the queries that read events and the mutations that record them.
+import { LIST_FILTER_NAMES, LIST_FILTERS, type ListFilterName } from '../audit/filters.ts';
 import type { AuditEvent } from '../audit/model.ts';
 import type { EventFilter, EventOrder, OrderField } from '../audit/service.ts';
 import { builder } from './builder.ts';
@@ -188,6 +189,9 @@ const AuditEventOrder = builder.inputType('AuditEventOrder', {
   }),
 });
 
+/** The GraphQL scalar each kind of filter value is checked by. */
+const FILTER_SCALARS = { text: 'String', email: 'EmailAddress', ip: 'IPAddress' } as const;
+
 const AuditEventFilter = builder.inputType('AuditEventFilter', {
   description:
     'Narrows an event listing. All given fields must match (AND); a list matches any of its values (OR). ' +
@@ -201,19 +205,12 @@ const AuditEventFilter = builder.inputType('AuditEventFilter', {
       type: 'DateTime',
       description: 'Only events that occurred before this instant (exclusive).',
     }),
-    actions: t.stringList({ description: 'Only these actions.' }),
-    actorIds: t.stringList({ description: 'Only events by these actor ids.' }),
-    actorEmails: t.field({
-      type: ['EmailAddress'],
-      description: 'Only events by actors with these emails (exact match).',
-    }),
-    targetKinds: t.stringList({ description: 'Only events on targets of these kinds.' }),
-    targetIds: t.stringList({ description: 'Only events on these target ids.' }),
-    groupIds: t.stringList({ description: 'Only events in these groups.' }),
-    ipAddresses: t.field({
-      type: ['IPAddress'],
-      description: 'Only events from these IP addresses (exact match).',
-    }),
+    ...Object.fromEntries(
+      LIST_FILTER_NAMES.map((name) => {
+        const { kind, description } = LIST_FILTERS[name];
+        return [name, t.field({ type: [FILTER_SCALARS[kind]], description })];
+      }),
+    ),
   }),
 });
 
@@ -221,17 +218,10 @@ type FilterArg = typeof AuditEventFilter.$inferInput | null | undefined;
 
 function toFilter(f: FilterArg): EventFilter {
   if (!f) return {};
-  return {
-    since: f.since ?? undefined,
-    until: f.until ?? undefined,
-    actions: f.actions ?? undefined,
-    actorIds: f.actorIds ?? undefined,
-    actorEmails: f.actorEmails ?? undefined,
-    targetKinds: f.targetKinds ?? undefined,
-    targetIds: f.targetIds ?? undefined,
-    groupIds: f.groupIds ?? undefined,
-    ipAddresses: f.ipAddresses ?? undefined,
-  };
+  const filter: EventFilter = { since: f.since ?? undefined, until: f.until ?? undefined };
+  const lists = f as Partial<Record<ListFilterName, string[] | null>>;
+  for (const name of LIST_FILTER_NAMES) filter[name] = lists[name] ?? undefined;
+  return filter;
 }
 
 function toOrder(o: typeof AuditEventOrder.$inferInput | null | undefined): EventOrder {

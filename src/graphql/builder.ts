@@ -4,10 +4,9 @@ import SchemaBuilder from '@pothos/core';
 import RelayPlugin from '@pothos/plugin-relay';
 import { GraphQLScalarType, Kind, type ValueNode } from 'graphql';
 import { EmailAddressResolver, IPResolver, JSONObjectResolver, SafeIntResolver } from 'graphql-scalars';
-import { ValidationError } from '../audit/errors.ts';
-import { type JsonObject, PROTO_KEY_PROBLEM } from '../audit/model.ts';
-import { isUuid } from '../audit/repository.ts';
+import { isUuid, type JsonObject, PROTO_KEY_PROBLEM } from '../audit/model.ts';
 import { parseDateTime } from '../audit/time.ts';
+import { ValidationError } from '../errors.ts';
 import type { GraphQLContext } from './context.ts';
 import { MAX_NODE_IDS } from './list-limits.ts';
 

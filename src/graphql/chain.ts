@@ -2,7 +2,7 @@
 
 import type { ChainReport, ServedStatement } from '../audit/chain-service.ts';
 import { VERIFY_LIMIT } from '../audit/chain-service.ts';
-import { ValidationError } from '../audit/errors.ts';
+import { ValidationError } from '../errors.ts';
 import { builder } from './builder.ts';
 
 const StatementKind = builder.enumType('ChainStatementKind', {
@@ -176,7 +176,7 @@ builder.queryFields((t) => ({
     resolve: (_root, args, ctx) => {
       const first = args.first ?? 100;
       if (first < 0 || first > 1000) throw new ValidationError('first', 'must be between 0 and 1000');
-      return ctx.audit
+      return ctx.chain
         .listCheckpoints(ctx.viewer, args.afterSequence ?? undefined, first)
         .then((rows) => ctx.chain.describeStatements(ctx.viewer.tenantId, rows));
     },

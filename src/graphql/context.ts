@@ -1,5 +1,5 @@
-// What every resolver receives. Built once per request by createContext in app.ts; nothing
-// here outlives the request, so no cache can leak between tenants.
+// What every resolver receives. Built once per request by yoga's `context` callback in yoga.ts
+// (with createLoaders below); nothing here outlives the request, so no cache can leak between tenants.
 import DataLoader from 'dataloader';
 import type { ChainService } from '../audit/chain-service.ts';
 import type { AuditEvent } from '../audit/model.ts';

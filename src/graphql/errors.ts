@@ -13,7 +13,7 @@ import {
   RateLimitedError,
   UnauthenticatedError,
   ValidationError,
-} from '../audit/errors.ts';
+} from '../errors.ts';
 
 function httpOf(error: DomainError): { status: number; headers?: Record<string, string> } | undefined {
   if (error instanceof UnauthenticatedError) return { status: 401 };

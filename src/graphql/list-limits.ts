@@ -18,10 +18,11 @@ import {
   visitWithTypeInfo,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { ValidationError } from '../audit/errors.ts';
-import { MAX_BATCH, MAX_FILTER_VALUES } from '../audit/service.ts';
+import { LIST_FILTER_NAMES, MAX_FILTER_VALUES } from '../audit/filters.ts';
+import { MAX_BATCH } from '../audit/service.ts';
 import { SCOPES } from '../audit/viewer.ts';
 import { MAX_RESTRICTION_VALUES } from '../auth/viewer-tokens.ts';
+import { ValidationError } from '../errors.ts';
 import { MAX_NATS_SERVERS } from '../streams/service.ts';
 import { domainToGraphQLError } from './errors.ts';
 
@@ -36,13 +37,7 @@ export const MAX_NODE_IDS = 100;
 export const LIST_LIMITS: Readonly<Record<string, number>> = {
   'Query.nodes(ids:)': MAX_NODE_IDS,
   'Mutation.recordEvents(inputs:)': MAX_BATCH,
-  'AuditEventFilter.actions': MAX_FILTER_VALUES,
-  'AuditEventFilter.actorIds': MAX_FILTER_VALUES,
-  'AuditEventFilter.actorEmails': MAX_FILTER_VALUES,
-  'AuditEventFilter.targetKinds': MAX_FILTER_VALUES,
-  'AuditEventFilter.targetIds': MAX_FILTER_VALUES,
-  'AuditEventFilter.groupIds': MAX_FILTER_VALUES,
-  'AuditEventFilter.ipAddresses': MAX_FILTER_VALUES,
+  ...Object.fromEntries(LIST_FILTER_NAMES.map((name) => [`AuditEventFilter.${name}`, MAX_FILTER_VALUES])),
   'CreateLogStreamInput.actions': MAX_FILTER_VALUES,
   'LogStreamNatsInput.servers': MAX_NATS_SERVERS,
   'CreateViewerTokenInput.scopes': SCOPES.length,

@@ -1,4 +1,5 @@
-// Gathers the type files and builds the schema. Imports only.
+// Gathers the type files and builds the schema: the type files declare their own fields on the
+// root types, which this file declares (with their descriptions) and nothing else.
 import { lexicographicSortSchema } from 'graphql';
 import { builder } from './builder.ts';
 import './audit-event.ts';

@@ -13,8 +13,8 @@ import {
   RateLimitedError,
   UnauthenticatedError,
   ValidationError,
-} from '../audit/errors.ts';
-import type { AppEnv } from '../http-env.ts';
+} from '../errors.ts';
+import type { AppEnv } from '../http/http-env.ts';
 
 export const ErrorBody = z
   .object({
@@ -80,13 +80,19 @@ function statusOf(error: DomainError): { status: ContentfulStatusCode; code: str
   return { status: 400, code: error.code.toLowerCase() };
 }
 
+/** The JSON body for a domain error: the same in an error response and in a batch's rejected item. */
+export function errorBody(error: DomainError, requestId: string): ErrorBodyShape {
+  const body: ErrorBodyShape = { error: statusOf(error).code, message: error.message, requestId };
+  if (error instanceof ValidationError || error instanceof ConflictError) body.parameter = error.field;
+  return body;
+}
+
 /** The JSON error response for any error thrown while handling a REST request. */
 export function errorResponse(c: Context<AppEnv>, error: unknown): Response {
   const requestId = c.get('requestId');
   if (error instanceof DomainError) {
-    const { status, code } = statusOf(error);
-    const body: ErrorBodyShape = { error: code, message: error.message, requestId };
-    if (error instanceof ValidationError || error instanceof ConflictError) body.parameter = error.field;
+    const { status } = statusOf(error);
+    const body = errorBody(error, requestId);
     if (error instanceof RateLimitedError) c.header('Retry-After', String(error.retryAfterSeconds));
     if (error instanceof DatabaseUnavailableError) c.header('Retry-After', String(error.retryAfterSeconds));
     return c.json(body, status);

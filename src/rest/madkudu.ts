@@ -5,11 +5,11 @@
 // Only the retention window (13 months by default) is served. The document defines no paging,
 // so the listing streams every match with bounded memory.
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import { NotFoundError, ValidationError } from '../audit/errors.ts';
 import type { AuditEvent } from '../audit/model.ts';
 import type { AuditService, EventFilter } from '../audit/service.ts';
 import { addDays, addMonths, parseDateOnly } from '../audit/time.ts';
-import type { AppEnv } from '../http-env.ts';
+import { NotFoundError, ValidationError } from '../errors.ts';
+import type { AppEnv } from '../http/http-env.ts';
 import { errorResponses, errorResponsesWithoutBadRequest, notFoundResponse } from './errors.ts';
 import { jsonStream } from './json-stream.ts';
 import { dateParam, eventIdParam, textParam } from './params.ts';

@@ -5,11 +5,11 @@
 // days (the past 7 days when none is given), and a signed nextToken that carries the query and
 // the position, so every other parameter is ignored when one is sent.
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import { ValidationError } from '../audit/errors.ts';
 import type { AuditEvent } from '../audit/model.ts';
 import type { AuditService } from '../audit/service.ts';
 import { addDays, DAY_MS, isDateOnly, parseDateOnly, parseDateTime } from '../audit/time.ts';
-import type { AppEnv } from '../http-env.ts';
+import { ValidationError } from '../errors.ts';
+import type { AppEnv } from '../http/http-env.ts';
 import { errorResponses } from './errors.ts';
 import { jsonStream } from './json-stream.ts';
 import { dateOrDateTimeParam, intParam, textParam } from './params.ts';
@@ -24,7 +24,8 @@ export const MURAL = {
 } as const;
 
 /** What a nextToken carries: the resolved query and where the previous page stopped. */
-type MuralToken = { s: number; u: number; a: string | null; t: number; i: string };
+/** The query a Mural nextToken carries (the position beside it is the cursor module's). */
+type MuralQuery = { s: number; u: number; a: string | null };
 
 const Party = z.object({
   company: z.string().nullable(),
@@ -191,7 +192,7 @@ const route = createRoute({
 });
 
 /** Resolves the since/until parameters into a half-open window [since, until), checking its length. */
-export function muralWindow(
+function muralWindow(
   sinceParam: string | undefined,
   untilParam: string | undefined,
   now: Date,
@@ -237,18 +238,18 @@ export function registerMural(app: OpenAPIHono<AppEnv>, deps: { audit: AuditServ
     const viewer = viewerOf(c);
     const q = c.req.valid('query');
     const maxResults = q.maxResults === undefined ? MURAL.maxResults : Number(q.maxResults);
-    let query: Omit<MuralToken, 't' | 'i'>;
+    let query: MuralQuery;
     let after: { key: null; at: Date; id: string } | undefined;
     if (q.nextToken !== undefined) {
-      const token = deps.audit.verifyToken('mural', viewer, q.nextToken) as MuralToken | null;
-      if (!isMuralToken(token)) {
+      const continued = deps.audit.readContinuation(viewer, q.nextToken);
+      if (!continued || !isMuralQuery(continued.query)) {
         throw new ValidationError(
           'nextToken',
           "is not a valid token for this API key (it may be altered, truncated or another account's)",
         );
       }
-      query = { s: token.s, u: token.u, a: token.a };
-      after = { key: null, at: new Date(token.t), id: token.i };
+      query = { s: continued.query.s, u: continued.query.u, a: continued.query.a };
+      after = continued.after;
     } else {
       const window = muralWindow(q['filter[date][since]'], q['filter[date][until]'], new Date());
       query = { s: window.since.getTime(), u: window.until.getTime(), a: q['filter[action]'] ?? null };
@@ -276,23 +277,20 @@ export function registerMural(app: OpenAPIHono<AppEnv>, deps: { audit: AuditServ
     }
     const tail = () => {
       if (!more || !last) return ']}';
-      const token: MuralToken = { ...query, t: last.occurredAt.getTime(), i: last.id };
-      return `],"nextToken":${JSON.stringify(deps.audit.signToken('mural', viewer, token))}}`;
+      return `],"nextToken":${JSON.stringify(deps.audit.continuationToken(viewer, query, last))}}`;
     };
     const body = await jsonStream({ head: '{"data":[', batches: page(), item: toMural, tail });
     return c.body(body, 200, { 'Content-Type': 'application/json; charset=utf-8' }) as never;
   });
 }
 
-function isMuralToken(t: MuralToken | null): t is MuralToken {
+/** What a Mural listing repeats on its next page: the window (ms) and the action filter. */
+function isMuralQuery(q: Record<string, unknown>): q is MuralQuery {
   return (
-    t !== null &&
-    typeof t === 'object' &&
-    Number.isFinite(t.s) &&
-    Number.isFinite(t.u) &&
-    Number.isFinite(t.t) &&
-    typeof t.i === 'string' &&
-    /^[0-9a-f-]{36}$/.test(t.i) &&
-    (t.a === null || typeof t.a === 'string')
+    typeof q.s === 'number' &&
+    Number.isFinite(q.s) &&
+    typeof q.u === 'number' &&
+    Number.isFinite(q.u) &&
+    (q.a === null || typeof q.a === 'string')
   );
 }

@@ -29,17 +29,6 @@ export function dateParam(name: string, description: string, example: string) {
     .openapi({ param: { name, in: 'query' }, description, example, format: 'date' });
 }
 
-export function dateTimeParam(name: string, description: string, example: string) {
-  return z
-    .string()
-    .superRefine((v, ctx) => {
-      const parsed = parseDateTime(v);
-      if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
-    })
-    .optional()
-    .openapi({ param: { name, in: 'query' }, description, example, format: 'date-time' });
-}
-
 /** A date (YYYY-MM-DD) or an RFC 3339 date-time, as Mural's filter[date] parameters take. */
 export function dateOrDateTimeParam(name: string, description: string, example: string) {
   return z

@@ -5,11 +5,11 @@
 // Both take an optional Idempotency-Key header; a retry with the same key stores nothing new.
 import { isIP } from 'node:net';
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import { ConflictError, ValidationError } from '../audit/errors.ts';
 import { LIMITS } from '../audit/model.ts';
 import { type AuditService, MAX_BATCH } from '../audit/service.ts';
-import type { AppEnv } from '../http-env.ts';
-import { ErrorBody, errorResponses } from './errors.ts';
+import { ConflictError, ValidationError } from '../errors.ts';
+import type { AppEnv } from '../http/http-env.ts';
+import { ErrorBody, errorBody, errorResponses } from './errors.ts';
 import { security, viewerOf } from './security.ts';
 
 const optionalString = (description: string, example?: string) =>
@@ -194,8 +194,7 @@ export function registerReplicated(app: OpenAPIHono<AppEnv>, deps: { audit: Audi
     } catch (error) {
       if (error instanceof ValidationError)
         throw new ValidationError(vendorField[error.field] ?? error.field, error.reason);
-      if (error instanceof ConflictError)
-        throw new ConflictError('Idempotency-Key', error.message.replace(/^[^:]*: /, ''));
+      if (error instanceof ConflictError) throw new ConflictError('Idempotency-Key', error.reason);
       throw error;
     }
     // Exactly as documented: 201, no body, text/plain.
@@ -226,12 +225,7 @@ export function registerReplicated(app: OpenAPIHono<AppEnv>, deps: { audit: Audi
             : {
                 index,
                 status: 'rejected' as const,
-                error: {
-                  error: r.error instanceof ConflictError ? 'idempotency_conflict' : 'invalid_parameter',
-                  message: r.error.message,
-                  parameter: r.error.field,
-                  requestId,
-                },
+                error: errorBody(r.error, requestId),
               },
         ),
       },

@@ -2,7 +2,7 @@
 // (Bearer, Mural's `apikey`, Basic with the key as user name, X-API-Key).
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Viewer } from '../audit/viewer.ts';
-import type { AppEnv } from '../http-env.ts';
+import type { AppEnv } from '../http/http-env.ts';
 
 export const securitySchemes = {
   bearer: { type: 'http', scheme: 'bearer', description: '`Authorization: Bearer <key>`' },

@@ -3,7 +3,7 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { SCOPES } from '../audit/viewer.ts';
 import { MAX_RESTRICTION_VALUES, VIEWER_TOKEN_TTL } from '../auth/viewer-tokens.ts';
-import type { AppEnv } from '../http-env.ts';
+import type { AppEnv } from '../http/http-env.ts';
 import { ErrorBody, errorResponses } from './errors.ts';
 import { security, viewerOf } from './security.ts';
 

@@ -5,11 +5,11 @@
 //   GET /api/data/audit/{id}
 // Page-numbered: `page` from 0, `count` per page, and `total` matching records.
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import { NotFoundError, ValidationError } from '../audit/errors.ts';
 import type { AuditEvent } from '../audit/model.ts';
 import type { AuditService, OrderField } from '../audit/service.ts';
 import { parseDateTime } from '../audit/time.ts';
-import type { AppEnv } from '../http-env.ts';
+import { NotFoundError, ValidationError } from '../errors.ts';
+import type { AppEnv } from '../http/http-env.ts';
 import { errorResponses, errorResponsesWithoutBadRequest, notFoundResponse } from './errors.ts';
 import { enumParam, eventIdParam, intParam, textParam } from './params.ts';
 import { security, viewerOf } from './security.ts';

@@ -4,7 +4,11 @@
 // tenants by the delivery worker.
 import { and, asc, eq, gt, inArray, isNull, lt, lte, or, sql } from 'drizzle-orm';
 import type { AuditEvent } from '../audit/model.ts';
-import { inTenant, rowToEvent } from '../audit/repository.ts';
+
+export { getChainHead } from '../audit/repository/chain-heads.ts';
+
+import { rowToEvent } from '../audit/repository/event-rows.ts';
+import { inTenant } from '../audit/repository/transaction.ts';
 import type { Db } from '../db/client.ts';
 import { auditEvents, chainHeads, logStreamLeases, logStreams, tenants } from '../db/schema.ts';
 

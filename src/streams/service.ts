@@ -5,12 +5,11 @@
 // `read` and the whole tenant. Both need an API key: a viewer token (made for a browser) gets
 // neither. Secrets are returned once, by `create`, and never again.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { ForbiddenError, NotFoundError, ValidationError } from '../audit/errors.ts';
 import { textProblem } from '../audit/model.ts';
-import { getChainHead } from '../audit/repository.ts';
 import { MAX_FILTER_VALUES } from '../audit/service.ts';
 import { requireScope, requireWholeTenant, type Viewer } from '../audit/viewer.ts';
 import type { Db } from '../db/client.ts';
+import { ForbiddenError, NotFoundError, ValidationError } from '../errors.ts';
 import type { NatsConfig } from './nats.ts';
 import type { LogStreamRow, StreamKind } from './repository.ts';
 import * as repo from './repository.ts';
@@ -89,7 +88,9 @@ export class LogStreamService {
       throw new ValidationError('input', `a tenant may have at most ${MAX_STREAMS_PER_TENANT} log streams`);
     }
     const position =
-      (input.startFrom ?? 'now') === 'now' ? ((await getChainHead(this.db, viewer.tenantId))?.seq ?? 0) : 0;
+      (input.startFrom ?? 'now') === 'now'
+        ? ((await repo.getChainHead(this.db, viewer.tenantId))?.seq ?? 0)
+        : 0;
     const id = randomUUID();
     await repo.insertLogStream(this.db, viewer.tenantId, {
       id,

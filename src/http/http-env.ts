@@ -1,7 +1,7 @@
 // The Hono environment shared by the app, the REST dialects and the GraphQL mount.
 import type { Logger } from 'pino';
-import type { Viewer } from './audit/viewer.ts';
-import type { Authenticator } from './auth/authenticate.ts';
+import type { Viewer } from '../audit/viewer.ts';
+import type { Authenticator } from '../auth/authenticate.ts';
 
 export type AppEnv = {
   Bindings: {

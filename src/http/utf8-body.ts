@@ -3,9 +3,9 @@
 // U+FFFD and the chain would then seal text the producer never sent; a 400 that says where the
 // bad byte is lets the producer fix its encoding instead.
 import type { Context, MiddlewareHandler } from 'hono';
-import { ValidationError } from './audit/errors.ts';
+import { ValidationError } from '../errors.ts';
+import { errorResponse } from '../rest/errors.ts';
 import type { AppEnv } from './http-env.ts';
-import { errorResponse } from './rest/errors.ts';
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 

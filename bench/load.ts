@@ -7,10 +7,11 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import postgres from 'postgres';
-import { GENESIS_HASH, sealEvent } from '../../src/audit/chain.ts';
-import { ChainSigner } from '../../src/audit/signer.ts';
-import { APP_ROLE } from '../../src/db/client.ts';
-import { applyMigrations } from '../../src/db/migrate.ts';
+import { GENESIS_HASH, sealEvent } from '../src/audit/chain.ts';
+import { type CheckpointPolicy, checkpointDue } from '../src/audit/chain-service.ts';
+import { ChainSigner } from '../src/audit/signer.ts';
+import { APP_ROLE } from '../src/db/client.ts';
+import { applyMigrations } from '../src/db/migrate.ts';
 import {
   GENERATOR_VERSION,
   INGEST_TENANTS,
@@ -25,8 +26,9 @@ import {
 export const BENCH_LOGIN_ROLE = 'audit_bench';
 
 /** The gateway's defaults (config.ts), which the bench gateway runs with. */
-const CHECKPOINT_EVERY_EVENTS = 1000;
-const CHECKPOINT_INTERVAL_MS = 3600 * 1000;
+/** The gateway's default policy (CHECKPOINT_EVERY_EVENTS, CHECKPOINT_INTERVAL_SECONDS). */
+const CHECKPOINT_POLICY: CheckpointPolicy = { everyEvents: 1000, intervalSeconds: 3600 };
+const CHECKPOINT_INTERVAL_MS = CHECKPOINT_POLICY.intervalSeconds * 1000;
 /** The gateway sweeps idle tenants once a minute; on average it signs half a minute late. */
 const SWEEP_DELAY_MS = 30_000;
 
@@ -332,9 +334,13 @@ class ChainWriter {
   }
 
   afterAppend(at: number): Checkpoint[] {
-    const byCount = this.#seq - this.#checkpointSeq >= CHECKPOINT_EVERY_EVENTS;
-    const byTime = this.#checkpointAt === null || at - this.#checkpointAt >= CHECKPOINT_INTERVAL_MS;
-    return byCount || byTime ? [this.#sign(at)] : [];
+    const head = {
+      seq: this.#seq,
+      hash: this.#hash,
+      checkpointSeq: this.#checkpointSeq,
+      checkpointAt: this.#checkpointAt === null ? null : new Date(this.#checkpointAt),
+    };
+    return checkpointDue(head, new Date(at), CHECKPOINT_POLICY) ? [this.#sign(at)] : [];
   }
 
   /** The sweep's last word on a tenant whose head moved after its last checkpoint. */

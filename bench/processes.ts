@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type postgres from 'postgres';
 
-export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
 
 export type Service = {
   name: string;
@@ -130,7 +130,7 @@ export async function startFloor(opts: {
   const port = await freePort();
   return startService(
     'floor',
-    ['--import', 'tsx', 'test/bench/floor.ts'],
+    ['--import', 'tsx', 'bench/floor.ts'],
     { FLOOR_DATABASE_URL: opts.databaseUrl, FLOOR_TOKEN_SECRET: opts.tokenSecret, FLOOR_PORT: String(port) },
     opts.logDir,
     port,

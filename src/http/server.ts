@@ -3,13 +3,16 @@
 import type { Server } from 'node:http';
 import { createAdaptorServer } from '@hono/node-server';
 import type { Logger } from 'pino';
-import { listTenants } from './auth/admin.ts';
-import type { Config } from './config.ts';
-import type { Gateway } from './gateway.ts';
+import type { Config } from '../config.ts';
+import type { App } from './app.ts';
 
 export type RunningServer = { server: Server; url: string; stop: (reason: string) => Promise<void> };
 
-export async function listen(gateway: Gateway, config: Config, logger: Logger): Promise<RunningServer> {
+export async function listen(
+  gateway: { app: App; close(): Promise<void> },
+  config: Pick<Config, 'host' | 'port' | 'shutdownTimeoutSeconds'>,
+  logger: Logger,
+): Promise<RunningServer> {
   const server = createAdaptorServer({
     fetch: (request, env: { incoming?: { socket?: { remoteAddress?: string } } }) =>
       gateway.app.fetch(request, { remoteAddress: env.incoming?.socket?.remoteAddress }),
@@ -23,23 +26,10 @@ export async function listen(gateway: Gateway, config: Config, logger: Logger): 
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
 
-  // Checkpoints for tenants that went quiet: sign their head once the interval has passed.
-  const sweepMs = Math.min(config.checkpointIntervalSeconds, 60) * 1000;
-  const sweep = setInterval(async () => {
-    try {
-      for (const tenant of await listTenants(gateway.database))
-        await gateway.audit.checkpointIfDue(tenant.id);
-    } catch (err) {
-      logger.warn({ err }, 'checkpoint sweep failed; will retry');
-    }
-  }, sweepMs);
-  sweep.unref();
-
   let stopping: Promise<void> | undefined;
   const stop = (reason: string) => {
     stopping ??= (async () => {
       logger.info({ reason }, 'shutting down: no new connections, finishing in-flight requests');
-      clearInterval(sweep);
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const force = setTimeout(() => {

@@ -1,6 +1,6 @@
 // Builds the HTTP handler: GraphQL at /graphql, the four vendor REST dialects and the batch
 // route, health checks, the OpenAPI document and the public signing key. Pure: no listening,
-// no process handling (that is main.ts and server.ts).
+// no process handling (that is src/cli/serve.ts and server.ts).
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -10,15 +10,14 @@ import { PatternRouter } from 'hono/router/pattern-router';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Logger } from 'pino';
 import proxyAddr from 'proxy-addr';
-import type { ChainService } from './audit/chain-service.ts';
-import { ValidationError } from './audit/errors.ts';
-import type { AuditService } from './audit/service.ts';
-import type { ChainSigner } from './audit/signer.ts';
-import type { Authenticator } from './auth/authenticate.ts';
-import type { Database } from './db/client.ts';
-import { GRAPHIQL_ASSETS_PATH, graphiqlAsset, graphiqlPagePolicy } from './graphql/graphiql.ts';
-import { createGraphQLServer } from './graphql/yoga.ts';
-import type { AppEnv } from './http-env.ts';
+import type { ChainService } from '../audit/chain-service.ts';
+import type { AuditService } from '../audit/service.ts';
+import type { ChainSigner } from '../audit/signer.ts';
+import type { Authenticator } from '../auth/authenticate.ts';
+import type { Database } from '../db/client.ts';
+import { ValidationError } from '../errors.ts';
+import { GRAPHIQL_ASSETS_PATH, graphiqlAsset, graphiqlPagePolicy } from '../graphql/graphiql.ts';
+import { createGraphQLServer } from '../graphql/yoga.ts';
 import {
   collectProcessMetrics,
   recordHttpRequest,
@@ -26,15 +25,16 @@ import {
   scrape,
   scrapeAllowed,
   setDatabasePoolSize,
-} from './metrics.ts';
-import { errorResponse } from './rest/errors.ts';
-import { registerMadkudu } from './rest/madkudu.ts';
-import { registerMural } from './rest/mural.ts';
-import { registerReplicated } from './rest/replicated.ts';
-import { restAuthentication, securitySchemes } from './rest/security.ts';
-import { registerViewerTokens } from './rest/viewer-tokens.ts';
-import { registerWasabi } from './rest/wasabi.ts';
-import type { LogStreamService } from './streams/service.ts';
+} from '../metrics.ts';
+import { errorResponse } from '../rest/errors.ts';
+import { registerMadkudu } from '../rest/madkudu.ts';
+import { registerMural } from '../rest/mural.ts';
+import { registerReplicated } from '../rest/replicated.ts';
+import { restAuthentication, securitySchemes } from '../rest/security.ts';
+import { registerViewerTokens } from '../rest/viewer-tokens.ts';
+import { registerWasabi } from '../rest/wasabi.ts';
+import type { LogStreamService } from '../streams/service.ts';
+import type { AppEnv } from './http-env.ts';
 import { traceRequests } from './tracing.ts';
 import { requireUtf8Body } from './utf8-body.ts';
 

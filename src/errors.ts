@@ -1,5 +1,6 @@
-// Expected failures, as typed errors. Each transport translates them once: GraphQL into an
-// error with a stable extensions.code, REST into a status code with a JSON body.
+// The application's expected failures, as typed errors, for every layer (database client, auth,
+// audit, transports). Each transport translates them once: GraphQL into an error with a stable
+// extensions.code, REST into a status code with a JSON body.
 
 export abstract class DomainError extends Error {
   abstract readonly code: string;
@@ -46,7 +47,7 @@ export class ConflictError extends DomainError {
   readonly code = 'CONFLICT';
   constructor(
     readonly field: string,
-    reason: string,
+    readonly reason: string,
   ) {
     super(`${field}: ${reason}`);
     this.name = 'ConflictError';
@@ -72,44 +73,4 @@ export class DatabaseUnavailableError extends DomainError {
     super(`Service temporarily unavailable: ${detail}`);
     this.name = 'DatabaseUnavailableError';
   }
-}
-
-/** Error codes of postgres and PGlite that mean "the server went away", not "your query is wrong". */
-const unavailableSqlStates = new Set([
-  '57P01', // admin_shutdown
-  '57P02', // crash_shutdown
-  '57P03', // cannot_connect_now
-  '08000',
-  '08003',
-  '08006',
-  '08001',
-  '08004',
-  '53300', // too_many_connections
-]);
-const unavailableNodeCodes = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'CONNECTION_CLOSED',
-  'CONNECTION_ENDED',
-  'CONNECTION_DESTROYED',
-  'CONNECT_TIMEOUT',
-  'CONNECTION_CONNECT_TIMEOUT',
-]);
-
-/** Maps a driver error that means "database down" to DatabaseUnavailableError; others pass through. */
-export function classifyDatabaseError(error: unknown): unknown {
-  let e: unknown = error;
-  // Drizzle wraps driver errors; look through the cause chain.
-  for (let i = 0; i < 5 && e && typeof e === 'object'; i++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && (unavailableSqlStates.has(code) || unavailableNodeCodes.has(code))) {
-      return new DatabaseUnavailableError();
-    }
-    e = (e as { cause?: unknown }).cause;
-  }
-  return error;
 }

@@ -5,8 +5,8 @@ import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { getOperationAST } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { MiddlewareHandler } from 'hono';
+import { routeOf } from '../metrics.ts';
 import type { AppEnv } from './http-env.ts';
-import { routeOf } from './metrics.ts';
 
 const tracer = trace.getTracer('audit-gateway');
 

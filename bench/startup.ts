@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
 import postgres from 'postgres';
-import { EXAMPLE_QUERY } from '../../src/graphql/yoga.ts';
-import { ensureCompiledCli } from '../support/cli.ts';
+import { EXAMPLE_QUERY } from '../src/graphql/yoga.ts';
+import { ensureCompiledCli } from '../test/support/cli.ts';
 
 type Options = { runs: number; tsx?: boolean };
 const options = new Command('bench:startup')

@@ -1,7 +1,7 @@
 // The scenarios of the performance issue (S1–S8), each as the request the gateway gets and the
 // request the floor gets for the same work, plus how to find their parameters in the dataset.
 import type postgres from 'postgres';
-import { TokenSigner } from '../../src/audit/tokens.ts';
+import { TokenSigner } from '../src/audit/tokens.ts';
 import { DATASET_END, type PlannedEvent, planDataset, Rng, tenantEvents } from './dataset.ts';
 import type { DumpSpec, RequestSpec } from './measure.ts';
 

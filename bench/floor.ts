@@ -12,91 +12,12 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import canonicalize from 'canonicalize';
 import postgres from 'postgres';
 import { uuidv7 } from 'uuidv7';
-import { GENESIS_HASH, sealEvent } from '../../src/audit/chain.ts';
-import type { AuditEvent, JsonObject } from '../../src/audit/model.ts';
-import { TokenSigner } from '../../src/audit/tokens.ts';
-import { parseApiKey, secretMatches } from '../../src/auth/keys.ts';
-import { APP_ROLE } from '../../src/db/client.ts';
-
-// ---------------------------------------------------------------------------------------------
-// The SQL, character for character as Drizzle renders it in src/audit/repository.ts
-
-const COLUMNS =
-  '"id", "tenant_id", "seq", "action", "name", "title", "description", "actor_id", "actor_email", "actor_name", ' +
-  '"actor_type", "actor_company", "group_id", "target_kind", "target_id", "target_name", "target_email", ' +
-  '"target_company", "additional_id", "feature_name", "feature_metas", "ip_address", "occurred_at", "sent_at", ' +
-  '"received_at", "metadata", "hash"';
-const BY_TIME_DESC = 'order by "audit_events"."occurred_at" desc, "audit_events"."id" desc';
-const BEFORE = '("audit_events"."occurred_at", "audit_events"."id") <';
-
-const INSERT_COLUMNS =
-  '"tenant_id", "seq", "id", "action", "name", "title", "description", "actor_id", "actor_email", "actor_name", ' +
-  '"actor_type", "actor_company", "group_id", "target_kind", "target_id", "target_name", "target_email", ' +
-  '"target_company", "additional_id", "feature_name", "feature_metas", "ip_address", "occurred_at", "sent_at", ' +
-  '"received_at", "metadata", "idempotency_key", "request_hash", "canonical", "hash"';
-
-/** `($1, …, $k), ($k+1, …)`: Drizzle's multi-row VALUES list. */
-function valuesList(rows: number, width: number): string {
-  const out: string[] = [];
-  for (let r = 0; r < rows; r++) {
-    const params = Array.from({ length: width }, (_, c) => `$${r * width + c + 1}`);
-    out.push(`(${params.join(', ')})`);
-  }
-  return out.join(', ');
-}
-
-const SQL = {
-  apiKey:
-    'select "api_keys"."tenant_id", "tenants"."slug", "api_keys"."scopes", "api_keys"."secret_hash", ' +
-    '"api_keys"."revoked_at" from "api_keys" inner join "tenants" on "tenants"."id" = "api_keys"."tenant_id" ' +
-    'where "api_keys"."id" = $1',
-  setTenant: "select set_config('app.tenant_id', $1, true)",
-  byActionInWindow:
-    `select ${COLUMNS} from "audit_events" where ("audit_events"."tenant_id" = $1 and ` +
-    '"audit_events"."occurred_at" >= $2 and "audit_events"."occurred_at" < $3 and ' +
-    `"audit_events"."action" = any($4::text[])) ${BY_TIME_DESC} limit $5`,
-  afterCursor:
-    `select ${COLUMNS} from "audit_events" where ("audit_events"."tenant_id" = $1 and ` +
-    `${BEFORE} ($2::timestamptz, $3::uuid)) ${BY_TIME_DESC} limit $4`,
-  byIds:
-    `select ${COLUMNS} from "audit_events" where ("audit_events"."tenant_id" = $1 and ` +
-    '"audit_events"."id" = any($2::uuid[]))',
-  catalog:
-    'select "target_kind", "action", "actor_type" from "audit_catalog" where "audit_catalog"."tenant_id" = $1',
-  earliest:
-    'select "occurred_at" from "audit_events" where "audit_events"."tenant_id" = $1 ' +
-    'order by "audit_events"."occurred_at" asc limit $2',
-  latest:
-    'select "occurred_at" from "audit_events" where "audit_events"."tenant_id" = $1 ' +
-    'order by "audit_events"."occurred_at" desc limit $2',
-  window:
-    `select ${COLUMNS} from "audit_events" where ("audit_events"."tenant_id" = $1 and ` +
-    `"audit_events"."occurred_at" >= $2 and "audit_events"."occurred_at" < $3) ${BY_TIME_DESC} limit $4`,
-  windowAfter:
-    `select ${COLUMNS} from "audit_events" where ("audit_events"."tenant_id" = $1 and ` +
-    '"audit_events"."occurred_at" >= $2 and "audit_events"."occurred_at" < $3 and ' +
-    `${BEFORE} ($4::timestamptz, $5::uuid)) ${BY_TIME_DESC} limit $6`,
-  offsetPage:
-    `select ${COLUMNS} from "audit_events" where "audit_events"."tenant_id" = $1 ` +
-    'order by "audit_events"."occurred_at" asc, "audit_events"."id" asc limit $2 offset $3',
-  count: 'select count(*) from "audit_events" where "audit_events"."tenant_id" = $1',
-  maxSeq: 'select coalesce(max("seq"), 0) as "seq" from "audit_events" where "audit_events"."tenant_id" = $1',
-  lockHead:
-    'select "seq", "hash", "checkpoint_seq", "checkpoint_at" from "chain_heads" ' +
-    'where "chain_heads"."tenant_id" = $1 for update',
-  createHead:
-    'insert into "chain_heads" ("tenant_id", "seq", "hash", "checkpoint_seq", "checkpoint_at") ' +
-    'values ($1, $2, $3, default, default) on conflict do nothing',
-  updateHead: 'update "chain_heads" set "seq" = $1, "hash" = $2 where "chain_heads"."tenant_id" = $3',
-  /** The repository's batch insert: one array per column, whatever the number of rows. */
-  insertEvents:
-    `insert into "audit_events" (${INSERT_COLUMNS}) select c0, c1, c2::uuid, ${Array.from({ length: 17 }, (_, i) => `c${i + 3}`).join(', ')}, ` +
-    "c20::jsonb, c21, c22::timestamptz, c23::timestamptz, c24::timestamptz, c25::jsonb, c26, decode(c27, 'hex'), c28, " +
-    `decode(c29, 'hex') from unnest($1::integer[], $2::bigint[], ${Array.from({ length: 28 }, (_, i) => `$${i + 3}::text[]`).join(', ')}) ` +
-    `as u(${Array.from({ length: 30 }, (_, i) => `c${i}`).join(', ')})`,
-  insertCatalog: (rows: number) =>
-    `insert into "audit_catalog" ("tenant_id", "target_kind", "action", "actor_type") values ${valuesList(rows, 4)} on conflict do nothing`,
-};
+import { GENESIS_HASH, sealEvent } from '../src/audit/chain.ts';
+import type { AuditEvent, JsonObject } from '../src/audit/model.ts';
+import { TokenSigner } from '../src/audit/tokens.ts';
+import { parseApiKey, secretMatches } from '../src/auth/keys.ts';
+import { APP_ROLE } from '../src/db/client.ts';
+import { FLOOR_SQL as SQL } from './floor-sql.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Database
@@ -362,7 +283,7 @@ const handlers: Record<string, Handler> = {
     let query: { s: number; u: number; a: null };
     let after: { t: number; i: string } | null = null;
     if (nextToken) {
-      const token = tokens.verify('mural', tenantId, nextToken) as MuralToken | null;
+      const token = tokens.verify('continuation', tenantId, nextToken) as MuralToken | null;
       if (!token) return sendJson(res, 400, { error: 'bad token' });
       query = { s: token.s, u: token.u, a: null };
       after = { t: token.t, i: token.i };
@@ -411,7 +332,7 @@ const handlers: Record<string, Handler> = {
     }
     if (more && last) {
       const token: MuralToken = { ...query, t: last.occurred_at.getTime(), i: last.id };
-      res.end(`],"nextToken":${JSON.stringify(tokens.sign('mural', tenantId, token))}}`);
+      res.end(`],"nextToken":${JSON.stringify(tokens.sign('continuation', tenantId, token))}}`);
     } else {
       res.end(']}');
     }

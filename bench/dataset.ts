@@ -3,7 +3,7 @@
 // APIs. Pure and repeatable: the same total and seed always give the same events, tenant by
 // tenant, so a tenant can be generated without generating the others.
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
-import type { AuditEvent, JsonObject } from '../../src/audit/model.ts';
+import type { AuditEvent, JsonObject } from '../src/audit/model.ts';
 
 /** Bump when the generated data changes, so `--reuse` does not reuse a stale database. */
 export const GENERATOR_VERSION = 1;

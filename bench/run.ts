@@ -1,6 +1,6 @@
 // `npm run bench`: loads (or reuses) the dataset, starts the gateway and the floor as child
 // processes, runs the issue's scenarios against both, interleaved, and prints one table.
-// See test/bench/README.md.
+// See bench/README.md.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,10 +8,10 @@ import { isDeepStrictEqual } from 'node:util';
 import { Command, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
 import postgres from 'postgres';
-import { operatorViewer } from '../../src/audit/viewer.ts';
-import { createApiKey, findTenantBySlug } from '../../src/auth/admin.ts';
-import { loadConfig } from '../../src/config.ts';
-import { type Gateway, openGateway } from '../../src/gateway.ts';
+import { operatorViewer } from '../src/audit/viewer.ts';
+import { createApiKey, findTenantBySlug } from '../src/auth/admin.ts';
+import { loadConfig } from '../src/config.ts';
+import { type Gateway, openGateway } from '../src/gateway.ts';
 import { INGEST_TENANTS, planDataset } from './dataset.ts';
 import { benchDatabase, benchSecrets, ensureDataset, resetIngestTenants } from './load.ts';
 import {

@@ -1,0 +1,247 @@
+// Reading events: keyset and offset pages, counts, batch lookups by id, the catalog.
+import { and, asc, desc, eq, gte, lt, type SQL, sql } from 'drizzle-orm';
+import type { Db } from '../../db/client.ts';
+import { auditCatalog } from '../../db/schema.ts';
+import type { EventFilter, ListFilterName } from '../filters.ts';
+import {
+  type AuditEvent,
+  type CatalogEntry,
+  type Direction,
+  type EventOrder,
+  isUuid,
+  type OrderField,
+  type Position,
+} from '../model.ts';
+import type { Restriction } from '../viewer.ts';
+import { eventColumns, rowToEvent, t } from './event-rows.ts';
+import { inTenant, textArray } from './transaction.ts';
+
+/** SQL for the value an order sorts by; absent values sort as the empty string. */
+function sortExpression(field: OrderField): SQL | null {
+  switch (field) {
+    case 'occurredAt':
+      return null;
+    case 'action':
+      return sql`${t.action}`;
+    case 'actor':
+      return sql`coalesce(${t.actorId}, '')`;
+    case 'targetKind':
+      return sql`coalesce(${t.targetKind}, '')`;
+    case 'group':
+      return sql`coalesce(${t.groupId}, '')`;
+  }
+}
+
+/**
+ * The SQL each list filter compares (src/audit/filters.ts describes them); a restriction narrows
+ * by the same expressions. The coalesce() forms match the expression indexes that also serve
+ * ordering.
+ */
+const FILTER_SQL: Record<ListFilterName, SQL> = {
+  actions: sql`${t.action}`,
+  actorIds: sql`coalesce(${t.actorId}, '')`,
+  targetKinds: sql`coalesce(${t.targetKind}, '')`,
+  groupIds: sql`coalesce(${t.groupId}, '')`,
+  actorEmails: sql`${t.actorEmail}`,
+  targetIds: sql`${t.targetId}`,
+  ipAddresses: sql`${t.ipAddress}`,
+};
+
+function filterConditions(tenantId: number, f: EventFilter, restriction?: Restriction): SQL[] {
+  const where: SQL[] = [eq(t.tenantId, tenantId)];
+  if (f.since) where.push(gte(t.occurredAt, f.since));
+  if (f.until) where.push(lt(t.occurredAt, f.until));
+  for (const [name, column] of Object.entries(FILTER_SQL) as [ListFilterName, SQL][]) {
+    const values = f[name];
+    if (values?.length) where.push(sql`${column} = any(${textArray(values)})`);
+  }
+  if (restriction) where.push(...restrictionConditions(restriction));
+  return where;
+}
+
+/** The fields a restriction can narrow by, in the order their conditions are written. */
+const RESTRICTED_FIELDS = [
+  'actions',
+  'actorIds',
+  'targetIds',
+  'groupIds',
+] as const satisfies readonly (keyof Restriction & ListFilterName)[];
+
+/**
+ * A viewer's slice, ANDed into every read. Unlike a filter, where an empty list means "no
+ * condition", an empty list here matches nothing: a restriction can only take events away.
+ */
+function restrictionConditions(r: Restriction): SQL[] {
+  const where: SQL[] = [];
+  for (const name of RESTRICTED_FIELDS) {
+    const values = r[name];
+    if (!values) continue;
+    where.push(values.length === 0 ? sql`false` : sql`${FILTER_SQL[name]} = any(${textArray([...values])})`);
+  }
+  return where;
+}
+
+export type ListQuery = {
+  filter: EventFilter;
+  /** The viewer's slice of the tenant, ANDed with the filter. */
+  restriction?: Restriction | undefined;
+  order: EventOrder;
+  /** Rows strictly after this position in the scan direction. */
+  after?: Position | undefined;
+  /** And strictly before this one. */
+  until?: Position | undefined;
+  /** Scan against the order (for `last`/`before`); rows come back in scan order. */
+  reverse?: boolean;
+  limit: number;
+};
+
+/** One keyset page. Ordered by (sort key, occurredAt, id), all in the same direction. */
+export async function listEvents(db: Db, tenantId: number, q: ListQuery): Promise<AuditEvent[]> {
+  return inTenant(db, tenantId, async (tx) => {
+    const rows = await tx
+      .select(eventColumns)
+      .from(t)
+      .where(and(...filterConditions(tenantId, q.filter, q.restriction), ...keysetCondition(q)))
+      .orderBy(...orderTerms(q.order, q.reverse ?? false))
+      .limit(q.limit);
+    return rows.map(rowToEvent);
+  });
+}
+
+function scanDirection(order: EventOrder, reverse: boolean): Direction {
+  return reverse ? (order.direction === 'asc' ? 'desc' : 'asc') : order.direction;
+}
+
+function orderTerms(order: EventOrder, reverse: boolean): SQL[] {
+  const dir = scanDirection(order, reverse);
+  const by = dir === 'asc' ? asc : desc;
+  const key = sortExpression(order.field);
+  return [...(key ? [sql`${key} ${sql.raw(dir)}`] : []), by(t.occurredAt), by(t.id)];
+}
+
+function keysetCondition(q: ListQuery): SQL[] {
+  const ascending = scanDirection(q.order, q.reverse ?? false) === 'asc';
+  return [
+    ...(q.after ? [beyond(q.order.field, q.after, ascending ? '>' : '<')] : []),
+    ...(q.until ? [beyond(q.order.field, q.until, ascending ? '<' : '>')] : []),
+  ];
+}
+
+/** Row comparison on (sort key, occurredAt, id): one index range, whatever the order. */
+function beyond(field: OrderField, p: Position, op: '<' | '>'): SQL {
+  const at = sql`${p.at.toISOString()}::timestamptz`;
+  const id = sql`${p.id}::uuid`;
+  const key = sortExpression(field);
+  if (!key) return sql`(${t.occurredAt}, ${t.id}) ${sql.raw(op)} (${at}, ${id})`;
+  return sql`(${key}, ${t.occurredAt}, ${t.id}) ${sql.raw(op)} (${p.key ?? ''}::text, ${at}, ${id})`;
+}
+
+/** Page by OFFSET, for the one dialect (Wasabi) whose contract is page numbers. */
+export async function listEventsByOffset(
+  db: Db,
+  tenantId: number,
+  q: {
+    filter: EventFilter;
+    restriction?: Restriction | undefined;
+    order: EventOrder;
+    offset: number;
+    limit: number;
+  },
+): Promise<AuditEvent[]> {
+  return inTenant(db, tenantId, async (tx) => {
+    const rows = await tx
+      .select(eventColumns)
+      .from(t)
+      .where(and(...filterConditions(tenantId, q.filter, q.restriction)))
+      .orderBy(...orderTerms(q.order, false))
+      .limit(q.limit)
+      .offset(q.offset);
+    return rows.map(rowToEvent);
+  });
+}
+
+export async function countEvents(
+  db: Db,
+  tenantId: number,
+  filter: EventFilter,
+  restriction?: Restriction,
+): Promise<number> {
+  return inTenant(db, tenantId, async (tx) => {
+    const [row] = await tx
+      .select({ n: sql<string>`count(*)` })
+      .from(t)
+      .where(and(...filterConditions(tenantId, filter, restriction)));
+    return Number(row?.n ?? 0);
+  });
+}
+
+/** Batch lookup for DataLoader: same length and order as `ids`, null where absent or outside `restriction`. */
+export async function getEventsByIds(
+  db: Db,
+  tenantId: number,
+  ids: readonly string[],
+  restriction?: Restriction,
+): Promise<(AuditEvent | null)[]> {
+  const wanted = ids.filter(isUuid);
+  if (wanted.length === 0) return ids.map(() => null);
+  const rows = await inTenant(db, tenantId, (tx) =>
+    tx
+      .select(eventColumns)
+      .from(t)
+      .where(
+        and(
+          eq(t.tenantId, tenantId),
+          sql`${t.id} = any(${sql.param([...new Set(wanted)])}::uuid[])`,
+          ...(restriction ? restrictionConditions(restriction) : []),
+        ),
+      ),
+  );
+  const byId = new Map(rows.map((r) => [r.id, rowToEvent(r)]));
+  return ids.map((id) => byId.get(id.toLowerCase()) ?? null);
+}
+
+/**
+ * What a tenant's events hold, for filter pickers. The whole tenant reads the catalog table that
+ * ingest keeps; a restricted slice is computed from its own events (the catalog would name
+ * actions and kinds outside it).
+ */
+export async function getCatalog(
+  db: Db,
+  tenantId: number,
+  restriction?: Restriction,
+): Promise<{ entries: CatalogEntry[]; earliest: Date | null; latest: Date | null }> {
+  return inTenant(db, tenantId, async (tx) => {
+    const within = and(eq(t.tenantId, tenantId), ...(restriction ? restrictionConditions(restriction) : []));
+    const entries = restriction
+      ? await tx
+          .selectDistinct({
+            targetKind: sql<string>`coalesce(${t.targetKind}, '')`,
+            action: t.action,
+            actorType: sql<string>`coalesce(${t.actorType}, '')`,
+          })
+          .from(t)
+          .where(within)
+      : await tx
+          .select({
+            targetKind: auditCatalog.targetKind,
+            action: auditCatalog.action,
+            actorType: auditCatalog.actorType,
+          })
+          .from(auditCatalog)
+          .where(eq(auditCatalog.tenantId, tenantId));
+    // Two index probes on (tenant_id, occurred_at), not a scan.
+    const [first] = await tx
+      .select({ at: t.occurredAt })
+      .from(t)
+      .where(within)
+      .orderBy(asc(t.occurredAt))
+      .limit(1);
+    const [last] = await tx
+      .select({ at: t.occurredAt })
+      .from(t)
+      .where(within)
+      .orderBy(desc(t.occurredAt))
+      .limit(1);
+    return { entries, earliest: first?.at ?? null, latest: last?.at ?? null };
+  });
+}

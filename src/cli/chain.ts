@@ -1,0 +1,170 @@
+// The hash chain from the command line: verify (database or an export, offline), export,
+// checkpoint now, prune.
+import { readFileSync } from 'node:fs';
+import { type Command, InvalidArgumentError } from 'commander';
+import {
+  EXIT_STATUS,
+  type SignedStatementText,
+  summarizeVerification,
+  type VerificationResult,
+  type VerificationStatus,
+} from '../audit/verify.ts';
+import { operatorViewer } from '../audit/viewer.ts';
+import { type Cli, environmentHelp, GATEWAY_VARIABLES, positiveInt, print, tenantOf } from './resources.ts';
+
+export function registerChainCommands(program: Command, cli: Cli) {
+  program
+    .command('verify')
+    .description("verify a tenant's hash chain from the database, or an exported file offline")
+    .option('--tenant <slug>', "verify this tenant's chain in the database")
+    .option('--from <seq>', 'first sequence number (database mode)', positiveInt)
+    .option('--to <seq>', 'last sequence number (database mode)', positiveInt)
+    .option('--file <path>', 'verify an export (NDJSON) offline, without database access')
+    .option('--public-key <path>', 'PEM public key for --file (from /.well-known/audit-signing-key.pem)')
+    .option(
+      '--checkpoint <path>',
+      'a signed checkpoint kept outside the database (JSON {statement, signature})',
+    )
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', environmentHelp(GATEWAY_VARIABLES))
+    .action(
+      async (opts: {
+        tenant?: string;
+        from?: number;
+        to?: number;
+        file?: string;
+        publicKey?: string;
+        checkpoint?: string;
+        json?: boolean;
+      }) => {
+        const checkpoint = readCheckpoint(opts.checkpoint);
+        if (opts.file) {
+          if (!opts.publicKey) throw new InvalidArgumentError('--file needs --public-key');
+          const [{ KeyRing }, { createReadStream }, { createInterface }, { verifyExportFile }] =
+            await Promise.all([
+              import('../audit/signer.ts'),
+              import('node:fs'),
+              import('node:readline'),
+              import('../audit/export-file.ts'),
+            ]);
+          const publicKeys = KeyRing.parse(readFileSync(opts.publicKey, 'utf8'));
+          const lines = createInterface({
+            input: createReadStream(opts.file),
+            crlfDelay: Number.POSITIVE_INFINITY,
+          });
+          printVerification(!!opts.json, await verifyExportFile(lines, publicKeys, checkpoint));
+          return;
+        }
+        if (!opts.tenant)
+          throw new InvalidArgumentError('give --tenant <slug> (database) or --file <export> (offline)');
+        const slug = opts.tenant;
+        await cli.withTenantGateway(slug, async (gateway, operator) => {
+          printVerification(
+            !!opts.json,
+            await gateway.chain.verify(operator, {
+              fromSeq: opts.from,
+              toSeq: opts.to,
+              checkpoint,
+            }),
+          );
+        });
+      },
+    );
+
+  program
+    .command('export')
+    .description(
+      "write a tenant's chain (events with hashes, signed checkpoints) as NDJSON for offline verification",
+    )
+    .requiredOption('--tenant <slug>', 'tenant slug')
+    .option('--out <path>', 'file to write (default: standard output)')
+    .addHelpText('after', environmentHelp(GATEWAY_VARIABLES))
+    .action(async (opts: { tenant: string; out?: string }) => {
+      const [{ createWriteStream }, { Readable }, { pipeline }] = await Promise.all([
+        import('node:fs'),
+        import('node:stream'),
+        import('node:stream/promises'),
+      ]);
+      await cli.withTenantGateway(opts.tenant, async (gateway, operator) => {
+        await pipeline(
+          Readable.from(gateway.chain.export(operator)),
+          opts.out ? createWriteStream(opts.out) : process.stdout,
+        );
+      });
+    });
+
+  program
+    .command('checkpoint')
+    .description("sign the tenant's chain head now and print the checkpoint (keep it somewhere else)")
+    .requiredOption('--tenant <slug>', 'tenant slug')
+    .addHelpText('after', environmentHelp(GATEWAY_VARIABLES))
+    .action(async (opts: { tenant: string }) => {
+      await cli.withTenantGateway(opts.tenant, async (gateway, operator) => {
+        const statement = await gateway.chain.checkpointNow(operator);
+        if (!statement) throw new Error(`tenant ${opts.tenant} has no events yet`);
+        const stored = await gateway.chain.listCheckpoints(operator, statement.seq - 1, 10);
+        const signed = stored.find((c) => c.kind === 'checkpoint' && c.seq === statement.seq);
+        process.stdout.write(
+          `${JSON.stringify({ statement: signed?.statement, signature: signed?.signature })}\n`,
+        );
+      });
+    });
+
+  program
+    .command('prune')
+    .description(
+      'remove events received before a date, leaving a signed anchor so the rest of the chain verifies',
+    )
+    .requiredOption('--before <date>', 'RFC 3339 date-time or YYYY-MM-DD (UTC)')
+    .option('--tenant <slug>', 'only this tenant (default: every tenant)')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', environmentHelp(GATEWAY_VARIABLES))
+    .action(async (opts: { before: string; tenant?: string; json?: boolean }) => {
+      const [{ parseDateOnly, parseDateTime }, { listTenants }] = await Promise.all([
+        import('../audit/time.ts'),
+        import('../auth/admin.ts'),
+      ]);
+      const parsed = /^\d{4}-\d{2}-\d{2}$/.test(opts.before)
+        ? parseDateOnly(opts.before)
+        : parseDateTime(opts.before);
+      if (typeof parsed === 'string') throw new InvalidArgumentError(`--before ${parsed}`);
+      const cutoff = parsed;
+      await cli.withGateway(async (gateway) => {
+        const tenants = opts.tenant
+          ? [await tenantOf(gateway.database, opts.tenant)]
+          : await listTenants(gateway.database);
+        const results = [];
+        for (const tenant of tenants) {
+          const pruned = await gateway.chain.prune(operatorViewer(tenant), gateway.database, cutoff);
+          results.push({ tenant: tenant.slug, ...(pruned ?? { removed: 0 }) });
+        }
+        print(
+          !!opts.json,
+          results,
+          results
+            .map(
+              (r) =>
+                `${r.tenant}: removed ${r.removed}${'throughSequence' in r ? ` (through sequence ${r.throughSequence})` : ''}`,
+            )
+            .join('\n'),
+        );
+      });
+    });
+}
+
+function readCheckpoint(file: string | undefined): SignedStatementText | undefined {
+  if (!file) return undefined;
+  const parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<SignedStatementText>;
+  if (typeof parsed.statement !== 'string' || typeof parsed.signature !== 'string') {
+    throw new Error(`${file} is not a signed checkpoint ({"statement": "...", "signature": "..."})`);
+  }
+  return { statement: parsed.statement, signature: parsed.signature };
+}
+
+function printVerification(
+  json: boolean,
+  report: VerificationResult & { status: VerificationStatus; unknownKeyIds: string[] },
+) {
+  print(json, report, summarizeVerification(report));
+  process.exitCode = EXIT_STATUS[report.status];
+}

@@ -1,0 +1,43 @@
+// Which driver errors mean "the database went away" (retry later) rather than "this query is
+// wrong": postgres.js and PGlite report both kinds the same way, so the codes decide.
+import { DatabaseUnavailableError } from '../errors.ts';
+
+/** Error codes of postgres and PGlite that mean "the server went away", not "your query is wrong". */
+const unavailableSqlStates = new Set([
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+  '08000',
+  '08003',
+  '08006',
+  '08001',
+  '08004',
+  '53300', // too_many_connections
+]);
+const unavailableNodeCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECT_TIMEOUT',
+  'CONNECTION_CONNECT_TIMEOUT',
+]);
+
+/** Maps a driver error that means "database down" to DatabaseUnavailableError; others pass through. */
+export function classifyDatabaseError(error: unknown): unknown {
+  let e: unknown = error;
+  // Drizzle wraps driver errors; look through the cause chain.
+  for (let i = 0; i < 5 && e && typeof e === 'object'; i++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && (unavailableSqlStates.has(code) || unavailableNodeCodes.has(code))) {
+      return new DatabaseUnavailableError();
+    }
+    e = (e as { cause?: unknown }).cause;
+  }
+  return error;
+}
