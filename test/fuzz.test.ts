@@ -183,6 +183,8 @@ const allowedCodes = new Set([
   'GRAPHQL_PARSE_FAILED',
   'CONFLICT',
   'FORBIDDEN',
+  // A mutation naming something that does not exist (deleteLogStream of an unknown id).
+  'NOT_FOUND',
   'QUERY_TOO_COSTLY',
   'QUERY_TOO_DEEP',
   'TOO_MANY_ALIASES',
