@@ -38,6 +38,23 @@ export const INSERT_COLUMNS: readonly (readonly [keyof InsertRow, InsertType])[]
   getTableColumns(auditEvents),
 ).map(([key, column]) => [key as keyof InsertRow, insertTypeOf(column.name, column.getSQLType())] as const);
 
+/**
+ * Columns that hold an event field of the same name, stored as the event has it (`action`,
+ * `occurredAt`, `metadata`, …). A new such column needs no line in either mapper below. The rest
+ * are mapped by hand: the sequence, the hash (bytes in the row, hex in the event), and the nested
+ * actor, target and feature.
+ */
+const mappedByHand = (key: string) =>
+  /^(actor|target|feature)[A-Z]/.test(key) || key === 'seq' || key === 'hash';
+type FlatKey = Exclude<Extract<keyof EventRow, keyof AuditEvent>, 'hash'>;
+export const FLAT_COLUMNS = Object.keys(eventColumns).filter((k) => !mappedByHand(k)) as FlatKey[];
+
+function pick<T extends object>(from: T, keys: readonly (keyof T)[]): Partial<T> {
+  const out: Partial<T> = {};
+  for (const k of keys) out[k] = from[k];
+  return out;
+}
+
 export function rowToEvent(r: EventRow): AuditEvent {
   const actor =
     (r.actorId ?? r.actorEmail ?? r.actorName ?? r.actorType ?? r.actorCompany)
@@ -54,26 +71,15 @@ export function rowToEvent(r: EventRow): AuditEvent {
         }
       : null;
   return {
-    id: r.id,
-    tenantId: r.tenantId,
+    ...(pick(r, FLAT_COLUMNS) as Pick<AuditEvent, FlatKey>),
     sequence: Number(r.seq),
-    action: r.action,
-    name: r.name,
-    title: r.title,
-    description: r.description,
     actor,
-    groupId: r.groupId,
     target,
-    additionalId: r.additionalId,
     feature:
       r.featureName === null ? null : { name: r.featureName, metas: (r.featureMetas ?? {}) as JsonObject },
-    ipAddress: r.ipAddress,
-    occurredAt: r.occurredAt,
-    sentAt: r.sentAt,
-    receivedAt: r.receivedAt,
     metadata: r.metadata as JsonObject,
     hash: Buffer.from(r.hash).toString('hex'),
-  };
+  } as AuditEvent;
 }
 
 export function toInsertRow(
@@ -83,35 +89,23 @@ export function toInsertRow(
   canonical: string,
 ): typeof t.$inferInsert {
   return {
-    tenantId: e.tenantId,
+    ...(pick(e, FLAT_COLUMNS) as Pick<typeof t.$inferInsert, FlatKey>),
     seq: e.sequence,
-    id: e.id,
-    action: e.action,
-    name: e.name,
-    title: e.title,
-    description: e.description,
     actorId: e.actor?.id ?? null,
     actorEmail: e.actor?.email ?? null,
     actorName: e.actor?.name ?? null,
     actorType: e.actor?.type ?? null,
     actorCompany: e.actor?.company ?? null,
-    groupId: e.groupId,
     targetKind: e.target?.kind ?? null,
     targetId: e.target?.id ?? null,
     targetName: e.target?.name ?? null,
     targetEmail: e.target?.email ?? null,
     targetCompany: e.target?.company ?? null,
-    additionalId: e.additionalId,
     featureName: e.feature?.name ?? null,
     featureMetas: e.feature?.metas ?? null,
-    ipAddress: e.ipAddress,
-    occurredAt: e.occurredAt,
-    sentAt: e.sentAt,
-    receivedAt: e.receivedAt,
-    metadata: e.metadata,
     idempotencyKey,
     requestHash,
     canonical,
     hash: Buffer.from(e.hash, 'hex'),
-  };
+  } as typeof t.$inferInsert;
 }
