@@ -4,13 +4,13 @@
 // Postgres. `--runs N` (default 3); `--tsx` adds the development entry (src/bin.mjs) to compare.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
 import postgres from 'postgres';
 import { EXAMPLE_QUERY } from '../src/graphql/yoga.ts';
 import { ensureCompiledCli } from '../test/support/cli.ts';
+import { freePort } from '../test/support/ports.ts';
 
 type Options = { runs: number; tsx?: boolean };
 const options = new Command('bench:startup')
@@ -23,17 +23,6 @@ const compiled = await ensureCompiledCli();
 const developmentEntry = path.resolve('src/bin.mjs');
 const work = mkdtempSync(path.join(tmpdir(), 'agw-bench-startup-'));
 const baseEnv = { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', NODE_ENV: 'development' };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Seconds from spawn to a successful exit. */
 function timeCommand(entry: string, args: string[], env: Record<string, string>): Promise<number> {

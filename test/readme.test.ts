@@ -18,13 +18,13 @@
 // follow), and every command must have an expectation below.
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ensureCompiledCli } from './support/cli.ts';
 import { dbKind } from './support/gateway.ts';
+import { freePort } from './support/ports.ts';
 
 type Tag = 'embedded' | 'postgres';
 
@@ -135,17 +135,6 @@ const EXPECTATIONS: Expectation[] = [
 
 const SERVER = /^npm start$/;
 const SKIPPED = /^npm ci\b/;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** A copy of the working tree (tracked and untracked, not ignored files), sharing node_modules and dist/. */
 function copyWorkingTree(): string {
