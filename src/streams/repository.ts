@@ -7,10 +7,12 @@ import type { AuditEvent } from '../audit/model.ts';
 
 export { getChainHead } from '../audit/repository/chain-heads.ts';
 
+import { readHead } from '../audit/repository/chain-heads.ts';
+
 import { rowToEvent } from '../audit/repository/event-rows.ts';
 import { inTenant } from '../audit/repository/transaction.ts';
-import type { Db } from '../db/client.ts';
-import { auditEvents, chainHeads, logStreamLeases, logStreams, tenants } from '../db/schema.ts';
+import type { Db, Tx } from '../db/client.ts';
+import { auditEvents, logStreamLeases, logStreams, tenants } from '../db/schema.ts';
 
 export type StreamKind = 'webhook' | 'nats';
 
@@ -79,10 +81,7 @@ export async function insertLogStream(db: Db, tenantId: number, stream: NewLogSt
 /** The tenant's streams (all of them, or those with the given ids), oldest first, without secrets. */
 export async function listLogStreams(db: Db, tenantId: number, ids?: string[]): Promise<LogStreamRow[]> {
   return inTenant(db, tenantId, async (tx) => {
-    const [head] = await tx
-      .select({ seq: chainHeads.seq })
-      .from(chainHeads)
-      .where(eq(chainHeads.tenantId, tenantId));
+    const headSeq = (await readHead(tx, tenantId))?.seq ?? 0;
     const rows = await tx
       .select({ ...publicColumns, nextAttemptAt: logStreamLeases.nextAttemptAt })
       .from(logStreams)
@@ -97,7 +96,7 @@ export async function listLogStreams(db: Db, tenantId: number, ids?: string[]): 
       kind: r.kind as StreamKind,
       position: Number(r.position),
       lastDeliveredSeq: r.lastDeliveredSeq === null ? null : Number(r.lastDeliveredSeq),
-      headSeq: head ? Number(head.seq) : 0,
+      headSeq,
     }));
   });
 }
@@ -220,11 +219,7 @@ export async function readPendingBatch(db: Db, ref: StreamRef, limit: number): P
       position: Number(row.position),
       lastDeliveredSeq: row.lastDeliveredSeq === null ? null : Number(row.lastDeliveredSeq),
     };
-    const [head] = await tx
-      .select({ seq: chainHeads.seq })
-      .from(chainHeads)
-      .where(eq(chainHeads.tenantId, ref.tenantId));
-    const headSeq = head ? Number(head.seq) : 0;
+    const headSeq = (await readHead(tx, ref.tenantId))?.seq ?? 0;
     if (headSeq <= stream.position) return { stream, events: [], scannedThrough: stream.position };
     const e = auditEvents;
     const rows = await tx
@@ -301,11 +296,7 @@ export async function recordFailure(
 }
 
 /** Locks our lease row for the rest of the transaction, if we still hold it. */
-async function stillHeld(
-  tx: Parameters<Parameters<Db['transaction']>[0]>[0],
-  ref: StreamRef,
-  holder: string,
-) {
+async function stillHeld(tx: Tx, ref: StreamRef, holder: string) {
   const l = logStreamLeases;
   const rows = await tx
     .select({ streamId: l.streamId })

@@ -36,15 +36,18 @@ export async function lockHead(tx: Tx, tenantId: number): Promise<ChainHead> {
 }
 
 export async function getChainHead(db: Db, tenantId: number): Promise<ChainHead | null> {
-  return inTenant(db, tenantId, async (tx) => {
-    const [row] = await tx.select().from(chainHeads).where(eq(chainHeads.tenantId, tenantId));
-    return row
-      ? {
-          seq: Number(row.seq),
-          hash: Buffer.from(row.hash).toString('hex'),
-          checkpointSeq: Number(row.checkpointSeq),
-          checkpointAt: row.checkpointAt,
-        }
-      : null;
-  });
+  return inTenant(db, tenantId, (tx) => readHead(tx, tenantId));
+}
+
+/** The head as this transaction sees it (no lock), for reads that must stay within its snapshot. */
+export async function readHead(tx: Tx, tenantId: number): Promise<ChainHead | null> {
+  const [row] = await tx.select().from(chainHeads).where(eq(chainHeads.tenantId, tenantId));
+  return row
+    ? {
+        seq: Number(row.seq),
+        hash: Buffer.from(row.hash).toString('hex'),
+        checkpointSeq: Number(row.checkpointSeq),
+        checkpointAt: row.checkpointAt,
+      }
+    : null;
 }
