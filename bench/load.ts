@@ -42,8 +42,10 @@ export type BenchDatabase = {
   appUrl: string;
 };
 
-export function benchDatabase(serverUrl: string, large: boolean): BenchDatabase {
-  const name = large ? 'audit_bench_10m' : 'audit_bench';
+export function benchDatabase(serverUrl: string, large: boolean, database?: string): BenchDatabase {
+  const name = database ?? (large ? 'audit_bench_10m' : 'audit_bench');
+  if (!/^audit_bench[a-z0-9_]*$/.test(name))
+    throw new Error(`bench database ${name}: must start with audit_bench (the bench drops and recreates it)`);
   const at = (user: string | null) => {
     const url = new URL(serverUrl);
     url.pathname = `/${name}`;

@@ -51,6 +51,7 @@ type Options = {
   warmup: number;
   connections: number[];
   reuse?: boolean;
+  database?: string;
   out: string;
   profile?: boolean;
   logLevel: string;
@@ -82,6 +83,10 @@ const program = new Command('bench')
   .option('--duration <s>', 'measured seconds per server, scenario and concurrency', positive, 10)
   .option('--warmup <s>', 'warm-up seconds per server before each measurement', positive, 2)
   .option('--connections <list>', 'concurrency levels', list(positive), [1, 10])
+  .option(
+    '--database <name>',
+    'database to load into and run against (audit_bench…; default audit_bench or audit_bench_10m)',
+  )
   .option('--reuse', 'keep the loaded dataset when it has the same seed and size')
   .option('--out <dir>', 'where the JSON results go', 'bench-results')
   .option('--profile', 'run the gateway under node --cpu-prof (profiles in <out>/profiles)')
@@ -95,7 +100,7 @@ async function main(opts: Options): Promise<void> {
   const serverUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const events = opts.large ? 10_000_000 : Math.round(opts.events);
   const seed = Math.round(opts.seed);
-  const db = benchDatabase(serverUrl, !!opts.large);
+  const db = benchDatabase(serverUrl, !!opts.large, opts.database);
   const { meta, reused } = await ensureDataset(db, { events, seed, reuse: !!opts.reuse, log });
   if (opts.loadOnly) return;
   await resetIngestTenants(db, log);
