@@ -73,6 +73,7 @@ const EnvSchema = z.object({
   SHUTDOWN_TIMEOUT_SECONDS: positiveInt(1, 600).default(20),
   DEMO_SEED: booleanFlag.default(true),
   DEMO_EVENTS: positiveInt(0, 1_000_000).default(3000),
+  SEARCH_TIMEOUT_MS: positiveInt(1, 600_000).default(10_000),
   METRICS_ENABLED: booleanFlag.default(true),
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ message: 'must be a URL, e.g. http://collector:4318' }).optional(),
   OTEL_SERVICE_NAME: z.string().min(1).default('audit-gateway'),
@@ -179,6 +180,8 @@ function configFrom(
     shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT_SECONDS,
     demoSeed: e.DEMO_SEED,
     demoEvents: e.DEMO_EVENTS,
+    /** How long a read with filter.search may run before it is stopped with an error (Postgres). */
+    searchTimeoutMs: e.SEARCH_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
     /** GET /metrics (Prometheus); it carries no tenant data, so it is on unless switched off. */
     metricsEnabled: e.METRICS_ENABLED,

@@ -86,6 +86,7 @@ export async function openGateway({
       tokens: new TokenSigner(secrets.tokenSecrets),
       chain,
       onCommitted: () => streamWorker?.nudge(),
+      searchTimeoutMs: config.searchTimeoutMs,
     });
     await refuseForeignDevelopmentKey(database, chain, signer, secrets.signingKeyFile);
     const authenticator = new Authenticator(

@@ -25,6 +25,28 @@ export const LIST_FILTERS = {
   ipAddresses: { kind: 'ip', description: 'Only events from these IP addresses (exact match).' },
 } as const satisfies Record<string, { kind: 'text' | 'email' | 'ip'; description: string }>;
 
+/**
+ * The free-text filter (docs/analysts.md#search): words that must all occur, each as a substring
+ * of the event's searchable text, ignoring case and accents. A trigram index serves it, so a word
+ * needs three letters or digits in a row; a query that still runs too long is cancelled
+ * (SEARCH_TIMEOUT_MS) with an error on the field.
+ */
+export const SEARCH = {
+  description:
+    'Free text: every word (split at spaces) must occur somewhere in the action, name, title, description, actor ' +
+    'name or email, target name or id, or a metadata value; a word may be part of a longer one ' +
+    '("voice" finds "Invoice", "inv-4711" finds "INV-4711/2"). Case and accents are ignored ("ecole" finds ' +
+    '"École"); `%`, `_` and `\\` are plain characters. Each word needs at least 3 letters or digits in a row; ' +
+    'at most 8 words and 200 characters. A search that runs too long is stopped with an error: add a rarer ' +
+    'word or a time window.',
+  maxLength: 200,
+  maxWords: 8,
+  minRun: 3,
+} as const;
+
+/** Enough letters or digits in a row for the trigram index to narrow the search. */
+const indexableRun = /[\p{L}\p{N}]{3}/u; // SEARCH.minRun
+
 export type ListFilterName = keyof typeof LIST_FILTERS;
 export const LIST_FILTER_NAMES = Object.keys(LIST_FILTERS) as ListFilterName[];
 
@@ -33,6 +55,8 @@ export type EventFilter = {
   since?: Date | undefined;
   /** Exclusive. */
   until?: Date | undefined;
+  /** Free text (SEARCH); after validation, its words joined by single spaces. */
+  search?: string | undefined;
 } & { [name in ListFilterName]?: string[] | undefined };
 
 /** Checks filter values: bounded lists of storable strings and a time window that is not inverted. */
@@ -57,5 +81,29 @@ export function validateFilter(f: EventFilter, field: string): EventFilter {
     throw new ValidationError(`${field}.until`, 'must not be before since');
   }
   const { since, until } = storableWindow(f.since, f.until);
-  return { ...f, since, until };
+  const search = f.search === undefined ? undefined : searchWords(f.search, `${field}.search`).join(' ');
+  return { ...f, since, until, search };
+}
+
+/** The words of a search term; ValidationError on `field` when one is too short to be indexed. */
+export function searchWords(term: string, field: string): string[] {
+  if (term.length > SEARCH.maxLength) {
+    throw new ValidationError(field, `must be at most ${SEARCH.maxLength} characters`);
+  }
+  const problem = textProblem(term, false);
+  if (problem) throw new ValidationError(field, problem);
+  const words = term.split(/\s+/u).filter((w) => w.length > 0);
+  if (words.length === 0) throw new ValidationError(field, 'must contain a word');
+  if (words.length > SEARCH.maxWords) {
+    throw new ValidationError(field, `must contain at most ${SEARCH.maxWords} words`);
+  }
+  for (const word of words) {
+    if (!indexableRun.test(word)) {
+      throw new ValidationError(
+        field,
+        `every word needs at least ${SEARCH.minRun} letters or digits in a row; "${word}" is too short to search for`,
+      );
+    }
+  }
+  return words;
 }

@@ -74,6 +74,8 @@ export type AuditServiceOptions = {
   chain: Pick<ChainService, 'checkpointIfDueAfterAppend'>;
   /** Told after each commit of new events (wakes the log stream worker). */
   onCommitted?: ((tenantId: number) => void) | undefined;
+  /** How long a read with filter.search may run before it is stopped (default 10 s). */
+  searchTimeoutMs?: number | undefined;
 };
 
 /** Fields the server supplies for a caller that left them empty; see `recordEvent`. */
@@ -85,9 +87,11 @@ export class AuditService {
   readonly #db: Db;
   readonly #cursors: Cursors;
   readonly #committer: GroupCommitter;
+  readonly #bound: reads.SearchBound;
 
   constructor(options: AuditServiceOptions) {
     this.#db = options.db;
+    this.#bound = { searchTimeoutMs: options.searchTimeoutMs ?? 10_000 };
     this.#cursors = new Cursors(options.tokens);
     this.#committer = new GroupCommitter(async (tenantId, events) => {
       const { outcomes } = await appendEvents(this.#db, tenantId, events, {
@@ -122,6 +126,7 @@ export class AuditService {
     const backward = last !== undefined;
     const size = backward ? last : first;
     const rows = await reads.listEvents(this.#db, tenantId, {
+      ...this.#bound,
       filter,
       restriction,
       order,
@@ -150,7 +155,8 @@ export class AuditService {
 
   async countEvents(viewer: Viewer, filter: EventFilter): Promise<number> {
     requireScope(viewer, 'read');
-    return reads.countEvents(this.#db, viewer.tenantId, validateFilter(filter, 'filter'), viewer.restriction);
+    const valid = validateFilter(filter, 'filter');
+    return reads.countEvents(this.#db, viewer.tenantId, valid, viewer.restriction, this.#bound);
   }
 
   /**
@@ -198,6 +204,7 @@ export class AuditService {
     let remaining = opts.limit ?? Number.POSITIVE_INFINITY;
     while (remaining > 0) {
       const rows = await reads.listEvents(this.#db, tenantId, {
+        ...this.#bound,
         filter,
         restriction,
         order,
@@ -224,8 +231,15 @@ export class AuditService {
     const { tenantId, restriction } = viewer;
     const filter = validateFilter(filterIn, 'filter');
     const [events, total] = await Promise.all([
-      reads.listEventsByOffset(this.#db, tenantId, { filter, restriction, order, offset, limit }),
-      reads.countEvents(this.#db, tenantId, filter, restriction),
+      reads.listEventsByOffset(this.#db, tenantId, {
+        ...this.#bound,
+        filter,
+        restriction,
+        order,
+        offset,
+        limit,
+      }),
+      reads.countEvents(this.#db, tenantId, filter, restriction, this.#bound),
     ]);
     return { events, total };
   }

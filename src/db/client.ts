@@ -13,6 +13,7 @@ import postgres from 'postgres';
 import { DatabaseUnavailableError } from '../errors.ts';
 import { acquireDataDirLock } from './data-dir-lock.ts';
 import { applyMigrations } from './migrate.ts';
+import { PGLITE_EXTENSIONS } from './pglite-extensions.ts';
 import { readPgliteTemplate } from './pglite-template.ts';
 
 export const APP_ROLE = 'audit_gateway';
@@ -185,7 +186,11 @@ async function createPglite(dataDir: string | undefined): Promise<PGlite> {
   const template = dataDir && readdirSync(dataDir).length > 0 ? undefined : readPgliteTemplate();
   if (template) {
     try {
-      return await PGlite.create({ ...(dataDir ? { dataDir } : {}), loadDataDir: template });
+      return await PGlite.create({
+        ...(dataDir ? { dataDir } : {}),
+        loadDataDir: template,
+        extensions: PGLITE_EXTENSIONS,
+      });
     } catch {
       // Start over in an empty directory: it was empty before this call.
       if (dataDir) {
@@ -194,7 +199,7 @@ async function createPglite(dataDir: string | undefined): Promise<PGlite> {
       }
     }
   }
-  return PGlite.create(dataDir ? { dataDir } : {});
+  return PGlite.create({ ...(dataDir ? { dataDir } : {}), extensions: PGLITE_EXTENSIONS });
 }
 
 type ServingRole = {

@@ -28,16 +28,27 @@ const unavailableNodeCodes = new Set([
   'CONNECTION_CONNECT_TIMEOUT',
 ]);
 
-/** Maps a driver error that means "database down" to DatabaseUnavailableError; others pass through. */
-export function classifyDatabaseError(error: unknown): unknown {
+/** The codes of a driver error and its causes (Drizzle wraps driver errors), outermost first. */
+function errorCodes(error: unknown): string[] {
+  const codes: string[] = [];
   let e: unknown = error;
-  // Drizzle wraps driver errors; look through the cause chain.
   for (let i = 0; i < 5 && e && typeof e === 'object'; i++) {
     const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && (unavailableSqlStates.has(code) || unavailableNodeCodes.has(code))) {
-      return new DatabaseUnavailableError();
-    }
+    if (typeof code === 'string') codes.push(code);
     e = (e as { cause?: unknown }).cause;
   }
-  return error;
+  return codes;
+}
+
+/** Maps a driver error that means "database down" to DatabaseUnavailableError; others pass through. */
+export function classifyDatabaseError(error: unknown): unknown {
+  const down = errorCodes(error).some(
+    (code) => unavailableSqlStates.has(code) || unavailableNodeCodes.has(code),
+  );
+  return down ? new DatabaseUnavailableError() : error;
+}
+
+/** The statement was cancelled (57014 query_canceled), e.g. by its statement_timeout. */
+export function isQueryCanceled(error: unknown): boolean {
+  return errorCodes(error).includes('57014');
 }

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { applyMigrations } from './migrate.ts';
+import { PGLITE_EXTENSIONS } from './pglite-extensions.ts';
 
 // Its package.json is not exported; it sits beside the dist/ folder the entry point is in.
 const pgliteEntry = createRequire(import.meta.url).resolve('@electric-sql/pglite');
@@ -29,7 +30,7 @@ export function readPgliteTemplate(): Blob | undefined {
 }
 
 export async function writePgliteTemplate(): Promise<string> {
-  const client = await PGlite.create();
+  const client = await PGlite.create({ extensions: PGLITE_EXTENSIONS });
   try {
     await applyMigrations({ kind: 'pglite', client });
     const dump = await client.dumpDataDir('gzip');

@@ -133,6 +133,12 @@ export const auditEvents = pgTable(
     index('audit_events_ip_idx')
       .on(t.tenantId, t.ipAddress, t.occurredAt)
       .where(sql`${t.ipAddress} is not null`),
+    // filter.search: trigrams of one folded text per event (docs/analysts.md#search). The
+    // functions, and the pg_trgm and unaccent extensions they use, come from migration 0003.
+    index('audit_events_search_idx').using(
+      'gin',
+      sql`public.audit_search_document(${t.action}, ${t.name}, ${t.title}, ${t.description}, ${t.actorName}, ${t.actorEmail}, ${t.targetName}, ${t.targetId}, ${t.metadata}) public.gin_trgm_ops`,
+    ),
     check('audit_events_seq_positive', sql`${t.seq} > 0`),
     check('audit_events_hash_length', sql`length(${t.hash}) = 32`),
   ],

@@ -1,5 +1,5 @@
 // The AuditEvent type with the queries that read events and the mutations that record them.
-import { LIST_FILTER_NAMES, LIST_FILTERS, type ListFilterName } from '../audit/filters.ts';
+import { LIST_FILTER_NAMES, LIST_FILTERS, type ListFilterName, SEARCH } from '../audit/filters.ts';
 import type { AuditEvent } from '../audit/model.ts';
 import type { EventFilter, EventOrder, OrderField } from '../audit/service.ts';
 import { builder } from './builder.ts';
@@ -205,6 +205,7 @@ const AuditEventFilter = builder.inputType('AuditEventFilter', {
       type: 'DateTime',
       description: 'Only events that occurred before this instant (exclusive).',
     }),
+    search: t.string({ description: SEARCH.description }),
     ...Object.fromEntries(
       LIST_FILTER_NAMES.map((name) => {
         const { kind, description } = LIST_FILTERS[name];
@@ -218,7 +219,11 @@ type FilterArg = typeof AuditEventFilter.$inferInput | null | undefined;
 
 function toFilter(f: FilterArg): EventFilter {
   if (!f) return {};
-  const filter: EventFilter = { since: f.since ?? undefined, until: f.until ?? undefined };
+  const filter: EventFilter = {
+    since: f.since ?? undefined,
+    until: f.until ?? undefined,
+    search: f.search ?? undefined,
+  };
   const lists = f as Partial<Record<ListFilterName, string[] | null>>;
   for (const name of LIST_FILTER_NAMES) filter[name] = lists[name] ?? undefined;
   return filter;

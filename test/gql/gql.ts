@@ -45,6 +45,9 @@ type Documents = {
     "\n  mutation PauseLogStream($id: ID!) {\n    pauseLogStream(id: $id) { paused position nextRetryAt }\n  }\n": typeof types.PauseLogStreamDocument,
     "\n  mutation ResumeLogStream($id: ID!) {\n    resumeLogStream(id: $id) { paused }\n  }\n": typeof types.ResumeLogStreamDocument,
     "\n  query ReplicatedStored {\n    auditEvents(first: 100) {\n      totalCount\n      edges {\n        node {\n          id sequence action name title description ipAddress occurredAt sentAt receivedAt\n          groupId additionalId metadata\n          actor { id email name type company }\n          target { kind id name email company }\n          feature { name metas }\n        }\n      }\n    }\n  }\n": typeof types.ReplicatedStoredDocument,
+    "\n  mutation RecordForSearch($inputs: [RecordEventInput!]!) {\n    recordEvents(inputs: $inputs) {\n      __typename\n      ... on RecordEventSuccess { event { id } }\n      ... on RecordEventFailure { field message }\n    }\n  }\n": typeof types.RecordForSearchDocument,
+    "\n  query SearchEvents($filter: AuditEventFilter, $first: Int, $after: String) {\n    auditEvents(filter: $filter, first: $first, after: $after) {\n      totalCount\n      edges { node { id } }\n      pageInfo { hasNextPage endCursor }\n    }\n  }\n": typeof types.SearchEventsDocument,
+    "\n  mutation MintForSearch($input: CreateViewerTokenInput!) {\n    createViewerToken(input: $input) { token }\n  }\n": typeof types.MintForSearchDocument,
 };
 const documents: Documents = {
     "\n  query MyEvents { viewer { tenant { slug } scopes } auditEvents(first: 100) { totalCount edges { node { id action } } } }\n": types.MyEventsDocument,
@@ -78,6 +81,9 @@ const documents: Documents = {
     "\n  mutation PauseLogStream($id: ID!) {\n    pauseLogStream(id: $id) { paused position nextRetryAt }\n  }\n": types.PauseLogStreamDocument,
     "\n  mutation ResumeLogStream($id: ID!) {\n    resumeLogStream(id: $id) { paused }\n  }\n": types.ResumeLogStreamDocument,
     "\n  query ReplicatedStored {\n    auditEvents(first: 100) {\n      totalCount\n      edges {\n        node {\n          id sequence action name title description ipAddress occurredAt sentAt receivedAt\n          groupId additionalId metadata\n          actor { id email name type company }\n          target { kind id name email company }\n          feature { name metas }\n        }\n      }\n    }\n  }\n": types.ReplicatedStoredDocument,
+    "\n  mutation RecordForSearch($inputs: [RecordEventInput!]!) {\n    recordEvents(inputs: $inputs) {\n      __typename\n      ... on RecordEventSuccess { event { id } }\n      ... on RecordEventFailure { field message }\n    }\n  }\n": types.RecordForSearchDocument,
+    "\n  query SearchEvents($filter: AuditEventFilter, $first: Int, $after: String) {\n    auditEvents(filter: $filter, first: $first, after: $after) {\n      totalCount\n      edges { node { id } }\n      pageInfo { hasNextPage endCursor }\n    }\n  }\n": types.SearchEventsDocument,
+    "\n  mutation MintForSearch($input: CreateViewerTokenInput!) {\n    createViewerToken(input: $input) { token }\n  }\n": types.MintForSearchDocument,
 };
 
 /**
@@ -218,6 +224,18 @@ export function graphql(source: "\n  mutation ResumeLogStream($id: ID!) {\n    r
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query ReplicatedStored {\n    auditEvents(first: 100) {\n      totalCount\n      edges {\n        node {\n          id sequence action name title description ipAddress occurredAt sentAt receivedAt\n          groupId additionalId metadata\n          actor { id email name type company }\n          target { kind id name email company }\n          feature { name metas }\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query ReplicatedStored {\n    auditEvents(first: 100) {\n      totalCount\n      edges {\n        node {\n          id sequence action name title description ipAddress occurredAt sentAt receivedAt\n          groupId additionalId metadata\n          actor { id email name type company }\n          target { kind id name email company }\n          feature { name metas }\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation RecordForSearch($inputs: [RecordEventInput!]!) {\n    recordEvents(inputs: $inputs) {\n      __typename\n      ... on RecordEventSuccess { event { id } }\n      ... on RecordEventFailure { field message }\n    }\n  }\n"): (typeof documents)["\n  mutation RecordForSearch($inputs: [RecordEventInput!]!) {\n    recordEvents(inputs: $inputs) {\n      __typename\n      ... on RecordEventSuccess { event { id } }\n      ... on RecordEventFailure { field message }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query SearchEvents($filter: AuditEventFilter, $first: Int, $after: String) {\n    auditEvents(filter: $filter, first: $first, after: $after) {\n      totalCount\n      edges { node { id } }\n      pageInfo { hasNextPage endCursor }\n    }\n  }\n"): (typeof documents)["\n  query SearchEvents($filter: AuditEventFilter, $first: Int, $after: String) {\n    auditEvents(filter: $filter, first: $first, after: $after) {\n      totalCount\n      edges { node { id } }\n      pageInfo { hasNextPage endCursor }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation MintForSearch($input: CreateViewerTokenInput!) {\n    createViewerToken(input: $input) { token }\n  }\n"): (typeof documents)["\n  mutation MintForSearch($input: CreateViewerTokenInput!) {\n    createViewerToken(input: $input) { token }\n  }\n"];
 
 export function graphql(source: string) {
   return (documents as any)[source] ?? {};

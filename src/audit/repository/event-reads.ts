@@ -1,7 +1,9 @@
 // Reading events: keyset and offset pages, counts, batch lookups by id, the catalog.
 import { and, asc, desc, eq, gte, lt, type SQL, sql } from 'drizzle-orm';
-import type { Db } from '../../db/client.ts';
+import type { Db, Tx } from '../../db/client.ts';
+import { isQueryCanceled } from '../../db/errors.ts';
 import { auditCatalog } from '../../db/schema.ts';
+import { ValidationError } from '../../errors.ts';
 import type { EventFilter, ListFilterName } from '../filters.ts';
 import {
   type AuditEvent,
@@ -47,6 +49,9 @@ const FILTER_SQL: Record<ListFilterName, SQL> = {
   ipAddresses: sql`${t.ipAddress}`,
 };
 
+/** What filter.search looks in: the expression migration 0003 indexes, argument for argument. */
+const SEARCH_DOCUMENT = sql`public.audit_search_document(${t.action}, ${t.name}, ${t.title}, ${t.description}, ${t.actorName}, ${t.actorEmail}, ${t.targetName}, ${t.targetId}, ${t.metadata})`;
+
 function filterConditions(tenantId: number, f: EventFilter, restriction?: Restriction): SQL[] {
   const where: SQL[] = [eq(t.tenantId, tenantId)];
   if (f.since) where.push(gte(t.occurredAt, f.since));
@@ -55,8 +60,44 @@ function filterConditions(tenantId: number, f: EventFilter, restriction?: Restri
     const values = f[name];
     if (values?.length) where.push(sql`${column} = any(${textArray(values)})`);
   }
+  // Validated: words joined by single spaces, each with a run the trigram index can use.
+  for (const word of f.search?.split(' ') ?? []) {
+    where.push(sql`${SEARCH_DOCUMENT} like public.audit_search_pattern(${word})`);
+  }
   if (restriction) where.push(...restrictionConditions(restriction));
   return where;
+}
+
+/** How long a statement with filter.search may run before it is cancelled. */
+export type SearchBound = { searchTimeoutMs: number };
+
+/**
+ * Runs a read in the tenant's transaction; with filter.search, under a statement timeout, and
+ * planned for its own words: a prepared statement's generic plan cannot tell a rare word (use the
+ * trigram index) from a common one (walk the time index and stop at the page's end).
+ */
+function readTenant<T>(
+  db: Db,
+  tenantId: number,
+  filter: EventFilter,
+  bound: SearchBound,
+  fn: (tx: Tx) => Promise<T>,
+): Promise<T> {
+  if (!filter.search) return inTenant(db, tenantId, fn);
+  return inTenant(db, tenantId, async (tx) => {
+    await tx.execute(
+      sql`select set_config('statement_timeout', ${String(bound.searchTimeoutMs)}, true), set_config('plan_cache_mode', 'force_custom_plan', true)`,
+    );
+    try {
+      return await fn(tx);
+    } catch (error) {
+      if (!isQueryCanceled(error)) throw error;
+      throw new ValidationError(
+        'filter.search',
+        `matches too much to answer within ${bound.searchTimeoutMs / 1000} s; add a rarer word or a shorter time window`,
+      );
+    }
+  });
 }
 
 /** The fields a restriction can narrow by, in the order their conditions are written. */
@@ -81,7 +122,7 @@ function restrictionConditions(r: Restriction): SQL[] {
   return where;
 }
 
-export type ListQuery = {
+export type ListQuery = SearchBound & {
   filter: EventFilter;
   /** The viewer's slice of the tenant, ANDed with the filter. */
   restriction?: Restriction | undefined;
@@ -97,7 +138,7 @@ export type ListQuery = {
 
 /** One keyset page. Ordered by (sort key, occurredAt, id), all in the same direction. */
 export async function listEvents(db: Db, tenantId: number, q: ListQuery): Promise<AuditEvent[]> {
-  return inTenant(db, tenantId, async (tx) => {
+  return readTenant(db, tenantId, q.filter, q, async (tx) => {
     const rows = await tx
       .select(eventColumns)
       .from(t)
@@ -140,7 +181,7 @@ function beyond(field: OrderField, p: Position, op: '<' | '>'): SQL {
 export async function listEventsByOffset(
   db: Db,
   tenantId: number,
-  q: {
+  q: SearchBound & {
     filter: EventFilter;
     restriction?: Restriction | undefined;
     order: EventOrder;
@@ -148,7 +189,7 @@ export async function listEventsByOffset(
     limit: number;
   },
 ): Promise<AuditEvent[]> {
-  return inTenant(db, tenantId, async (tx) => {
+  return readTenant(db, tenantId, q.filter, q, async (tx) => {
     const rows = await tx
       .select(eventColumns)
       .from(t)
@@ -164,9 +205,10 @@ export async function countEvents(
   db: Db,
   tenantId: number,
   filter: EventFilter,
-  restriction?: Restriction,
+  restriction: Restriction | undefined,
+  bound: SearchBound,
 ): Promise<number> {
-  return inTenant(db, tenantId, async (tx) => {
+  return readTenant(db, tenantId, filter, bound, async (tx) => {
     const [row] = await tx
       .select({ n: sql<string>`count(*)` })
       .from(t)
