@@ -57,6 +57,15 @@ export const FLOOR_SQL = {
     `select ${COLUMNS} from "audit_events" where ("audit_events"."tenant_id" = $1 and ` +
     '"audit_events"."occurred_at" >= $2 and "audit_events"."occurred_at" < $3 and ' +
     `${BEFORE} ($4::timestamptz, $5::uuid)) ${BY_TIME_DESC} limit $6`,
+  /** filter.search's bound: a statement timeout, and a plan made for the words at hand. */
+  searchBound:
+    "select set_config('statement_timeout', $1, true), set_config('plan_cache_mode', 'force_custom_plan', true)",
+  search:
+    `select ${COLUMNS} from "audit_events" where ("audit_events"."tenant_id" = $1 and ` +
+    'public.audit_search_document("audit_events"."action", "audit_events"."name", "audit_events"."title", ' +
+    '"audit_events"."description", "audit_events"."actor_name", "audit_events"."actor_email", ' +
+    '"audit_events"."target_name", "audit_events"."target_id", "audit_events"."metadata") ' +
+    `like public.audit_search_pattern($2)) ${BY_TIME_DESC} limit $3`,
   offsetPage:
     `select ${COLUMNS} from "audit_events" where "audit_events"."tenant_id" = $1 ` +
     'order by "audit_events"."occurred_at" asc, "audit_events"."id" asc limit $2 offset $3',

@@ -31,6 +31,8 @@ const sql = postgres(required('FLOOR_DATABASE_URL'), {
   >,
 });
 const tokens = new TokenSigner([required('FLOOR_TOKEN_SECRET')]);
+/** The gateway's default SEARCH_TIMEOUT_MS, which the bench does not change. */
+const SEARCH_TIMEOUT_MS = 10_000;
 
 type Param = postgres.ParameterOrJSON<never>;
 type Runner = Pick<postgres.Sql, 'unsafe'>;
@@ -204,6 +206,17 @@ const handlers: Record<string, Handler> = {
     );
     const q = queryKey({ since, until, actions });
     sendJson(res, 200, { data: { auditEvents: connection(tenantId, q, rows, first) } });
+  },
+
+  /** Q1, Q2: the first page of filter.search, newest first, under the gateway's default bound. */
+  async '/q'(tenantId, url, _req, res) {
+    const first = Number(url.searchParams.get('first') ?? 50);
+    const search = url.searchParams.get('search') as string;
+    const rows = await inTenant(tenantId, async (tx) => {
+      await run(tx, SQL.searchBound, [String(SEARCH_TIMEOUT_MS)]);
+      return run<EventRow>(tx, SQL.search, [tenantId, search, first + 1]);
+    });
+    sendJson(res, 200, { data: { auditEvents: connection(tenantId, queryKey({ search }), rows, first) } });
   },
 
   /** S2: a page after a cursor, unfiltered. */

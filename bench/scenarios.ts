@@ -7,8 +7,8 @@ import type { DumpSpec, RequestSpec } from './measure.ts';
 
 export type Target = 'floor' | 'floorChain' | 'gateway';
 
-export type ScenarioId = 'S1' | 'S2' | 'S3' | 'S4' | 'S5' | 'S6' | 'S7' | 'S8';
-export const SCENARIO_IDS: ScenarioId[] = ['S1', 'S2', 'S3', 'S4', 'S5', 'S6', 'S7', 'S8'];
+export type ScenarioId = 'S1' | 'S2' | 'S3' | 'S4' | 'S5' | 'S6' | 'S7' | 'S8' | 'Q1' | 'Q2';
+export const SCENARIO_IDS: ScenarioId[] = ['S1', 'S2', 'S3', 'S4', 'S5', 'S6', 'S7', 'S8', 'Q1', 'Q2'];
 
 type Common = {
   id: ScenarioId;
@@ -39,6 +39,13 @@ export const EVENT_FIELDS =
 
 const PAGE_QUERY = `query Page($filter: AuditEventFilter, $after: String) {
   auditEvents(first: 50, filter: $filter, after: $after) {
+    edges { cursor node { ${EVENT_FIELDS} } }
+    pageInfo { hasNextPage endCursor }
+  }
+}`;
+
+const SEARCH_QUERY = `query Search($filter: AuditEventFilter) {
+  auditEvents(first: 50, filter: $filter) {
     edges { cursor node { ${EVENT_FIELDS} } }
     pageInfo { hasNextPage endCursor }
   }
@@ -77,7 +84,12 @@ export type Params = {
   s2: { depth: number; at: number; id: string };
   s3: { ids: string[] };
   s5: { since: string; until: string; windowEvents: number; maxResults: number };
+  /** filter.search: a word found in one event (a request id) and one found in most. */
+  q: { rare: string; common: string };
 };
+
+/** In most events of every vendor's vocabulary (actions, names, titles). */
+const COMMON_WORD = 'login';
 
 const DAY_MS = 86_400_000;
 export const MURAL_MAX_RESULTS = 50_000;
@@ -132,6 +144,14 @@ export async function findParams(owner: postgres.Sql, events: number, seed: numb
       ? MURAL_MAX_RESULTS
       : Math.max(1, Math.floor((windowEvents - 1) / MURAL_PAGES));
 
+  // Q1: a request id from the middle of the tenant's history (one event holds it).
+  const mid = Math.max(1, Math.floor(top.events / 2));
+  const [rare] = await owner<{ word: string }[]>`
+    select metadata->>'requestId' as word from audit_events
+     where tenant_id = ${id} and seq between ${mid} and ${mid + 10_000} and metadata ? 'requestId'
+     order by seq limit 1`;
+  if (!rare) throw new Error('no event with a requestId in the middle of the largest tenant');
+
   return {
     largest: { id, slug: top.slug, events: top.events },
     s1: {
@@ -149,6 +169,7 @@ export async function findParams(owner: postgres.Sql, events: number, seed: numb
       windowEvents,
       maxResults,
     },
+    q: { rare: rare.word, common: COMMON_WORD },
   };
 }
 
@@ -344,6 +365,26 @@ export function buildScenarios(
         floor: get(k, '/s6?count=500&page=20'),
       },
     },
+    ...(
+      [
+        ['Q1', p.q.rare, `a rare word (a request id, ${p.q.rare})`, 'p95 <= 100 ms on the 10M dataset'],
+        ['Q2', p.q.common, `a common word (${p.q.common})`, 'none; bounded by SEARCH_TIMEOUT_MS'],
+      ] as const
+    ).map(
+      ([qid, word, what, target]): LoadScenario => ({
+        id: qid,
+        name: qid,
+        title: `auditEvents(first: 50, filter: {search}), ${what}, newest first`,
+        target,
+        eventsPerRequest: 50,
+        kind: 'load',
+        compare: 'exact',
+        requests: {
+          gateway: graphql(k, SEARCH_QUERY, { filter: { search: word } }),
+          floor: get(k, `/q?${qs({ first: 50, search: word })}`),
+        },
+      }),
+    ),
     {
       id: 'S7',
       name: 'S7 graphql',

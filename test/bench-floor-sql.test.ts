@@ -52,6 +52,7 @@ describe("the benchmark floor's SQL", () => {
             windowEvents: batch.length,
             maxResults: 5,
           },
+          q: { rare: batch[3]?.action as string, common: batch[0]?.action as string },
         },
         {
           largest: tenant.key,

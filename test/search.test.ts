@@ -2,9 +2,14 @@
 // accents, non-Latin scripts, literal LIKE metacharacters, the refusals, and that it is one more
 // AND-ed condition: with the other filters, keyset paging, a viewer's slice and the tenant.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditEventFilter, RecordEventInput } from './gql/graphql.ts';
+import type { AuditEventFilter, RecordEventInput, SearchEventsQuery } from './gql/graphql.ts';
 import { graphql } from './gql/index.ts';
-import { startTestGateway, type TestGateway, type TestTenant } from './support/gateway.ts';
+import {
+  type GraphQLResponse,
+  startTestGateway,
+  type TestGateway,
+  type TestTenant,
+} from './support/gateway.ts';
 
 const RecordForSearch = graphql(`
   mutation RecordForSearch($inputs: [RecordEventInput!]!) {
@@ -205,7 +210,7 @@ describe('with the other filters, paging and viewers', () => {
     const seen: string[] = [];
     let after: string | null = null;
     for (let page = 0; page < 20; page++) {
-      const res = await t.gql(
+      const res: GraphQLResponse<SearchEventsQuery> = await t.gql(
         Search,
         { filter: { search: 'quarterly pagingword' }, first: 7, after },
         tenant.readKey,
