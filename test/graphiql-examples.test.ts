@@ -112,4 +112,13 @@ describe('GraphiQL example tabs', () => {
       if (name !== 'VerifyChain') expect(events?.edges.length, name).toBeGreaterThan(0);
     }
   });
+
+  it('the Search tab finds only events that mention its word', async () => {
+    const tab = EXAMPLE_TABS.find((x) => x.name === 'Search');
+    const variables = tab?.variables?.(now) as { search: string };
+    const res = await g.gqlRaw({ query: tab?.query, variables }, tenant.readKey);
+    const edges = (res.data?.auditEvents as { edges: { node: unknown }[] }).edges;
+    expect(edges.length).toBeGreaterThan(0);
+    for (const { node } of edges) expect(JSON.stringify(node).toLowerCase()).toContain(variables.search);
+  });
 });

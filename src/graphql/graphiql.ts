@@ -99,6 +99,22 @@ query ActorActivity($email: EmailAddress!) {
     variables: () => ({ email: 'ada.lovelace@acme.example' }),
   },
   {
+    name: 'Search',
+    query: `# Free text: every word must occur in the action, name, title, description, actor name or
+# email, target name or id, or a metadata value, also inside longer words. Case and accents are
+# ignored; each word needs 3 letters or digits in a row. Try an email, an invoice or request id.
+query Search($search: String!) {
+  auditEvents(first: 20, filter: { search: $search }) {
+    totalCount
+    edges {
+      node { occurredAt action actor { email name } target { kind id name } description metadata }
+    }
+  }
+}
+`,
+    variables: () => ({ search: 'roadmap' }),
+  },
+  {
     name: 'NextPage',
     query: `# Paging through events: run it, copy pageInfo.endCursor into "after" in Variables, run again.
 # Keep the same filter and order between pages; pages never skip or repeat an event.
