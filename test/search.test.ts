@@ -1,6 +1,7 @@
 // filter.search (docs/analysts.md#search): which fields it looks in, how it folds case and
 // accents, non-Latin scripts, literal LIKE metacharacters, the refusals, and that it is one more
 // AND-ed condition: with the other filters, keyset paging, a viewer's slice and the tenant.
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEventFilter, RecordEventInput, SearchEventsQuery } from './gql/graphql.ts';
 import { graphql } from './gql/index.ts';
@@ -266,6 +267,23 @@ describe('refusals', () => {
     expect(res.errors?.[0]?.message).toMatch(/^filter\.search: /);
     expect(res.errors?.[0]?.message).toMatch(reason);
     expect(res.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+});
+
+describe('the trigram index', () => {
+  // Row-level security holds back a condition that is not LEAKPROOF until after the tenant
+  // policy, so without these marks no search could use the index (the bench's Q1 shows the cost).
+  it('can serve a search under row-level security: LIKE and the document are LEAKPROOF', async () => {
+    const rows = await t.gateway.database.rows<{ proname: string; proleakproof: boolean }>(
+      sql`select proname, proleakproof from pg_proc
+           where oid in ('pg_catalog.textlike(text, text)'::regprocedure,
+             'public.audit_search_document(text, text, text, text, text, text, text, text, jsonb)'::regprocedure)
+           order by proname`,
+    );
+    expect(rows).toEqual([
+      { proname: 'audit_search_document', proleakproof: true },
+      { proname: 'textlike', proleakproof: true },
+    ]);
   });
 });
 
