@@ -41,6 +41,18 @@ const EnvSchema = z.object({
     .regex(/^postgres(ql)?:\/\//, { message: 'must be a postgres:// or postgresql:// URL' })
     .optional(),
   DATABASE_POOL_SIZE: positiveInt(1, 200).default(10),
+  DATABASE_REPLICA_URLS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().regex(/^postgres(ql)?:\/\//, { message: 'each must be a postgres:// URL' }))),
+  DATABASE_REPLICA_MAX_LAG_MS: positiveInt(1, 3_600_000).default(2000),
+  DATABASE_REPLICA_POLL_MS: positiveInt(20, 60_000).default(200),
   MIGRATE_ON_START: booleanFlag.default(true),
   DATA_DIR: z.string().min(1).default('./.data'),
   TOKEN_SECRET: secret.optional(),
@@ -111,6 +123,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const signingKey = raw.SIGNING_KEY === undefined ? undefined : readSigningKey(String(raw.SIGNING_KEY));
   if (typeof signingKey === 'object') problems.push(`SIGNING_KEY: ${signingKey.problem}`);
+  if (raw.DATABASE_REPLICA_URLS && String(raw.DATABASE_REPLICA_URLS).trim() && !raw.DATABASE_URL) {
+    problems.push('DATABASE_REPLICA_URLS: needs DATABASE_URL (the embedded database has no replicas)');
+  }
   if (production) {
     if (!raw.TOKEN_SECRET) problems.push('TOKEN_SECRET: required when NODE_ENV=production');
     if (!raw.SIGNING_KEY) problems.push('SIGNING_KEY: required when NODE_ENV=production');
@@ -149,6 +164,12 @@ function configFrom(
     /** Connection used to apply migrations and run owner-only maintenance (prune). */
     migrationDatabaseUrl: e.DATABASE_MIGRATION_URL ?? e.DATABASE_URL,
     poolSize: e.DATABASE_POOL_SIZE,
+    /** Streaming replicas of DATABASE_URL that serve reads; see docs/scaling.md. */
+    replicas: {
+      urls: e.DATABASE_REPLICA_URLS,
+      maxLagMs: e.DATABASE_REPLICA_MAX_LAG_MS,
+      pollMs: e.DATABASE_REPLICA_POLL_MS,
+    },
     migrateOnStart: e.MIGRATE_ON_START,
     dataDir: e.DATA_DIR,
     /** HMAC secrets for cursors and tokens; the first signs, all verify (rotation). */

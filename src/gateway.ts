@@ -64,6 +64,7 @@ export async function openGateway({
     migrationUrl: config.migrationDatabaseUrl,
     dataDir: config.dataDir,
     poolSize: config.poolSize,
+    replicas: config.replicas,
     migrate: config.migrateOnStart,
     onQuery,
   });

@@ -12,8 +12,10 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { DatabaseUnavailableError } from '../errors.ts';
 import { acquireDataDirLock } from './data-dir-lock.ts';
+import { withTimeout } from './errors.ts';
 import { applyMigrations } from './migrate.ts';
 import { readPgliteTemplate } from './pglite-template.ts';
+import { attachReplicas, ReplicaSet, type ReplicaStatus } from './replicas.ts';
 
 export const APP_ROLE = 'audit_gateway';
 
@@ -40,6 +42,8 @@ export type Database = {
   admin<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   /** Cheap liveness probe for /readyz. */
   ping(timeoutMs: number): Promise<void>;
+  /** The read replicas and their health as of the last check (none for PGlite or without replicas). */
+  replicas(): ReplicaStatus[];
   close(): Promise<void>;
 };
 
@@ -54,6 +58,8 @@ export type OpenOptions = {
   migrate?: boolean;
   /** Called with every SQL statement Drizzle sends (tests count them). */
   onQuery?: (query: string) => void;
+  /** Streaming replicas of `url` that serve reads (Postgres only). */
+  replicas?: { urls: readonly string[]; maxLagMs: number; pollMs: number } | undefined;
 };
 
 function drizzleLogger(onQuery: ((q: string) => void) | undefined): DrizzleLogger | undefined {
@@ -81,10 +87,22 @@ async function openPostgres(url: string, opts: OpenOptions): Promise<Database> {
     connection: { ...servingSession, synchronous_commit: 'on' },
     transform: { undefined: null },
   });
-  const db = drizzlePostgres({
-    client: preparing(client),
-    logger: drizzleLogger(opts.onQuery),
-  }) as unknown as Db;
+  const handle = (pool: postgres.Sql) =>
+    drizzlePostgres({ client: preparing(pool), logger: drizzleLogger(opts.onQuery) }) as unknown as Db;
+  const db = handle(client);
+  const replicas =
+    opts.replicas && opts.replicas.urls.length > 0
+      ? new ReplicaSet(client, {
+          ...opts.replicas,
+          poolSize: opts.poolSize ?? 10,
+          session: servingSession,
+          handle,
+        })
+      : undefined;
+  if (replicas) {
+    attachReplicas(db, replicas);
+    await replicas.start();
+  }
   let adminClient: postgres.Sql | undefined;
   const database: Database = {
     kind: 'postgres',
@@ -100,8 +118,9 @@ async function openPostgres(url: string, opts: OpenOptions): Promise<Database> {
         client`select 1`.then(() => undefined),
         timeoutMs,
       ),
+    replicas: () => replicas?.status() ?? [],
     close: async () => {
-      await Promise.all([client.end({ timeout: 5 }), adminClient?.end({ timeout: 5 })]);
+      await Promise.all([client.end({ timeout: 5 }), adminClient?.end({ timeout: 5 }), replicas?.close()]);
     },
   };
   return database;
@@ -170,6 +189,7 @@ async function openPglite(opts: OpenOptions): Promise<Database> {
     ping: async () => {
       await client.query('select 1');
     },
+    replicas: () => [],
     close: async () => {
       await client.close();
       await releaseLock();
@@ -248,23 +268,4 @@ async function assertServingRoleIsSafe(url: string): Promise<void> {
     problems.push('synchronous_commit is off, so a commit is acknowledged before it is durable');
   }
   if (problems.length > 0) throw new Error(`Refusing to serve from this database: ${problems.join('; ')}.`);
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new DatabaseUnavailableError('database did not answer in time')),
-      ms,
-    );
-    p.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e) => {
-        clearTimeout(timer);
-        reject(e);
-      },
-    );
-  });
 }

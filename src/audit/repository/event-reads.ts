@@ -14,7 +14,7 @@ import {
 } from '../model.ts';
 import type { Restriction } from '../viewer.ts';
 import { eventColumns, rowToEvent, t } from './event-rows.ts';
-import { inTenant, textArray } from './transaction.ts';
+import { readInTenant, textArray } from './transaction.ts';
 
 /** SQL for the value an order sorts by; absent values sort as the empty string. */
 function sortExpression(field: OrderField): SQL | null {
@@ -97,7 +97,7 @@ export type ListQuery = {
 
 /** One keyset page. Ordered by (sort key, occurredAt, id), all in the same direction. */
 export async function listEvents(db: Db, tenantId: number, q: ListQuery): Promise<AuditEvent[]> {
-  return inTenant(db, tenantId, async (tx) => {
+  return readInTenant(db, tenantId, async (tx) => {
     const rows = await tx
       .select(eventColumns)
       .from(t)
@@ -148,7 +148,7 @@ export async function listEventsByOffset(
     limit: number;
   },
 ): Promise<AuditEvent[]> {
-  return inTenant(db, tenantId, async (tx) => {
+  return readInTenant(db, tenantId, async (tx) => {
     const rows = await tx
       .select(eventColumns)
       .from(t)
@@ -166,7 +166,7 @@ export async function countEvents(
   filter: EventFilter,
   restriction?: Restriction,
 ): Promise<number> {
-  return inTenant(db, tenantId, async (tx) => {
+  return readInTenant(db, tenantId, async (tx) => {
     const [row] = await tx
       .select({ n: sql<string>`count(*)` })
       .from(t)
@@ -184,7 +184,7 @@ export async function getEventsByIds(
 ): Promise<(AuditEvent | null)[]> {
   const wanted = ids.filter(isUuid);
   if (wanted.length === 0) return ids.map(() => null);
-  const rows = await inTenant(db, tenantId, (tx) =>
+  const rows = await readInTenant(db, tenantId, (tx) =>
     tx
       .select(eventColumns)
       .from(t)
@@ -210,7 +210,7 @@ export async function getCatalog(
   tenantId: number,
   restriction?: Restriction,
 ): Promise<{ entries: CatalogEntry[]; earliest: Date | null; latest: Date | null }> {
-  return inTenant(db, tenantId, async (tx) => {
+  return readInTenant(db, tenantId, async (tx) => {
     const within = and(eq(t.tenantId, tenantId), ...(restriction ? restrictionConditions(restriction) : []));
     const entries = restriction
       ? await tx
