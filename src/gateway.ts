@@ -124,6 +124,7 @@ export async function openGateway({
           tenantIds: async () => (await listTenants(database)).map((t) => t.id),
           intervalSeconds: config.checkpointIntervalSeconds,
           logger,
+          exclusive: (sweep) => database.exclusive('checkpoint-sweep', sweep),
         })
       : undefined;
     streamWorker?.start();

@@ -10,7 +10,6 @@ import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
-import { DatabaseUnavailableError } from '../errors.ts';
 import { acquireDataDirLock } from './data-dir-lock.ts';
 import { withTimeout } from './errors.ts';
 import { applyMigrations } from './migrate.ts';
@@ -42,6 +41,12 @@ export type Database = {
   admin<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   /** Cheap liveness probe for /readyz. */
   ping(timeoutMs: number): Promise<void>;
+  /**
+   * Runs `fn` unless another gateway on this database is running the job called `job`: a
+   * session advisory lock on Postgres, so a dead instance's lock goes with its connection. PGlite
+   * has one process (the data directory lock), so it always runs. Resolves to whether it ran.
+   */
+  exclusive(job: string, fn: () => Promise<void>): Promise<boolean>;
   /** The read replicas and their health as of the last check (none for PGlite or without replicas). */
   replicas(): ReplicaStatus[];
   close(): Promise<void>;
@@ -118,6 +123,22 @@ async function openPostgres(url: string, opts: OpenOptions): Promise<Database> {
         client`select 1`.then(() => undefined),
         timeoutMs,
       ),
+    exclusive: async (job, fn) => {
+      const session = await client.reserve();
+      try {
+        const [row] = await session<{ got: boolean }[]>`
+          select pg_try_advisory_lock(hashtextextended(${`audit-gateway:${job}`}, 0)) as got`;
+        if (!row?.got) return false;
+        try {
+          await fn();
+        } finally {
+          await session`select pg_advisory_unlock(hashtextextended(${`audit-gateway:${job}`}, 0))`;
+        }
+        return true;
+      } finally {
+        session.release();
+      }
+    },
     replicas: () => replicas?.status() ?? [],
     close: async () => {
       await Promise.all([client.end({ timeout: 5 }), adminClient?.end({ timeout: 5 }), replicas?.close()]);
@@ -188,6 +209,10 @@ async function openPglite(opts: OpenOptions): Promise<Database> {
       }),
     ping: async () => {
       await client.query('select 1');
+    },
+    exclusive: async (_job, fn) => {
+      await fn();
+      return true;
     },
     replicas: () => [],
     close: async () => {
