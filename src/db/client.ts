@@ -42,8 +42,8 @@ export type Database = {
   /** Cheap liveness probe for /readyz. */
   ping(timeoutMs: number): Promise<void>;
   /**
-   * Runs `fn` unless another gateway on this database is running the job called `job`: a
-   * session advisory lock on Postgres, so a dead instance's lock goes with its connection. PGlite
+   * Runs `fn` unless another gateway on this database is running the job called `job` (an
+   * advisory lock held by a transaction of its own while `fn` runs, on Postgres). PGlite
    * has one process (the data directory lock), so it always runs. Resolves to whether it ran.
    */
   exclusive(job: string, fn: () => Promise<void>): Promise<boolean>;
@@ -109,6 +109,7 @@ async function openPostgres(url: string, opts: OpenOptions): Promise<Database> {
     await replicas.start();
   }
   let adminClient: postgres.Sql | undefined;
+  let jobsClient: postgres.Sql | undefined;
   const database: Database = {
     kind: 'postgres',
     db,
@@ -123,25 +124,32 @@ async function openPostgres(url: string, opts: OpenOptions): Promise<Database> {
         client`select 1`.then(() => undefined),
         timeoutMs,
       ),
-    exclusive: async (job, fn) => {
-      const session = await client.reserve();
-      try {
-        const [row] = await session<{ got: boolean }[]>`
-          select pg_try_advisory_lock(hashtextextended(${`audit-gateway:${job}`}, 0)) as got`;
-        if (!row?.got) return false;
-        try {
-          await fn();
-        } finally {
-          await session`select pg_advisory_unlock(hashtextextended(${`audit-gateway:${job}`}, 0))`;
-        }
-        return true;
-      } finally {
-        session.release();
-      }
+    // A transaction-scoped lock, so it holds through a pooler in transaction mode (PgBouncer) and
+    // goes with the connection if this instance dies. The transaction only waits: under READ
+    // COMMITTED it holds no snapshot between statements, so it does not hold back vacuum.
+    // Its own connections, so the lock never takes one the job itself needs from the pool.
+    exclusive: (job, fn) => {
+      jobsClient ??= postgres(url, {
+        max: 2,
+        connect_timeout: 3,
+        onnotice: () => {},
+        connection: servingSession,
+      });
+      return jobsClient.begin(async (tx) => {
+        const [row] = await tx<{ got: boolean }[]>`
+          select pg_try_advisory_xact_lock(hashtextextended(${`audit-gateway:${job}`}, 0)) as got`;
+        if (row?.got) await fn();
+        return row?.got === true;
+      });
     },
     replicas: () => replicas?.status() ?? [],
     close: async () => {
-      await Promise.all([client.end({ timeout: 5 }), adminClient?.end({ timeout: 5 }), replicas?.close()]);
+      await Promise.all([
+        client.end({ timeout: 5 }),
+        adminClient?.end({ timeout: 5 }),
+        jobsClient?.end({ timeout: 5 }),
+        replicas?.close(),
+      ]);
     },
   };
   return database;
