@@ -24,6 +24,17 @@ const corsOrigin = z.string().superRefine((value, ctx) => {
   if (problem) ctx.addIssue({ code: 'custom', message: `"${value}" ${problem}` });
 });
 
+/** A comma-separated list; blanks around and between entries are dropped. */
+const commaList = z
+  .string()
+  .default('')
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
+
 const secret = z.string().min(32, {
   message: 'must be at least 32 characters of random text (`audit-gateway secrets` makes one)',
 });
@@ -41,16 +52,9 @@ const EnvSchema = z.object({
     .regex(/^postgres(ql)?:\/\//, { message: 'must be a postgres:// or postgresql:// URL' })
     .optional(),
   DATABASE_POOL_SIZE: positiveInt(1, 200).default(10),
-  DATABASE_REPLICA_URLS: z
-    .string()
-    .default('')
-    .transform((v) =>
-      v
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
-    )
-    .pipe(z.array(z.string().regex(/^postgres(ql)?:\/\//, { message: 'each must be a postgres:// URL' }))),
+  DATABASE_REPLICA_URLS: commaList.pipe(
+    z.array(z.string().regex(/^postgres(ql)?:\/\//, { message: 'each must be a postgres:// URL' })),
+  ),
   DATABASE_REPLICA_MAX_LAG_MS: positiveInt(1, 3_600_000).default(2000),
   DATABASE_REPLICA_POLL_MS: positiveInt(20, 60_000).default(200),
   MIGRATE_ON_START: booleanFlag.default(true),
@@ -67,16 +71,7 @@ const EnvSchema = z.object({
   LOG_STREAM_RETRY_MIN_MS: positiveInt(1, 3_600_000).default(1000),
   LOG_STREAM_RETRY_MAX_MS: positiveInt(1, 86_400_000).default(300_000),
   LOG_STREAM_DELIVERY_TIMEOUT_MS: positiveInt(100, 600_000).default(10_000),
-  CORS_ORIGINS: z
-    .string()
-    .default('')
-    .transform((v) =>
-      v
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
-    )
-    .pipe(z.array(corsOrigin)),
+  CORS_ORIGINS: commaList.pipe(z.array(corsOrigin)),
   MADKUDU_RETENTION_MONTHS: positiveInt(1, 1200).default(13),
   BODY_LIMIT_BYTES: positiveInt(1024, 256 * 1024 * 1024).default(8 * 1024 * 1024),
   GRAPHIQL: booleanFlag.optional(),
