@@ -24,6 +24,17 @@ const corsOrigin = z.string().superRefine((value, ctx) => {
   if (problem) ctx.addIssue({ code: 'custom', message: `"${value}" ${problem}` });
 });
 
+/** A comma-separated list; blanks around and between entries are dropped. */
+const commaList = z
+  .string()
+  .default('')
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
+
 const secret = z.string().min(32, {
   message: 'must be at least 32 characters of random text (`audit-gateway secrets` makes one)',
 });
@@ -41,6 +52,11 @@ const EnvSchema = z.object({
     .regex(/^postgres(ql)?:\/\//, { message: 'must be a postgres:// or postgresql:// URL' })
     .optional(),
   DATABASE_POOL_SIZE: positiveInt(1, 200).default(10),
+  DATABASE_REPLICA_URLS: commaList.pipe(
+    z.array(z.string().regex(/^postgres(ql)?:\/\//, { message: 'each must be a postgres:// URL' })),
+  ),
+  DATABASE_REPLICA_MAX_LAG_MS: positiveInt(1, 3_600_000).default(2000),
+  DATABASE_REPLICA_POLL_MS: positiveInt(20, 60_000).default(200),
   MIGRATE_ON_START: booleanFlag.default(true),
   DATA_DIR: z.string().min(1).default('./.data'),
   TOKEN_SECRET: secret.optional(),
@@ -55,16 +71,7 @@ const EnvSchema = z.object({
   LOG_STREAM_RETRY_MIN_MS: positiveInt(1, 3_600_000).default(1000),
   LOG_STREAM_RETRY_MAX_MS: positiveInt(1, 86_400_000).default(300_000),
   LOG_STREAM_DELIVERY_TIMEOUT_MS: positiveInt(100, 600_000).default(10_000),
-  CORS_ORIGINS: z
-    .string()
-    .default('')
-    .transform((v) =>
-      v
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
-    )
-    .pipe(z.array(corsOrigin)),
+  CORS_ORIGINS: commaList.pipe(z.array(corsOrigin)),
   MADKUDU_RETENTION_MONTHS: positiveInt(1, 1200).default(13),
   BODY_LIMIT_BYTES: positiveInt(1024, 256 * 1024 * 1024).default(8 * 1024 * 1024),
   GRAPHIQL: booleanFlag.optional(),
@@ -112,6 +119,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const signingKey = raw.SIGNING_KEY === undefined ? undefined : readSigningKey(String(raw.SIGNING_KEY));
   if (typeof signingKey === 'object') problems.push(`SIGNING_KEY: ${signingKey.problem}`);
+  if (raw.DATABASE_REPLICA_URLS && String(raw.DATABASE_REPLICA_URLS).trim() && !raw.DATABASE_URL) {
+    problems.push('DATABASE_REPLICA_URLS: needs DATABASE_URL (the embedded database has no replicas)');
+  }
   if (production) {
     if (!raw.TOKEN_SECRET) problems.push('TOKEN_SECRET: required when NODE_ENV=production');
     if (!raw.SIGNING_KEY) problems.push('SIGNING_KEY: required when NODE_ENV=production');
@@ -150,6 +160,12 @@ function configFrom(
     /** Connection used to apply migrations and run owner-only maintenance (prune). */
     migrationDatabaseUrl: e.DATABASE_MIGRATION_URL ?? e.DATABASE_URL,
     poolSize: e.DATABASE_POOL_SIZE,
+    /** Streaming replicas of DATABASE_URL that serve reads; see docs/scaling.md. */
+    replicas: {
+      urls: e.DATABASE_REPLICA_URLS,
+      maxLagMs: e.DATABASE_REPLICA_MAX_LAG_MS,
+      pollMs: e.DATABASE_REPLICA_POLL_MS,
+    },
     migrateOnStart: e.MIGRATE_ON_START,
     dataDir: e.DATA_DIR,
     /** HMAC secrets for cursors and tokens; the first signs, all verify (rotation). */

@@ -64,6 +64,7 @@ export async function openGateway({
     migrationUrl: config.migrationDatabaseUrl,
     dataDir: config.dataDir,
     poolSize: config.poolSize,
+    replicas: config.replicas,
     migrate: config.migrateOnStart,
     onQuery,
   });
@@ -124,6 +125,7 @@ export async function openGateway({
           tenantIds: async () => (await listTenants(database)).map((t) => t.id),
           intervalSeconds: config.checkpointIntervalSeconds,
           logger,
+          exclusive: (sweep) => database.exclusive('checkpoint-sweep', sweep),
         })
       : undefined;
     streamWorker?.start();

@@ -83,6 +83,27 @@ const databaseErrors = new Counter({
   registers: [registry],
 });
 
+const databaseReads = new Counter({
+  name: 'agw_db_reads_total',
+  help: "Read transactions by where they ran: replica, or primary with why (no_replicas configured, none_ready: every replica down or lagging, behind: no replica had replayed the tenant's last write, replica_failed: the replica failed mid-read and the primary answered).",
+  labelNames: ['served_by', 'reason'] as const,
+  registers: [registry],
+});
+
+const replicaState = new Gauge({
+  name: 'agw_db_replica_state',
+  help: "Each read replica's state: 1 for the state it is in (ready, lagging, down, not_standby), 0 for the others. Only ready replicas serve reads.",
+  labelNames: ['replica', 'state'] as const,
+  registers: [registry],
+});
+
+const replicaLag = new Gauge({
+  name: 'agw_db_replica_lag_seconds',
+  help: 'How old the oldest primary WAL a read replica has not replayed is (0 when caught up), as of its last health check.',
+  labelNames: ['replica'] as const,
+  registers: [registry],
+});
+
 let processMetrics = false;
 
 /** Process CPU, memory, event-loop lag and GC, once per process (they start a monitor). */
@@ -185,6 +206,24 @@ export function databaseFailed<E>(error: E): E {
   if (error instanceof DatabaseUnavailableError) databaseErrors.inc({ kind: 'unavailable' });
   else if (!(error instanceof DomainError)) databaseErrors.inc({ kind: 'query' });
   return error;
+}
+
+export type ReadRoute = { servedBy: 'replica' } | { servedBy: 'primary'; reason: string };
+
+export function recordRead(route: ReadRoute): void {
+  databaseReads.inc({ served_by: route.servedBy, reason: route.servedBy === 'primary' ? route.reason : '' });
+}
+
+export const REPLICA_STATES = ['ready', 'lagging', 'down', 'not_standby'] as const;
+
+export function setReplicaHealth(
+  replica: string,
+  state: (typeof REPLICA_STATES)[number],
+  lagMs: number | null,
+): void {
+  for (const s of REPLICA_STATES) replicaState.set({ replica, state: s }, s === state ? 1 : 0);
+  if (lagMs === null) replicaLag.remove({ replica });
+  else replicaLag.set({ replica }, lagMs / 1000);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 // Checkpoints for tenants that went quiet. Appends sign the head when a checkpoint is due, so a
 // tenant that stops writing would keep its last events unsigned; this signs them once the
-// interval has passed. Started by the composition root (gateway.ts) for a serving gateway.
+// interval has passed. Started by the composition root (gateway.ts) for a serving gateway; with
+// several instances on one database, one of them sweeps at a time (`exclusive`). Each head is
+// signed under its row lock either way, so a checkpoint is never signed twice for one due point.
 import type { Logger } from 'pino';
 import type { ChainService } from './chain-service.ts';
 
@@ -11,6 +13,7 @@ export function startCheckpointSweep({
   tenantIds,
   intervalSeconds,
   logger,
+  exclusive = (fn) => fn().then(() => true),
 }: {
   chain: Pick<ChainService, 'checkpointIfDue'>;
   /** Every tenant to look at; the tenant registry belongs to auth, which the audit layer sits below. */
@@ -18,10 +21,14 @@ export function startCheckpointSweep({
   /** The checkpoint interval; the sweep looks at least once a minute, and no more often than this. */
   intervalSeconds: number;
   logger: Logger;
+  /** Runs a sweep unless another instance is running one; resolves to whether it ran. */
+  exclusive?: (sweep: () => Promise<void>) => Promise<boolean>;
 }): CheckpointSweep {
   const timer = setInterval(async () => {
     try {
-      for (const tenantId of await tenantIds()) await chain.checkpointIfDue(tenantId);
+      await exclusive(async () => {
+        for (const tenantId of await tenantIds()) await chain.checkpointIfDue(tenantId);
+      });
     } catch (err) {
       logger.warn({ err }, 'checkpoint sweep failed; will retry');
     }

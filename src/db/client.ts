@@ -10,11 +10,12 @@ import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
-import { DatabaseUnavailableError } from '../errors.ts';
 import { acquireDataDirLock } from './data-dir-lock.ts';
+import { withTimeout } from './errors.ts';
 import { applyMigrations } from './migrate.ts';
 import { PGLITE_EXTENSIONS } from './pglite-extensions.ts';
 import { readPgliteTemplate } from './pglite-template.ts';
+import { attachReplicas, ReplicaSet, type ReplicaStatus } from './replicas.ts';
 
 export const APP_ROLE = 'audit_gateway';
 
@@ -41,6 +42,14 @@ export type Database = {
   admin<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   /** Cheap liveness probe for /readyz. */
   ping(timeoutMs: number): Promise<void>;
+  /**
+   * Runs `fn` unless another gateway on this database is running the job called `job` (an
+   * advisory lock held by a transaction of its own while `fn` runs, on Postgres). PGlite
+   * has one process (the data directory lock), so it always runs. Resolves to whether it ran.
+   */
+  exclusive(job: string, fn: () => Promise<void>): Promise<boolean>;
+  /** The read replicas and their health as of the last check (none for PGlite or without replicas). */
+  replicas(): ReplicaStatus[];
   close(): Promise<void>;
 };
 
@@ -55,6 +64,8 @@ export type OpenOptions = {
   migrate?: boolean;
   /** Called with every SQL statement Drizzle sends (tests count them). */
   onQuery?: (query: string) => void;
+  /** Streaming replicas of `url` that serve reads (Postgres only). */
+  replicas?: { urls: readonly string[]; maxLagMs: number; pollMs: number } | undefined;
 };
 
 function drizzleLogger(onQuery: ((q: string) => void) | undefined): DrizzleLogger | undefined {
@@ -82,11 +93,24 @@ async function openPostgres(url: string, opts: OpenOptions): Promise<Database> {
     connection: { ...servingSession, synchronous_commit: 'on' },
     transform: { undefined: null },
   });
-  const db = drizzlePostgres({
-    client: preparing(client),
-    logger: drizzleLogger(opts.onQuery),
-  }) as unknown as Db;
+  const handle = (pool: postgres.Sql) =>
+    drizzlePostgres({ client: preparing(pool), logger: drizzleLogger(opts.onQuery) }) as unknown as Db;
+  const db = handle(client);
+  const replicas =
+    opts.replicas && opts.replicas.urls.length > 0
+      ? new ReplicaSet(client, {
+          ...opts.replicas,
+          poolSize: opts.poolSize ?? 10,
+          session: servingSession,
+          handle,
+        })
+      : undefined;
+  if (replicas) {
+    attachReplicas(db, replicas);
+    await replicas.start();
+  }
   let adminClient: postgres.Sql | undefined;
+  let jobsClient: postgres.Sql | undefined;
   const database: Database = {
     kind: 'postgres',
     db,
@@ -101,8 +125,32 @@ async function openPostgres(url: string, opts: OpenOptions): Promise<Database> {
         client`select 1`.then(() => undefined),
         timeoutMs,
       ),
+    // A transaction-scoped lock, so it holds through a pooler in transaction mode (PgBouncer) and
+    // goes with the connection if this instance dies. The transaction only waits: under READ
+    // COMMITTED it holds no snapshot between statements, so it does not hold back vacuum.
+    // Its own connections, so the lock never takes one the job itself needs from the pool.
+    exclusive: (job, fn) => {
+      jobsClient ??= postgres(url, {
+        max: 2,
+        connect_timeout: 3,
+        onnotice: () => {},
+        connection: servingSession,
+      });
+      return jobsClient.begin(async (tx) => {
+        const [row] = await tx<{ got: boolean }[]>`
+          select pg_try_advisory_xact_lock(hashtextextended(${`audit-gateway:${job}`}, 0)) as got`;
+        if (row?.got) await fn();
+        return row?.got === true;
+      });
+    },
+    replicas: () => replicas?.status() ?? [],
     close: async () => {
-      await Promise.all([client.end({ timeout: 5 }), adminClient?.end({ timeout: 5 })]);
+      await Promise.all([
+        client.end({ timeout: 5 }),
+        adminClient?.end({ timeout: 5 }),
+        jobsClient?.end({ timeout: 5 }),
+        replicas?.close(),
+      ]);
     },
   };
   return database;
@@ -171,6 +219,11 @@ async function openPglite(opts: OpenOptions): Promise<Database> {
     ping: async () => {
       await client.query('select 1');
     },
+    exclusive: async (_job, fn) => {
+      await fn();
+      return true;
+    },
+    replicas: () => [],
     close: async () => {
       await client.close();
       await releaseLock();
@@ -253,23 +306,4 @@ async function assertServingRoleIsSafe(url: string): Promise<void> {
     problems.push('synchronous_commit is off, so a commit is acknowledged before it is durable');
   }
   if (problems.length > 0) throw new Error(`Refusing to serve from this database: ${problems.join('; ')}.`);
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new DatabaseUnavailableError('database did not answer in time')),
-      ms,
-    );
-    p.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e) => {
-        clearTimeout(timer);
-        reject(e);
-      },
-    );
-  });
 }

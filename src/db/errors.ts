@@ -52,3 +52,23 @@ export function classifyDatabaseError(error: unknown): unknown {
 export function isQueryCanceled(error: unknown): boolean {
   return errorCodes(error).includes('57014');
 }
+
+/** `p`, or DatabaseUnavailableError if it has not settled within `ms`. */
+export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new DatabaseUnavailableError('database did not answer in time')),
+      ms,
+    );
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
+}

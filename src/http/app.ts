@@ -173,10 +173,10 @@ export function createApp(deps: AppDeps): App {
   app.get('/readyz', async (c) => {
     try {
       await deps.database.ping(1000);
-      return c.json({ status: 'ready', database: 'up' });
+      return c.json({ status: 'ready', database: 'up', ...replicaDetail(deps.database) });
     } catch {
       c.header('Retry-After', '2');
-      return c.json({ status: 'unavailable', database: 'down' }, 503);
+      return c.json({ status: 'unavailable', database: 'down', ...replicaDetail(deps.database) }, 503);
     }
   });
 
@@ -335,4 +335,10 @@ function assumeJsonBody(request: Request): Request {
   const headers = new Headers(request.headers);
   headers.set('content-type', 'application/json');
   return new Request(request, { headers });
+}
+
+/** Read replicas in /readyz: their state never makes the gateway unready (the primary serves). */
+function replicaDetail(database: Database) {
+  const replicas = database.replicas();
+  return replicas.length > 0 ? { replicas } : {};
 }

@@ -51,7 +51,34 @@ function pgSync(command: string, args: string[]): void {
 }
 
 /** initdb's a new cluster in a temporary directory and starts it on a free port. */
-export async function startCluster(settings: Record<string, string> = {}): Promise<Cluster> {
+export function startCluster(settings: Record<string, string> = {}): Promise<Cluster> {
+  return makeCluster(settings, (data) =>
+    pg('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync']),
+  );
+}
+
+/**
+ * A hot-standby streaming replica of `primary` (`pg_basebackup -R`: it follows the primary over
+ * replication and serves read-only queries), started on a port of its own. `start()` keeps it a
+ * standby.
+ */
+export function startReplica(primary: Cluster, settings: Record<string, string> = {}): Promise<Cluster> {
+  return makeCluster(
+    settings,
+    (data) =>
+      pg('pg_basebackup', [
+        ...['-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres'],
+        ...['-D', data, '-R', '-X', 'stream', '--no-sync', '-c', 'fast'],
+      ]),
+    true,
+  );
+}
+
+async function makeCluster(
+  settings: Record<string, string>,
+  init: (data: string) => Promise<unknown>,
+  replica = false,
+): Promise<Cluster> {
   const dir = mkdtempSync(path.join(tmpdir(), 'agw-fault-'));
   if (asRoot) {
     const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
@@ -70,7 +97,7 @@ export async function startCluster(settings: Record<string, string> = {}): Promi
     if (standby) {
       writeFileSync(standbySignal, '');
       if (asRoot) execFileSync('chown', ['postgres:postgres', standbySignal]);
-    } else {
+    } else if (!replica) {
       rmSync(standbySignal, { force: true });
     }
     const options = [
@@ -132,7 +159,7 @@ export async function startCluster(settings: Record<string, string> = {}): Promi
   };
 
   try {
-    await pg('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync']);
+    await init(data);
     // A port of our own: try a few random ones above the shared server's.
     for (let attempt = 0; ; attempt++) {
       port = 55_432 + 1 + Math.floor(Math.random() * 2000);

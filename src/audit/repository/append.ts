@@ -18,7 +18,7 @@ import {
   t,
   toInsertRow,
 } from './event-rows.ts';
-import { inTenant, textArray } from './transaction.ts';
+import { textArray, writeInTenant } from './transaction.ts';
 
 export type ChainHooks = {
   /** Canonical bytes and hash of an event placed after `prev`. */
@@ -37,7 +37,7 @@ export async function appendEvents(
   events: NewEvent[],
   hooks: ChainHooks,
 ): Promise<{ outcomes: AppendOutcome[]; head: ChainHead }> {
-  return inTenant(db, tenantId, async (tx) => {
+  return writeInTenant(db, tenantId, async (tx) => {
     const head = await lockHead(tx, tenantId);
     const prior = await priorRequests(tx, tenantId, idempotencyKeysOf(events));
     const plan = planAppend(events, head, prior, hooks.seal);

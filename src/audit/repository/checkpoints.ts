@@ -5,7 +5,7 @@ import { chainCheckpoints, chainHeads } from '../../db/schema.ts';
 import type { ChainHead, StoredStatement } from '../model.ts';
 import type { SignedStatement } from '../signer.ts';
 import { lockHead } from './chain-heads.ts';
-import { inTenant, textArray } from './transaction.ts';
+import { inTenant, textArray, writeInTenant } from './transaction.ts';
 
 export /** Stores a signed statement about the chain and, for a checkpoint, notes it on the head. */
 async function saveCheckpoint(
@@ -44,7 +44,7 @@ export async function checkpointHead(
   tenantId: number,
   decide: (head: ChainHead, now: Date) => SignedStatement | null,
 ): Promise<ChainHead> {
-  return inTenant(db, tenantId, async (tx) => {
+  return writeInTenant(db, tenantId, async (tx) => {
     const head = await lockHead(tx, tenantId);
     return saveCheckpoint(tx, tenantId, head, decide(head, new Date()));
   });

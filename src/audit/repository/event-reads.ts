@@ -16,7 +16,7 @@ import {
 } from '../model.ts';
 import type { Restriction } from '../viewer.ts';
 import { eventColumns, rowToEvent, t } from './event-rows.ts';
-import { inTenant, textArray } from './transaction.ts';
+import { readInTenant, textArray } from './transaction.ts';
 
 /** SQL for the value an order sorts by; absent values sort as the empty string. */
 function sortExpression(field: OrderField): SQL | null {
@@ -83,8 +83,8 @@ function readTenant<T>(
   bound: SearchBound,
   fn: (tx: Tx) => Promise<T>,
 ): Promise<T> {
-  if (!filter.search) return inTenant(db, tenantId, fn);
-  return inTenant(db, tenantId, async (tx) => {
+  if (!filter.search) return readInTenant(db, tenantId, fn);
+  return readInTenant(db, tenantId, async (tx) => {
     await tx.execute(
       sql`select set_config('statement_timeout', ${String(bound.searchTimeoutMs)}, true), set_config('plan_cache_mode', 'force_custom_plan', true)`,
     );
@@ -226,7 +226,7 @@ export async function getEventsByIds(
 ): Promise<(AuditEvent | null)[]> {
   const wanted = ids.filter(isUuid);
   if (wanted.length === 0) return ids.map(() => null);
-  const rows = await inTenant(db, tenantId, (tx) =>
+  const rows = await readInTenant(db, tenantId, (tx) =>
     tx
       .select(eventColumns)
       .from(t)
@@ -252,7 +252,7 @@ export async function getCatalog(
   tenantId: number,
   restriction?: Restriction,
 ): Promise<{ entries: CatalogEntry[]; earliest: Date | null; latest: Date | null }> {
-  return inTenant(db, tenantId, async (tx) => {
+  return readInTenant(db, tenantId, async (tx) => {
     const within = and(eq(t.tenantId, tenantId), ...(restriction ? restrictionConditions(restriction) : []));
     const entries = restriction
       ? await tx

@@ -1,15 +1,19 @@
 // The repositories (this folder) are the only modules that build SQL. Every function takes the
 // database handle first and the tenant second, and runs inside a transaction that sets the tenant
 // for row-level security, so a query can never see another tenant's rows even if its WHERE
-// clause forgot to ask.
+// clause forgot to ask. Three kinds: `inTenant` on the primary; `writeInTenant`, on the primary,
+// whose commit the tenant's next reads must see; `readInTenant`, on a read replica when one is
+// ready and has replayed the tenant's last write (docs/scaling.md), else on the primary.
 import { type SQL, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../../db/client.ts';
 import { classifyDatabaseError } from '../../db/errors.ts';
-import { databaseFailed, transactionEnded, transactionStarted } from '../../metrics.ts';
+import { parseLsn, type Replica, replicasOf } from '../../db/replicas.ts';
+import { DatabaseUnavailableError, DomainError } from '../../errors.ts';
+import { databaseFailed, recordRead, transactionEnded, transactionStarted } from '../../metrics.ts';
 
 /**
- * Runs `fn` in a transaction bound to one tenant: row-level security sees only its rows. Driver
- * errors that mean "database unreachable" come out as DatabaseUnavailableError.
+ * Runs `fn` in a transaction on the primary bound to one tenant: row-level security sees only its
+ * rows. Driver errors that mean "database unreachable" come out as DatabaseUnavailableError.
  */
 export async function inTenant<T>(db: Db, tenantId: number, fn: (tx: Tx) => Promise<T>): Promise<T> {
   transactionStarted();
@@ -20,6 +24,85 @@ export async function inTenant<T>(db: Db, tenantId: number, fn: (tx: Tx) => Prom
     });
   } catch (error) {
     throw databaseFailed(classifyDatabaseError(error));
+  } finally {
+    transactionEnded();
+  }
+}
+
+/**
+ * `inTenant` for a transaction that writes what the tenant's next reads must show. With read
+ * replicas, the primary's WAL position just after the commit is kept for the tenant (one more
+ * round trip), so those reads use a replica only once it has replayed that far.
+ */
+export async function writeInTenant<T>(db: Db, tenantId: number, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  const result = await inTenant(db, tenantId, fn);
+  const replicas = replicasOf(db);
+  if (replicas) {
+    // pg_current_wal_lsn() after a synchronous commit is at or past the commit's record.
+    const lsn = await db
+      .execute(sql`select pg_current_wal_lsn()::text as lsn`)
+      .then((rows) => (rows as unknown as { lsn: string }[])[0]?.lsn)
+      .catch(() => undefined);
+    replicas.noteWrite(tenantId, lsn);
+  }
+  return result;
+}
+
+/** The replica had not replayed the tenant's last write: the read goes to the primary. */
+class ReplicaBehind extends Error {}
+
+/**
+ * `inTenant` for a read that may run on a replica. A replica that fails mid-read (down,
+ * restarting, a query cancelled by recovery) costs a retry on the primary, never the request.
+ * `fn` must only read, and be safe to run twice.
+ */
+export async function readInTenant<T>(db: Db, tenantId: number, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  const replicas = replicasOf(db);
+  if (!replicas) return inTenant(db, tenantId, fn);
+  const choice = replicas.choose(tenantId);
+  let reason: string;
+  if (choice.replica) {
+    try {
+      const result = await onReplica(choice.replica, tenantId, choice.minLsn, fn, (lsn) =>
+        replicas.noteReplay(choice.replica, lsn),
+      );
+      recordRead({ servedBy: 'replica' });
+      return result;
+    } catch (error) {
+      // The read's own answer (not found, invalid): the primary would say the same.
+      if (error instanceof DomainError && !(error instanceof DatabaseUnavailableError)) throw error;
+      if (error instanceof ReplicaBehind) reason = 'behind';
+      else {
+        replicas.failed(choice.replica, error);
+        reason = 'replica_failed';
+      }
+    }
+  } else {
+    reason = choice.reason;
+  }
+  recordRead({ servedBy: 'primary', reason });
+  return inTenant(db, tenantId, fn);
+}
+
+async function onReplica<T>(
+  replica: Replica,
+  tenantId: number,
+  minLsn: bigint,
+  fn: (tx: Tx) => Promise<T>,
+  replayed: (lsn: string) => void,
+): Promise<T> {
+  transactionStarted();
+  try {
+    return await replica.db.transaction(async (tx) => {
+      // The replay position comes with the tenant setting: checking it costs no round trip.
+      const [row] = (await tx.execute(
+        sql`select set_config('app.tenant_id', ${String(tenantId)}, true), pg_last_wal_replay_lsn()::text as replay`,
+      )) as unknown as { replay: string | null }[];
+      if (!row?.replay) throw new ReplicaBehind();
+      replayed(row.replay);
+      if (parseLsn(row.replay) < minLsn) throw new ReplicaBehind();
+      return fn(tx);
+    });
   } finally {
     transactionEnded();
   }
