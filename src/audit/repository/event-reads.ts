@@ -37,7 +37,7 @@ function sortExpression(field: OrderField): SQL | null {
  * by the same expressions. The coalesce() forms match the expression indexes that also serve
  * ordering.
  */
-const FILTER_SQL: Record<ListFilterName, SQL> = {
+export const FILTER_SQL: Record<ListFilterName, SQL> = {
   actions: sql`${t.action}`,
   actorIds: sql`coalesce(${t.actorId}, '')`,
   targetKinds: sql`coalesce(${t.targetKind}, '')`,
@@ -47,7 +47,7 @@ const FILTER_SQL: Record<ListFilterName, SQL> = {
   ipAddresses: sql`${t.ipAddress}`,
 };
 
-function filterConditions(tenantId: number, f: EventFilter, restriction?: Restriction): SQL[] {
+export function filterConditions(tenantId: number, f: EventFilter, restriction?: Restriction): SQL[] {
   const where: SQL[] = [eq(t.tenantId, tenantId)];
   if (f.since) where.push(gte(t.occurredAt, f.since));
   if (f.until) where.push(lt(t.occurredAt, f.until));
