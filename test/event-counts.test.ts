@@ -252,7 +252,7 @@ describe('a restricted viewer token', () => {
       },
       tenant.readKey,
     );
-    const { token } = minted.data?.createViewerToken as { token: string };
+    const token = (minted.data?.createViewerToken as { token: string } | undefined)?.token ?? '';
     const mine = await counts({ filter: { actions: ['berlin.fall'] }, groupBy: ['ACTOR'] }, token);
     const all = await counts({ filter: { actions: ['berlin.fall'] }, groupBy: ['ACTOR'] });
     const actor1 = all.groups.find((g) => g.key.actorId === 'actor-1');
