@@ -72,6 +72,27 @@ export type EventCounts = {
 /** Letters, digits and `_` in the area; `+`/`-` only after it (Etc/GMT+3), never a POSIX rule like UTC+3. */
 const IANA_NAME = /^[A-Za-z][A-Za-z0-9_]*(\/[A-Za-z0-9_+-]+){0,2}$/;
 
+/**
+ * A formatter per zone that the runtime knows (Intl builds one in about half a millisecond). Only
+ * valid names are kept, and the tz database has a few hundred, so the cache stays small.
+ */
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatterFor(timeZone: string): Intl.DateTimeFormat {
+  let formatter = formatters.get(timeZone);
+  if (!formatter) {
+    formatter = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      timeZoneName: 'longOffset',
+    });
+    if (formatters.size < 1000) formatters.set(timeZone, formatter);
+  }
+  return formatter;
+}
+
 /** Checks an IANA time zone name against the runtime's tz database (Intl); returns it as given. */
 export function checkTimeZone(name: string, field = 'timeZone'): string {
   const refuse = () =>
@@ -81,7 +102,7 @@ export function checkTimeZone(name: string, field = 'timeZone'): string {
     );
   if (name.length > 64 || !IANA_NAME.test(name)) throw refuse();
   try {
-    new Intl.DateTimeFormat('en-US', { timeZone: name });
+    formatterFor(name);
   } catch {
     throw refuse();
   }
@@ -143,13 +164,7 @@ function localParts(
   at: Date,
   timeZone: string,
 ): { days: number; year: number; month: number; offset: number } {
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    year: 'numeric',
-    month: 'numeric',
-    day: 'numeric',
-    timeZoneName: 'longOffset',
-  }).formatToParts(at);
+  const parts = formatterFor(timeZone).formatToParts(at);
   const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
   const year = Number(get('year'));
   const month = Number(get('month'));
