@@ -138,7 +138,7 @@ builder.queryFields((t) => ({
       }),
       groupBy: t.arg({
         type: [DimensionEnum],
-        description: `At most ${COUNT_LIMITS.dimensions} different dimensions; a group is one combination of their values. Omitted: no groups, only the total (and buckets).`,
+        description: `The dimensions to group by, at most ${COUNT_LIMITS.dimensions} and each once; a group is one combination of their values. Omitted: no groups, only the total (and buckets).`,
       }),
       interval: t.arg({
         type: IntervalEnum,
