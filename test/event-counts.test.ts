@@ -304,6 +304,16 @@ describe('bad input is refused naming the argument', () => {
     expect(error?.message).toMatch(message);
   });
 
+  it('costs a scan: two counts per request, not three', async () => {
+    const aliases = (n: number) =>
+      `{ ${Array.from({ length: n }, (_, i) => `c${i}: auditEventCounts { total }`).join(' ')} }`;
+    const two = await t.gqlRaw({ query: aliases(2) }, tenant.readKey);
+    expect(two.errors).toBeUndefined();
+    const three = await t.gqlRaw({ query: aliases(3) }, tenant.readKey);
+    expect(three.errors?.[0]?.extensions).toMatchObject({ code: 'QUERY_TOO_COSTLY' });
+    expect(three.errors?.[0]?.message).toMatch(/auditEventCounts 20000/);
+  });
+
   it('three dimensions are refused before anything runs', async () => {
     const error = await refusal({ groupBy: ['ACTOR', 'ACTION', 'GROUP'] });
     expect(error?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'groupBy', limit: 2 });
