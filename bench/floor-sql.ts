@@ -84,6 +84,23 @@ export const FLOOR_SQL = {
     "c20::jsonb, c21, c22::timestamptz, c23::timestamptz, c24::timestamptz, c25::jsonb, c26, decode(c27, 'hex'), c28, " +
     `decode(c29, 'hex') from unnest($1::integer[], $2::bigint[], ${Array.from({ length: 28 }, (_, i) => `$${i + 3}::text[]`).join(', ')}) ` +
     `as u(${Array.from({ length: 30 }, (_, i) => `c${i}`).join(', ')})`,
+  /**
+   * The counts' floor (C1, C2): the plain GROUP BY over the same indexes, which is not the
+   * gateway's statement (that one also ranks groups and folds the rest into "other" for any
+   * query); test/bench-floor-sql.test.ts leaves these two out.
+   */
+  dailyHistogram:
+    'select s.b, coalesce(c.n, 0) as n from (select g at time zone $5 as b from generate_series(' +
+    "date_trunc('day', $2::timestamptz at time zone $5), " +
+    "date_trunc('day', ($3::timestamptz - interval '1 microsecond') at time zone $5), interval '1 day') as g) as s " +
+    'left join (select (date_trunc(\'day\', "occurred_at" at time zone $5) at time zone $5) as b, count(*) as n ' +
+    'from "audit_events" where "tenant_id" = $1 and "occurred_at" >= $2 and "occurred_at" < $3 ' +
+    'and "action" = any($4::text[]) group by 1) as c on c.b = s.b order by s.b',
+  topActors:
+    'select a, n, sum(n) over () as total, count(*) over () as groups from (' +
+    'select coalesce("actor_id", \'\') as a, count(*) as n from "audit_events" ' +
+    'where "tenant_id" = $1 and "occurred_at" >= $2 and "occurred_at" < $3 group by 1) as g ' +
+    'order by n desc, a limit $4',
   insertCatalog: (rows: number) =>
     `insert into "audit_catalog" ("tenant_id", "target_kind", "action", "actor_type") values ${valuesList(rows, 4)} on conflict do nothing`,
 };

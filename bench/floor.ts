@@ -362,6 +362,49 @@ const handlers: Record<string, Handler> = {
     sendJson(res, 200, { audit_events: rows.map(wasabiEvent), total: Number(total?.count ?? 0), page });
   },
 
+  /** C1: a daily histogram by the plain GROUP BY, empty days included. */
+  async '/c1'(tenantId, url, _req, res) {
+    const p = url.searchParams;
+    const rows = await inTenant(tenantId, (tx) =>
+      run<{ b: Date; n: string }>(tx, SQL.dailyHistogram, [
+        tenantId,
+        p.get('since') as string,
+        p.get('until') as string,
+        [p.get('action') as string],
+        p.get('timeZone') as string,
+      ]),
+    );
+    const buckets = rows.map((r) => ({ start: r.b.toISOString(), count: Number(r.n) }));
+    const total = buckets.reduce((sum, b) => sum + b.count, 0);
+    sendJson(res, 200, { data: { auditEventCounts: { total, buckets } } });
+  },
+
+  /** C2: the top actors by the plain GROUP BY; the rest is the total minus theirs. */
+  async '/c2'(tenantId, url, _req, res) {
+    const p = url.searchParams;
+    const first = Number(p.get('first') ?? 10);
+    const rows = await inTenant(tenantId, (tx) =>
+      run<{ a: string; n: string; total: string; groups: string }>(tx, SQL.topActors, [
+        tenantId,
+        p.get('since') as string,
+        p.get('until') as string,
+        first,
+      ]),
+    );
+    const groups = rows.map((r) => ({ key: { actorId: r.a || null }, count: Number(r.n) }));
+    const total = Number(rows[0]?.total ?? 0);
+    sendJson(res, 200, {
+      data: {
+        auditEventCounts: {
+          total,
+          other: total - groups.reduce((sum, g) => sum + g.count, 0),
+          otherGroups: Math.max(0, Number(rows[0]?.groups ?? 0) - groups.length),
+          groups,
+        },
+      },
+    });
+  },
+
   /** S7 floor: one plain INSERT, no chain. */
   async '/s7'(tenantId, _url, req, res) {
     await insertPlain(tenantId, toEvents(tenantId, [replicatedInput(await readJson(req))]));

@@ -87,6 +87,16 @@ function verdict(row: Row, rows: Row[], extras: Extras): Row['verdict'] {
     }
     case 'S7':
       return { met: throughput >= 0.7, detail: `${x(throughput)} floor` };
+    case 'C1':
+    case 'C2': {
+      const onTarget = extras.datasetEvents >= TEN_MILLION;
+      return {
+        met: row.connections === 1 ? gateway.p95 <= 50 : null,
+        detail:
+          `p95 ${ms(gateway.p95)} ms (floor ${ms(floor.p95)}), ${x(throughput)} floor` +
+          (onTarget ? '' : ` (on ${millions(extras.datasetEvents)}, not 10M)`),
+      };
+    }
     case 'S8': {
       const events = gateway.rate * row.eventsPerRequest;
       return { met: events >= 25_000, detail: `${Math.round(events).toLocaleString('en-US')} events/s` };

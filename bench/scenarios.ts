@@ -1,4 +1,4 @@
-// The scenarios of the performance issue (S1–S8), each as the request the gateway gets and the
+// The scenarios of the performance issue (S1–S8) and of the analysts' counts (C1, C2), each as the request the gateway gets and the
 // request the floor gets for the same work, plus how to find their parameters in the dataset.
 import type postgres from 'postgres';
 import { TokenSigner } from '../src/audit/tokens.ts';
@@ -7,8 +7,21 @@ import type { DumpSpec, RequestSpec } from './measure.ts';
 
 export type Target = 'floor' | 'floorChain' | 'gateway';
 
-export type ScenarioId = 'S1' | 'S2' | 'S3' | 'S4' | 'S5' | 'S6' | 'S7' | 'S8' | 'Q1' | 'Q2';
-export const SCENARIO_IDS: ScenarioId[] = ['S1', 'S2', 'S3', 'S4', 'S5', 'S6', 'S7', 'S8', 'Q1', 'Q2'];
+export type ScenarioId = 'S1' | 'S2' | 'S3' | 'S4' | 'S5' | 'S6' | 'S7' | 'S8' | 'Q1' | 'Q2' | 'C1' | 'C2';
+export const SCENARIO_IDS: ScenarioId[] = [
+  'S1',
+  'S2',
+  'S3',
+  'S4',
+  'S5',
+  'S6',
+  'S7',
+  'S8',
+  'Q1',
+  'Q2',
+  'C1',
+  'C2',
+];
 
 type Common = {
   id: ScenarioId;
@@ -56,6 +69,18 @@ const NODES_QUERY = `query ByIds($ids: [ID!]!) { nodes(ids: $ids) { ... on Audit
 const FILTERS_QUERY =
   'query Filters { availableFilters { actions targetKinds { name actions } actorTypes timeRange { earliest latest } } }';
 
+/** C1: a daily histogram of one action (the floor builds exactly these fields). */
+export const HISTOGRAM_QUERY = `query Histogram($filter: AuditEventFilter, $timeZone: String) {
+  auditEventCounts(filter: $filter, interval: DAY, timeZone: $timeZone) { total buckets { start count } }
+}`;
+
+/** C2: the most active actors. */
+export const TOP_ACTORS_QUERY = `query TopActors($filter: AuditEventFilter) {
+  auditEventCounts(filter: $filter, groupBy: [ACTOR], first: 10) {
+    total other otherGroups groups { key { actorId } count }
+  }
+}`;
+
 const RECORD_MUTATION =
   'mutation Record($input: RecordEventInput!) { recordEvent(input: $input) { id sequence } }';
 
@@ -86,6 +111,8 @@ export type Params = {
   s5: { since: string; until: string; windowEvents: number; maxResults: number };
   /** filter.search: a word found in one event (a request id) and one found in most. */
   q: { rare: string; common: string };
+  c1: { action: string; since: string; until: string; timeZone: string };
+  c2: { since: string; until: string };
 };
 
 /** In most events of every vendor's vocabulary (actions, names, titles). */
@@ -151,9 +178,25 @@ export async function findParams(owner: postgres.Sql, events: number, seed: numb
      where tenant_id = ${id} and seq between ${mid} and ${mid + 10_000} and metadata ? 'requestId'
      order by seq limit 1`;
   if (!rare) throw new Error('no event with a requestId in the middle of the largest tenant');
+  // C1: the most common action of the last 30 days, per day in a zone with daylight saving.
+  const [c1Action] = await owner<{ action: string }[]>`
+    select action from audit_events
+     where tenant_id = ${id} and occurred_at >= ${s5Since} and occurred_at < ${new Date(DATASET_END)}
+     group by action order by count(*) desc, action limit 1`;
+  if (!c1Action) throw new Error('no events in the C1 window');
 
   return {
     largest: { id, slug: top.slug, events: top.events },
+    c1: {
+      action: c1Action.action,
+      since: s5Since.toISOString(),
+      until: new Date(DATASET_END).toISOString(),
+      timeZone: 'Europe/Berlin',
+    },
+    c2: {
+      since: new Date(DATASET_END - 90 * DAY_MS).toISOString(),
+      until: new Date(DATASET_END).toISOString(),
+    },
     s1: {
       action: common.action,
       since: s1Since.toISOString(),
@@ -385,6 +428,35 @@ export function buildScenarios(
         },
       }),
     ),
+    {
+      id: 'C1',
+      name: 'C1',
+      title: `auditEventCounts: daily histogram of ${p.c1.action} over 30 days in ${p.c1.timeZone}`,
+      target: 'p95 <= 50 ms on the 10M dataset',
+      eventsPerRequest: 0,
+      kind: 'load',
+      compare: 'exact',
+      requests: {
+        gateway: graphql(k, HISTOGRAM_QUERY, {
+          filter: { actions: [p.c1.action], since: p.c1.since, until: p.c1.until },
+          timeZone: p.c1.timeZone,
+        }),
+        floor: get(k, `/c1?${qs(p.c1)}`),
+      },
+    },
+    {
+      id: 'C2',
+      name: 'C2',
+      title: 'auditEventCounts: top 10 actors over 90 days',
+      target: 'p95 <= 50 ms on the 10M dataset',
+      eventsPerRequest: 0,
+      kind: 'load',
+      compare: 'exact',
+      requests: {
+        gateway: graphql(k, TOP_ACTORS_QUERY, { filter: { since: p.c2.since, until: p.c2.until } }),
+        floor: get(k, `/c2?${qs({ ...p.c2, first: 10 })}`),
+      },
+    },
     {
       id: 'S7',
       name: 'S7 graphql',

@@ -53,6 +53,8 @@ describe("the benchmark floor's SQL", () => {
             maxResults: 5,
           },
           q: { rare: batch[3]?.action as string, common: batch[0]?.action as string },
+          c1: { action: batch[0]?.action as string, since, until, timeZone: 'Europe/Berlin' },
+          c2: { since, until },
         },
         {
           largest: tenant.key,
@@ -90,8 +92,15 @@ describe("the benchmark floor's SQL", () => {
         }
       }
 
-      // maxSeq belongs to the floor's plain ingest (no chain), which has no gateway counterpart.
-      const { maxSeq: _plainIngestOnly, insertCatalog, ...statements } = FLOOR_SQL;
+      // maxSeq belongs to the floor's plain ingest (no chain), which has no gateway counterpart;
+      // the counts' floor is the plain GROUP BY under the gateway's ranking statement.
+      const {
+        maxSeq: _plainIngestOnly,
+        dailyHistogram: _plainHistogram,
+        topActors: _plainTopActors,
+        insertCatalog,
+        ...statements
+      } = FLOOR_SQL;
       const sent = new Set(t.queries);
       const missing = Object.entries({ ...statements, insertCatalog: insertCatalog(1) }).filter(
         ([, text]) => !sent.has(text),

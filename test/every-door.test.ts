@@ -76,6 +76,10 @@ const GRAPHQL_DOORS: Record<string, GraphQLDoor & { expect: Record<KeyKind, Outc
     query: '{ auditEvents(first: 1) { totalCount edges { node { id action } } } }',
     expect: needsRead(OK, '403 FORBIDDEN', UNAUTHENTICATED_GQL),
   },
+  'Query.auditEventCounts': {
+    query: '{ auditEventCounts(groupBy: [ACTION]) { total groups { key { action } count } other } }',
+    expect: needsRead(OK, '403 FORBIDDEN', UNAUTHENTICATED_GQL),
+  },
   'Query.availableFilters': {
     query: '{ availableFilters { actions } }',
     expect: needsRead(OK, '403 FORBIDDEN', UNAUTHENTICATED_GQL),

@@ -118,7 +118,14 @@ describe.skipIf(dbKind !== 'pglite')('GraphiQL in a browser that can reach only 
   it('offers the analyst tabs, and the failed sign-ins tab answers with its window', async () => {
     await openGraphiQL();
     const tabs = page.locator('.graphiql-tab');
-    for (const name of ['RecentEvents', 'FailedSignIns', 'ActorActivity', 'NextPage', 'VerifyChain'])
+    for (const name of [
+      'RecentEvents',
+      'FailedSignIns',
+      'ActorActivity',
+      'NextPage',
+      'Histogram',
+      'VerifyChain',
+    ])
       await expect.poll(() => tabs.allInnerTexts()).toEqual(expect.arrayContaining([name]));
 
     // A plain mouse click, as a person does (GraphiQL's tabs used to jump away from under it).
@@ -131,6 +138,28 @@ describe.skipIf(dbKind !== 'pglite')('GraphiQL in a browser that can reach only 
     expect(new Set(failed.edges.map((e) => e.node.action))).toEqual(new Set(['SIGN_IN_FAILURE']));
     await expect.poll(resultText, { timeout: 15_000 }).toContain('"SIGN_IN_FAILURE"');
     await page.screenshot({ path: path.join(tmpdir(), 'graphiql-failed-sign-ins.png') });
+
+    expect(elsewhere).toEqual([]);
+    expect(cspViolations).toEqual([]);
+  });
+
+  it('the histogram tab answers with a bucket per day', async () => {
+    await openGraphiQL();
+    await page.locator('.graphiql-tab-button', { hasText: 'Histogram' }).click();
+    await expect.poll(() => editorText('.graphiql-query-editor')).toContain('query Histogram');
+    const answer = await run('Histogram');
+    expect(answer.errors).toBeUndefined();
+    const counts = answer.data?.auditEventCounts as {
+      total: number;
+      buckets: { count: number }[];
+      groups: { count: number }[];
+      other: number;
+    };
+    expect(counts.total).toBeGreaterThan(0);
+    expect(counts.buckets.length).toBeGreaterThanOrEqual(30);
+    expect(counts.buckets.reduce((n, b) => n + b.count, 0)).toBe(counts.total);
+    expect(counts.groups.reduce((n, g) => n + g.count, 0) + counts.other).toBe(counts.total);
+    await expect.poll(resultText, { timeout: 15_000 }).toContain('"buckets"');
 
     expect(elsewhere).toEqual([]);
     expect(cspViolations).toEqual([]);

@@ -11,6 +11,7 @@ import { ConflictError, ValidationError } from '../errors.ts';
 import { recordChainAppend, recordIngestBatch } from '../metrics.ts';
 import { sealEvent } from './chain.ts';
 import type { ChainService } from './chain-service.ts';
+import { assembleCounts, type CountRequest, checkCountRequest, type EventCounts } from './counts.ts';
 import { type Continuation, Cursors } from './cursors.ts';
 import { type EventFilter, validateFilter } from './filters.ts';
 import { GroupCommitter } from './group-commit.ts';
@@ -24,6 +25,7 @@ import {
   positionOf,
 } from './model.ts';
 import { appendEvents } from './repository/append.ts';
+import { countByGroupAndBucket } from './repository/event-counts.ts';
 import * as reads from './repository/event-reads.ts';
 import type { TokenSigner } from './tokens.ts';
 import { requireScope, requireWholeTenant, type Viewer } from './viewer.ts';
@@ -157,6 +159,23 @@ export class AuditService {
     requireScope(viewer, 'read');
     const valid = validateFilter(filter, 'filter');
     return reads.countEvents(this.#db, viewer.tenantId, valid, viewer.restriction, this.#bound);
+  }
+
+  /**
+   * Counts of the viewer's matching events, grouped and bucketed (src/audit/counts.ts says how);
+   * the groups, "other" and the buckets each add up to the total.
+   */
+  async countEventsBy(viewer: Viewer, filter: EventFilter, request: CountRequest): Promise<EventCounts> {
+    requireScope(viewer, 'read');
+    const query = checkCountRequest(validateFilter(filter, 'filter'), request, new Date());
+    const { rows, bucketStarts, groups } = await countByGroupAndBucket(
+      this.#db,
+      viewer.tenantId,
+      query,
+      viewer.restriction,
+      this.#bound,
+    );
+    return assembleCounts(query, rows, bucketStarts, Math.max(0, groups - query.first));
   }
 
   /**

@@ -192,7 +192,7 @@ const AuditEventOrder = builder.inputType('AuditEventOrder', {
 /** The GraphQL scalar each kind of filter value is checked by. */
 const FILTER_SCALARS = { text: 'String', email: 'EmailAddress', ip: 'IPAddress' } as const;
 
-const AuditEventFilter = builder.inputType('AuditEventFilter', {
+export const AuditEventFilter = builder.inputType('AuditEventFilter', {
   description:
     'Narrows an event listing. All given fields must match (AND); a list matches any of its values (OR). ' +
     'Lists hold at most 100 values.',
@@ -217,7 +217,7 @@ const AuditEventFilter = builder.inputType('AuditEventFilter', {
 
 type FilterArg = typeof AuditEventFilter.$inferInput | null | undefined;
 
-function toFilter(f: FilterArg): EventFilter {
+export function toFilter(f: FilterArg): EventFilter {
   if (!f) return {};
   const filter: EventFilter = {
     since: f.since ?? undefined,

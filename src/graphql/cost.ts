@@ -12,13 +12,16 @@ import { PAGE } from '../audit/service.ts';
 
 /**
  * Prices of the fields whose work grows with the tenant, not with the answer. Against the limit of
- * 50,000 (GRAPHQL_LIMITS.cost): one whole-chain verification per request, at most two counts.
+ * 50,000 (GRAPHQL_LIMITS.cost): one whole-chain verification per request, at most two counts
+ * (totalCount or auditEventCounts).
  */
 export const PRICES = {
   /** `verifyChain` over the whole chain (or VERIFY_LIMIT events); a shorter range pays its share. */
   wholeChainVerification: 30_000,
   /** `totalCount`: a count over every matching event. */
   totalCount: 20_000,
+  /** `auditEventCounts`: a count over every matching event, grouped. */
+  eventCounts: 20_000,
 } as const;
 
 /** What `verifyChain(fromSequence, toSequence)` may re-hash: a known range pays for its length. */
@@ -33,6 +36,7 @@ function verifyChainPrice(args: Record<string, unknown>): number {
 function scanPrice(typeName: string, fieldName: string, args: Record<string, unknown>): number | undefined {
   if (typeName === 'Query' && fieldName === 'verifyChain') return verifyChainPrice(args);
   if (fieldName === 'totalCount' && typeName.endsWith('Connection')) return PRICES.totalCount;
+  if (typeName === 'Query' && fieldName === 'auditEventCounts') return PRICES.eventCounts;
   return undefined;
 }
 
@@ -86,7 +90,7 @@ export function useCostLimit(maxCost: number): Plugin {
           errors: [
             new GraphQLError(
               `Query cost ${cost} exceeds the limit of ${maxCost}; ask for fewer items or fields ` +
-                `(verifyChain costs up to ${PRICES.wholeChainVerification}, totalCount ${PRICES.totalCount})`,
+                `(verifyChain costs up to ${PRICES.wholeChainVerification}, totalCount ${PRICES.totalCount}, auditEventCounts ${PRICES.eventCounts})`,
               {
                 extensions: { code: 'QUERY_TOO_COSTLY', limit: maxCost, cost, http: { status: 400 } },
               },

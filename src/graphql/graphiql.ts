@@ -131,6 +131,28 @@ query NextPage($after: String) {
     variables: () => ({ after: null }),
   },
   {
+    name: 'Histogram',
+    query: `# Sign-in failures per day this month, in your time zone, and who had the most.
+# Days are local calendar days (23 or 25 hours when daylight saving changes); empty days count 0.
+# groups lists the top actors; other counts everyone else, so the numbers add up to total.
+query Histogram($since: DateTime!, $timeZone: String = "Europe/Berlin", $actions: [String!] = ["SIGN_IN_FAILURE"]) {
+  auditEventCounts(
+    filter: { actions: $actions, since: $since }
+    interval: DAY
+    timeZone: $timeZone
+    groupBy: [ACTOR]
+    first: 5
+  ) {
+    total
+    buckets { start count }
+    groups { key { actorId } count }
+    other
+  }
+}
+`,
+    variables: (now) => ({ since: new Date(now.getTime() - 30 * DAY_MS).toISOString() }),
+  },
+  {
     name: 'VerifyChain',
     query: `# Recompute your hash chain and check it against the signed checkpoints.
 query VerifyChain {

@@ -18,6 +18,7 @@ import {
   visitWithTypeInfo,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { COUNT_LIMITS } from '../audit/counts.ts';
 import { LIST_FILTER_NAMES, MAX_FILTER_VALUES } from '../audit/filters.ts';
 import { MAX_BATCH } from '../audit/service.ts';
 import { SCOPES } from '../audit/viewer.ts';
@@ -37,6 +38,7 @@ export const MAX_NODE_IDS = 100;
 export const LIST_LIMITS: Readonly<Record<string, number>> = {
   'Query.nodes(ids:)': MAX_NODE_IDS,
   'Mutation.recordEvents(inputs:)': MAX_BATCH,
+  'Query.auditEventCounts(groupBy:)': COUNT_LIMITS.dimensions,
   ...Object.fromEntries(LIST_FILTER_NAMES.map((name) => [`AuditEventFilter.${name}`, MAX_FILTER_VALUES])),
   'CreateLogStreamInput.actions': MAX_FILTER_VALUES,
   'LogStreamNatsInput.servers': MAX_NATS_SERVERS,

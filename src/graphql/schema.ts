@@ -4,6 +4,7 @@ import { lexicographicSortSchema } from 'graphql';
 import { builder } from './builder.ts';
 import './audit-event.ts';
 import './chain.ts';
+import './event-counts.ts';
 import './log-stream.ts';
 import './viewer.ts';
 import './viewer-token.ts';

@@ -39,7 +39,7 @@ function sortExpression(field: OrderField): SQL | null {
  * by the same expressions. The coalesce() forms match the expression indexes that also serve
  * ordering.
  */
-const FILTER_SQL: Record<ListFilterName, SQL> = {
+export const FILTER_SQL: Record<ListFilterName, SQL> = {
   actions: sql`${t.action}`,
   actorIds: sql`coalesce(${t.actorId}, '')`,
   targetKinds: sql`coalesce(${t.targetKind}, '')`,
@@ -52,7 +52,7 @@ const FILTER_SQL: Record<ListFilterName, SQL> = {
 /** What filter.search looks in: the expression migration 0003 indexes, argument for argument. */
 const SEARCH_DOCUMENT = sql`public.audit_search_document(${t.action}, ${t.name}, ${t.title}, ${t.description}, ${t.actorName}, ${t.actorEmail}, ${t.targetName}, ${t.targetId}, ${t.metadata})`;
 
-function filterConditions(tenantId: number, f: EventFilter, restriction?: Restriction): SQL[] {
+export function filterConditions(tenantId: number, f: EventFilter, restriction?: Restriction): SQL[] {
   const where: SQL[] = [eq(t.tenantId, tenantId)];
   if (f.since) where.push(gte(t.occurredAt, f.since));
   if (f.until) where.push(lt(t.occurredAt, f.until));
@@ -76,7 +76,7 @@ export type SearchBound = { searchTimeoutMs: number };
  * planned for its own words: a prepared statement's generic plan cannot tell a rare word (use the
  * trigram index) from a common one (walk the time index and stop at the page's end).
  */
-function readTenant<T>(
+export function readTenant<T>(
   db: Db,
   tenantId: number,
   filter: EventFilter,
