@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { ChainService } from './audit/chain-service.ts';
 import { startCheckpointSweep } from './audit/checkpoint-sweep.ts';
+import { ReadLog } from './audit/read-log.ts';
 import { AuditService } from './audit/service.ts';
 import { ChainSigner } from './audit/signer.ts';
 import { TokenSigner } from './audit/tokens.ts';
@@ -29,6 +30,8 @@ export type Gateway = {
   chain: ChainService;
   signer: ChainSigner;
   streams: LogStreamService;
+  /** Records every read (who read the trail); `flush()` writes what is queued. */
+  readLog: ReadLog;
   /** Delivers log streams; absent when LOG_STREAMS=false. */
   streamWorker: LogStreamWorker | undefined;
   /** Set when this start created or found the demo tenant's key (embedded database only). */
@@ -72,6 +75,8 @@ export async function openGateway({
       ? new LogStreamWorker({ db: database.db, logger, ...config.logStreams })
       : undefined;
     const streams = new LogStreamService(database.db, () => streamWorker?.wake());
+    const tokens = new TokenSigner(secrets.tokenSecrets);
+    const readLog = new ReadLog({ db: database.db, tokens, logger, ...config.readLog });
     const chain: ChainService = new ChainService({
       db: database.db,
       signer,
@@ -80,12 +85,14 @@ export async function openGateway({
         intervalSeconds: config.checkpointIntervalSeconds,
       },
       recordEvent: (viewer, input, derived) => audit.recordEvent(viewer, input, derived),
+      readLog,
     });
     const audit = new AuditService({
       db: database.db,
-      tokens: new TokenSigner(secrets.tokenSecrets),
+      tokens,
       chain,
       onCommitted: () => streamWorker?.nudge(),
+      readLog,
     });
     await refuseForeignDevelopmentKey(database, chain, signer, secrets.signingKeyFile);
     const authenticator = new Authenticator(
@@ -102,6 +109,7 @@ export async function openGateway({
       audit,
       chain,
       streams,
+      readLog,
       authenticator,
       signer,
       logger,
@@ -133,11 +141,13 @@ export async function openGateway({
       chain,
       signer,
       streams,
+      readLog,
       streamWorker,
       demoApiKey,
       close: async () => {
         sweep?.stop();
         await audit.drain();
+        await readLog.close();
         await streamWorker?.stop();
         await database.close();
         await tracing?.shutdown();

@@ -23,6 +23,7 @@ import {
   parseEventInput,
   positionOf,
 } from './model.ts';
+import type { ReadLog } from './read-log.ts';
 import { appendEvents } from './repository/append.ts';
 import * as reads from './repository/event-reads.ts';
 import type { TokenSigner } from './tokens.ts';
@@ -74,6 +75,8 @@ export type AuditServiceOptions = {
   chain: Pick<ChainService, 'checkpointIfDueAfterAppend'>;
   /** Told after each commit of new events (wakes the log stream worker). */
   onCommitted?: ((tenantId: number) => void) | undefined;
+  /** Where every read leaves its record (who read the trail). */
+  readLog: Pick<ReadLog, 'record'>;
 };
 
 /** Fields the server supplies for a caller that left them empty; see `recordEvent`. */
@@ -85,9 +88,11 @@ export class AuditService {
   readonly #db: Db;
   readonly #cursors: Cursors;
   readonly #committer: GroupCommitter;
+  readonly #readLog: Pick<ReadLog, 'record'>;
 
   constructor(options: AuditServiceOptions) {
     this.#db = options.db;
+    this.#readLog = options.readLog;
     this.#cursors = new Cursors(options.tokens);
     this.#committer = new GroupCommitter(async (tenantId, events) => {
       const { outcomes } = await appendEvents(this.#db, tenantId, events, {
@@ -133,6 +138,7 @@ export class AuditService {
     const more = rows.length > size;
     const page = rows.slice(0, size);
     if (backward) page.reverse();
+    this.#readLog.record(viewer, 'events', { ...filter, order }, page.length);
     const edges = page.map((node) => ({
       cursor: this.#cursors.encodeCursor(tenantId, queryKey, node, order.field),
       node,
@@ -148,9 +154,12 @@ export class AuditService {
     };
   }
 
-  async countEvents(viewer: Viewer, filter: EventFilter): Promise<number> {
+  async countEvents(viewer: Viewer, filterIn: EventFilter): Promise<number> {
     requireScope(viewer, 'read');
-    return reads.countEvents(this.#db, viewer.tenantId, validateFilter(filter, 'filter'), viewer.restriction);
+    const filter = validateFilter(filterIn, 'filter');
+    const count = await reads.countEvents(this.#db, viewer.tenantId, filter, viewer.restriction);
+    this.#readLog.record(viewer, 'count', filter, 0);
+    return count;
   }
 
   /**
@@ -163,7 +172,9 @@ export class AuditService {
     if (ids.length > MAX_IDS) {
       throw new ValidationError(field, `must list at most ${MAX_IDS} event ids per request`);
     }
-    return reads.getEventsByIds(this.#db, viewer.tenantId, ids, viewer.restriction);
+    const events = await reads.getEventsByIds(this.#db, viewer.tenantId, ids, viewer.restriction);
+    this.#readLog.record(viewer, 'lookup', { ids }, events.filter((e) => e !== null).length);
+    return events;
   }
 
   /** One event by id; null when it does not exist or the viewer may not see it. */
@@ -187,28 +198,41 @@ export class AuditService {
     return this.#stream(viewer, validateFilter(filterIn, 'filter'), order, opts);
   }
 
+  /** One record per stream, when it ends (or is abandoned), with the events it handed out. */
   async *#stream(
-    { tenantId, restriction }: Viewer,
+    viewer: Viewer,
     filter: EventFilter,
     order: EventOrder,
     opts: StreamOptions,
   ): AsyncGenerator<AuditEvent[]> {
+    const { tenantId, restriction } = viewer;
     const batchSize = opts.batchSize ?? 2000;
     let after = opts.after;
     let remaining = opts.limit ?? Number.POSITIVE_INFINITY;
-    while (remaining > 0) {
-      const rows = await reads.listEvents(this.#db, tenantId, {
-        filter,
-        restriction,
-        order,
-        after,
-        limit: Math.min(batchSize, remaining),
-      });
-      if (rows.length === 0) return;
-      remaining -= rows.length;
-      yield rows;
-      if (rows.length < batchSize) return;
-      after = positionOf(rows.at(-1) as AuditEvent, order.field);
+    let streamed = 0;
+    try {
+      while (remaining > 0) {
+        const rows = await reads.listEvents(this.#db, tenantId, {
+          filter,
+          restriction,
+          order,
+          after,
+          limit: Math.min(batchSize, remaining),
+        });
+        if (rows.length === 0) return;
+        remaining -= rows.length;
+        streamed += rows.length;
+        yield rows;
+        if (rows.length < batchSize) return;
+        after = positionOf(rows.at(-1) as AuditEvent, order.field);
+      }
+    } finally {
+      this.#readLog.record(
+        viewer,
+        'events',
+        { ...filter, order, ...(opts.after ? { after: opts.after } : {}) },
+        streamed,
+      );
     }
   }
 
@@ -227,6 +251,7 @@ export class AuditService {
       reads.listEventsByOffset(this.#db, tenantId, { filter, restriction, order, offset, limit }),
       reads.countEvents(this.#db, tenantId, filter, restriction),
     ]);
+    this.#readLog.record(viewer, 'events', { ...filter, order, offset, limit }, events.length);
     return { events, total };
   }
 
@@ -250,6 +275,7 @@ export class AuditService {
       kinds.set(e.targetKind, set);
     }
     const sorted = (s: Iterable<string>) => [...s].sort();
+    this.#readLog.record(viewer, 'catalog', {}, 0);
     return {
       actions: sorted(actions),
       targetKinds: sorted(kinds.keys()).map((name) => ({ name, actions: sorted(kinds.get(name) ?? []) })),

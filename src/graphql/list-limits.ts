@@ -19,6 +19,7 @@ import {
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { LIST_FILTER_NAMES, MAX_FILTER_VALUES } from '../audit/filters.ts';
+import { MAX_READ_FILTER_VALUES } from '../audit/read-log.ts';
 import { MAX_BATCH } from '../audit/service.ts';
 import { SCOPES } from '../audit/viewer.ts';
 import { MAX_RESTRICTION_VALUES } from '../auth/viewer-tokens.ts';
@@ -39,6 +40,9 @@ export const LIST_LIMITS: Readonly<Record<string, number>> = {
   'Mutation.recordEvents(inputs:)': MAX_BATCH,
   ...Object.fromEntries(LIST_FILTER_NAMES.map((name) => [`AuditEventFilter.${name}`, MAX_FILTER_VALUES])),
   'CreateLogStreamInput.actions': MAX_FILTER_VALUES,
+  'AuditReadFilter.keyIds': MAX_READ_FILTER_VALUES,
+  'AuditReadFilter.surfaces': MAX_READ_FILTER_VALUES,
+  'AuditReadFilter.kinds': MAX_READ_FILTER_VALUES,
   'LogStreamNatsInput.servers': MAX_NATS_SERVERS,
   'CreateViewerTokenInput.scopes': SCOPES.length,
   'ViewerRestrictionInput.actorIds': MAX_RESTRICTION_VALUES,

@@ -5,6 +5,7 @@ import { builder } from './builder.ts';
 import './audit-event.ts';
 import './chain.ts';
 import './log-stream.ts';
+import './read-log.ts';
 import './viewer.ts';
 import './viewer-token.ts';
 

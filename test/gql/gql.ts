@@ -44,6 +44,7 @@ type Documents = {
     "\n  mutation DeleteLogStream($id: ID!) {\n    deleteLogStream(id: $id)\n  }\n": typeof types.DeleteLogStreamDocument,
     "\n  mutation PauseLogStream($id: ID!) {\n    pauseLogStream(id: $id) { paused position nextRetryAt }\n  }\n": typeof types.PauseLogStreamDocument,
     "\n  mutation ResumeLogStream($id: ID!) {\n    resumeLogStream(id: $id) { paused }\n  }\n": typeof types.ResumeLogStreamDocument,
+    "\n  query AuditReads($filter: AuditReadFilter, $first: Int, $after: String) {\n    auditReads(filter: $filter, first: $first, after: $after) {\n      edges {\n        node {\n          id\n          at\n          keyId\n          viewerTokenId\n          restriction { actorIds targetIds groupIds actions }\n          surface\n          operation\n          kind\n          filter\n          clientAddress\n          requestId\n          events\n        }\n      }\n      pageInfo { hasNextPage endCursor }\n    }\n  }\n": typeof types.AuditReadsDocument,
     "\n  query ReplicatedStored {\n    auditEvents(first: 100) {\n      totalCount\n      edges {\n        node {\n          id sequence action name title description ipAddress occurredAt sentAt receivedAt\n          groupId additionalId metadata\n          actor { id email name type company }\n          target { kind id name email company }\n          feature { name metas }\n        }\n      }\n    }\n  }\n": typeof types.ReplicatedStoredDocument,
 };
 const documents: Documents = {
@@ -77,6 +78,7 @@ const documents: Documents = {
     "\n  mutation DeleteLogStream($id: ID!) {\n    deleteLogStream(id: $id)\n  }\n": types.DeleteLogStreamDocument,
     "\n  mutation PauseLogStream($id: ID!) {\n    pauseLogStream(id: $id) { paused position nextRetryAt }\n  }\n": types.PauseLogStreamDocument,
     "\n  mutation ResumeLogStream($id: ID!) {\n    resumeLogStream(id: $id) { paused }\n  }\n": types.ResumeLogStreamDocument,
+    "\n  query AuditReads($filter: AuditReadFilter, $first: Int, $after: String) {\n    auditReads(filter: $filter, first: $first, after: $after) {\n      edges {\n        node {\n          id\n          at\n          keyId\n          viewerTokenId\n          restriction { actorIds targetIds groupIds actions }\n          surface\n          operation\n          kind\n          filter\n          clientAddress\n          requestId\n          events\n        }\n      }\n      pageInfo { hasNextPage endCursor }\n    }\n  }\n": types.AuditReadsDocument,
     "\n  query ReplicatedStored {\n    auditEvents(first: 100) {\n      totalCount\n      edges {\n        node {\n          id sequence action name title description ipAddress occurredAt sentAt receivedAt\n          groupId additionalId metadata\n          actor { id email name type company }\n          target { kind id name email company }\n          feature { name metas }\n        }\n      }\n    }\n  }\n": types.ReplicatedStoredDocument,
 };
 
@@ -214,6 +216,10 @@ export function graphql(source: "\n  mutation PauseLogStream($id: ID!) {\n    pa
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation ResumeLogStream($id: ID!) {\n    resumeLogStream(id: $id) { paused }\n  }\n"): (typeof documents)["\n  mutation ResumeLogStream($id: ID!) {\n    resumeLogStream(id: $id) { paused }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query AuditReads($filter: AuditReadFilter, $first: Int, $after: String) {\n    auditReads(filter: $filter, first: $first, after: $after) {\n      edges {\n        node {\n          id\n          at\n          keyId\n          viewerTokenId\n          restriction { actorIds targetIds groupIds actions }\n          surface\n          operation\n          kind\n          filter\n          clientAddress\n          requestId\n          events\n        }\n      }\n      pageInfo { hasNextPage endCursor }\n    }\n  }\n"): (typeof documents)["\n  query AuditReads($filter: AuditReadFilter, $first: Int, $after: String) {\n    auditReads(filter: $filter, first: $first, after: $after) {\n      edges {\n        node {\n          id\n          at\n          keyId\n          viewerTokenId\n          restriction { actorIds targetIds groupIds actions }\n          surface\n          operation\n          kind\n          filter\n          clientAddress\n          requestId\n          events\n        }\n      }\n      pageInfo { hasNextPage endCursor }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
