@@ -211,7 +211,8 @@ async function ensureDemo(
   // A key file left from an earlier database (its tenant just created) names no key of this one.
   let key = existing && keyFileExists ? readFileSync(keyFile, 'utf8').trim() : undefined;
   if (key === undefined) {
-    key = (await createApiKey(database, 'demo', ['read', 'write'], 'demo key (printed at start)')).key;
+    key = (await createApiKey(database, 'demo', ['read', 'write', 'read_log'], 'demo key (printed at start)'))
+      .key;
     writeFileSync(keyFile, `${key}\n`, { mode: 0o600 });
   }
   if (existsSync(seededMarker)) return key;
