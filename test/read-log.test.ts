@@ -75,6 +75,17 @@ async function reads(key = logKey, filter: Record<string, unknown> = {}): Promis
 const byRequest = (all: Read[], res: Response) =>
   all.filter((r) => r.requestId === res.headers.get('x-request-id'));
 
+/** The tenant's newest event, read as the operator (who leaves no record). */
+async function newestEvent() {
+  const page = await t.gateway.audit.listEvents(
+    operatorViewer(tenant),
+    {},
+    { field: 'occurredAt', direction: 'desc' },
+    { first: 1 },
+  );
+  return page.edges[0];
+}
+
 async function graphqlRead(query: string, key: string, remoteAddress = '203.0.113.7') {
   const res = await t.fetch('/graphql', {
     method: 'POST',
@@ -128,14 +139,7 @@ describe('each surface leaves a record', () => {
   });
 
   it('GraphQL: an anonymous operation, lookups by id, the catalog and a verification', async () => {
-    const [first] = (
-      await t.gateway.audit.listEvents(
-        operatorViewer(tenant),
-        {},
-        { field: 'occurredAt', direction: 'desc' },
-        { first: 1 },
-      )
-    ).edges;
+    const first = await newestEvent();
     const { res } = await graphqlRead(
       `{ event(id: "${first?.node.id}") { id } availableFilters { actions } verifyChain { intact } }`,
       tenant.readKey,
@@ -175,14 +179,7 @@ describe('each surface leaves a record', () => {
   });
 
   it('REST lookup by id records the route pattern, not the path', async () => {
-    const [first] = (
-      await t.gateway.audit.listEvents(
-        operatorViewer(tenant),
-        {},
-        { field: 'occurredAt', direction: 'desc' },
-        { first: 1 },
-      )
-    ).edges;
+    const first = await newestEvent();
     const res = await t.fetch(`/api/data/audit/${first?.node.id}`, { key: tenant.readKey });
     expect(res.status).toBe(200);
     const [record] = byRequest(await reads(), res);
