@@ -29,7 +29,7 @@ function valuesList(rows: number, width: number): string {
 export const FLOOR_SQL = {
   apiKey:
     'select "api_keys"."tenant_id", "tenants"."slug", "api_keys"."scopes", "api_keys"."secret_hash", ' +
-    '"api_keys"."revoked_at" from "api_keys" inner join "tenants" on "tenants"."id" = "api_keys"."tenant_id" ' +
+    '"api_keys"."revoked_at", "tenants"."read_log" from "api_keys" inner join "tenants" on "tenants"."id" = "api_keys"."tenant_id" ' +
     'where "api_keys"."id" = $1',
   setTenant: "select set_config('app.tenant_id', $1, true)",
   byActionInWindow:

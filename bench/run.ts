@@ -201,10 +201,17 @@ async function main(opts: Options): Promise<void> {
       }
       for (const c of opts.connections) {
         log(`${scenario.name} c=${c}: ${scenario.title}`);
-        const row =
-          scenario.kind === 'load'
-            ? await measureLoad(scenario, c, servers, opts)
-            : await measureDump(scenario, c, servers, opts);
+        const readLogOff = scenario.kind === 'load' && scenario.readLogOff === true;
+        if (readLogOff) await setReadLog(owner, params.largest.slug, false);
+        let row: Row;
+        try {
+          row =
+            scenario.kind === 'load'
+              ? await measureLoad(scenario, c, servers, opts)
+              : await measureDump(scenario, c, servers, opts);
+        } finally {
+          if (readLogOff) await setReadLog(owner, params.largest.slug, true);
+        }
         rows.push(row);
         if (!gateway.alive())
           throw new Error(`the gateway died during ${scenario.name}; see ${gateway.logFile}`);
@@ -268,6 +275,11 @@ async function main(opts: Options): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 
 /** The chains of a small, a middle and a larger tenant, checked by the project's verifier. */
+/** The tenant's read-log switch, as `audit-gateway tenants read-log` sets it (read at each request). */
+async function setReadLog(owner: postgres.Sql, slug: string, on: boolean): Promise<void> {
+  await owner`update tenants set read_log = ${on} where slug = ${slug}`;
+}
+
 async function verifySomeChains(gateway: Gateway, events: number, seed: number) {
   const plan = planDataset(events, seed).tenants;
   const picks = [plan.at(-1), plan[Math.floor(plan.length / 2)], plan[19]].filter((t) => t !== undefined);

@@ -66,6 +66,9 @@ const EnvSchema = z.object({
   CHECKPOINT_EVERY_EVENTS: positiveInt(1, 10_000_000).default(1000),
   CHECKPOINT_INTERVAL_SECONDS: positiveInt(1, 86_400 * 7).default(3600),
   TRUSTED_PROXIES: z.string().default(''),
+  READ_LOG_FLUSH_MS: positiveInt(10, 60_000).default(250),
+  READ_LOG_BATCH_SIZE: positiveInt(1, 10_000).default(500),
+  READ_LOG_QUEUE_LIMIT: positiveInt(1, 1_000_000).default(20_000),
   LOG_STREAMS: booleanFlag.default(true),
   LOG_STREAM_POLL_MS: positiveInt(10, 60_000).default(250),
   LOG_STREAM_RETRY_MIN_MS: positiveInt(1, 3_600_000).default(1000),
@@ -179,6 +182,12 @@ function configFrom(
     checkpointEveryEvents: e.CHECKPOINT_EVERY_EVENTS,
     checkpointIntervalSeconds: e.CHECKPOINT_INTERVAL_SECONDS,
     trustedProxies,
+    /** Who read the trail: how the records of reads are batched (per tenant on/off is in the database). */
+    readLog: {
+      flushMs: e.READ_LOG_FLUSH_MS,
+      batchSize: e.READ_LOG_BATCH_SIZE,
+      queueLimit: e.READ_LOG_QUEUE_LIMIT,
+    },
     logStreams: {
       enabled: e.LOG_STREAMS,
       pollMs: e.LOG_STREAM_POLL_MS,

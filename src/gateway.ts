@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { ChainService } from './audit/chain-service.ts';
 import { startCheckpointSweep } from './audit/checkpoint-sweep.ts';
+import { ReadLog } from './audit/read-log.ts';
 import { AuditService } from './audit/service.ts';
 import { ChainSigner } from './audit/signer.ts';
 import { TokenSigner } from './audit/tokens.ts';
@@ -29,6 +30,8 @@ export type Gateway = {
   chain: ChainService;
   signer: ChainSigner;
   streams: LogStreamService;
+  /** Records every read (who read the trail); `flush()` writes what is queued. */
+  readLog: ReadLog;
   /** Delivers log streams; absent when LOG_STREAMS=false. */
   streamWorker: LogStreamWorker | undefined;
   /** Set when this start created or found the demo tenant's key (embedded database only). */
@@ -73,6 +76,8 @@ export async function openGateway({
       ? new LogStreamWorker({ db: database.db, logger, ...config.logStreams })
       : undefined;
     const streams = new LogStreamService(database.db, () => streamWorker?.wake());
+    const tokens = new TokenSigner(secrets.tokenSecrets);
+    const readLog = new ReadLog({ db: database.db, tokens, logger, ...config.readLog });
     const chain: ChainService = new ChainService({
       db: database.db,
       signer,
@@ -81,13 +86,15 @@ export async function openGateway({
         intervalSeconds: config.checkpointIntervalSeconds,
       },
       recordEvent: (viewer, input, derived) => audit.recordEvent(viewer, input, derived),
+      readLog,
     });
     const audit = new AuditService({
       db: database.db,
-      tokens: new TokenSigner(secrets.tokenSecrets),
+      tokens,
       chain,
       onCommitted: () => streamWorker?.nudge(),
       searchTimeoutMs: config.searchTimeoutMs,
+      readLog,
     });
     await refuseForeignDevelopmentKey(database, chain, signer, secrets.signingKeyFile);
     const authenticator = new Authenticator(
@@ -104,6 +111,7 @@ export async function openGateway({
       audit,
       chain,
       streams,
+      readLog,
       authenticator,
       signer,
       logger,
@@ -136,11 +144,13 @@ export async function openGateway({
       chain,
       signer,
       streams,
+      readLog,
       streamWorker,
       demoApiKey,
       close: async () => {
         sweep?.stop();
         await audit.drain();
+        await readLog.close();
         await streamWorker?.stop();
         await database.close();
         await tracing?.shutdown();
@@ -204,7 +214,8 @@ async function ensureDemo(
   // A key file left from an earlier database (its tenant just created) names no key of this one.
   let key = existing && keyFileExists ? readFileSync(keyFile, 'utf8').trim() : undefined;
   if (key === undefined) {
-    key = (await createApiKey(database, 'demo', ['read', 'write'], 'demo key (printed at start)')).key;
+    key = (await createApiKey(database, 'demo', ['read', 'write', 'read_log'], 'demo key (printed at start)'))
+      .key;
     writeFileSync(keyFile, `${key}\n`, { mode: 0o600 });
   }
   if (existsSync(seededMarker)) return key;

@@ -104,6 +104,13 @@ const replicaLag = new Gauge({
   registers: [registry],
 });
 
+const readLogRecords = new Counter({
+  name: 'agw_read_log_records_total',
+  help: 'Read-log records: written (stored in audit_reads), dropped_queue_full (the bounded queue was full), dropped_write_failed (their batch failed to write).',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+
 let processMetrics = false;
 
 /** Process CPU, memory, event-loop lag and GC, once per process (they start a monitor). */
@@ -183,6 +190,16 @@ export function recordChainAppend(outcomes: readonly { kind: 'stored' | 'replaye
 
 export function recordCheckpointSigned(): void {
   checkpointsSigned.inc();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The read log
+
+export function recordReadLog(
+  outcome: 'written' | 'dropped_queue_full' | 'dropped_write_failed',
+  n = 1,
+): void {
+  if (n > 0) readLogRecords.inc({ outcome }, n);
 }
 
 // ---------------------------------------------------------------------------------------------

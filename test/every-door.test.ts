@@ -9,6 +9,7 @@ import { startTestGateway, type TestGateway, type TestTenant } from './support/g
 
 // Viewer tokens (minted by the read key): `token` for the whole tenant, `restrictedToken` for a
 // slice that holds none of the seeded events, `revokedToken` minted by the key revoked since.
+// `readLog` holds only the read_log scope (who read the trail).
 const KEYS = [
   'read',
   'write',
@@ -18,6 +19,7 @@ const KEYS = [
   'token',
   'restrictedToken',
   'revokedToken',
+  'readLog',
 ] as const;
 type KeyKind = (typeof KEYS)[number];
 
@@ -41,6 +43,7 @@ const needsRead = (ok: Outcome, forbidden: Outcome, unauthenticated: Outcome, re
   token: ok,
   restrictedToken: restricted,
   revokedToken: unauthenticated,
+  readLog: forbidden,
 });
 /** The tokens are read-only, and a restricted viewer may not record anyway. */
 const needsWrite = (ok: Outcome, forbidden: Outcome, unauthenticated: Outcome) => ({
@@ -52,6 +55,7 @@ const needsWrite = (ok: Outcome, forbidden: Outcome, unauthenticated: Outcome) =
   token: forbidden,
   restrictedToken: forbidden,
   revokedToken: unauthenticated,
+  readLog: forbidden,
 });
 
 /** Seeing log streams: backend configuration, for a `read` key and never for a browser's token. */
@@ -120,6 +124,22 @@ const GRAPHQL_DOORS: Record<string, GraphQLDoor & { expect: Record<KeyKind, Outc
       token: OK,
       restrictedToken: OK,
       revokedToken: UNAUTHENTICATED_GQL,
+      readLog: OK,
+    },
+  },
+  // Who read the trail: only a key with read_log, never a token (none can carry it).
+  'Query.auditReads': {
+    query: '{ auditReads(first: 1) { edges { node { id keyId surface kind } } } }',
+    expect: {
+      read: '403 FORBIDDEN',
+      write: '403 FORBIDDEN',
+      readWrite: '403 FORBIDDEN',
+      revoked: UNAUTHENTICATED_GQL,
+      missing: UNAUTHENTICATED_GQL,
+      token: '403 FORBIDDEN',
+      restrictedToken: '403 FORBIDDEN',
+      revokedToken: UNAUTHENTICATED_GQL,
+      readLog: OK,
     },
   },
   'Query.logStreams': {
@@ -260,6 +280,7 @@ beforeAll(async () => {
     token: await mint(tenant.readKey, {}),
     restrictedToken: await mint(tenant.readKey, { restriction: { actorIds: ['nobody'] } }),
     revokedToken,
+    readLog: (await createApiKey(t.gateway.database, tenant.slug, ['read_log'])).key,
   });
   const res = await t.fetch('/audit/v1/events', {
     method: 'POST',

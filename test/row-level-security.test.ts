@@ -60,8 +60,9 @@ describe('row-level security', () => {
       relforcerowsecurity: boolean;
     }>(sql`
       select relname, relrowsecurity, relforcerowsecurity from pg_class
-       where relname in ('audit_events', 'audit_catalog', 'chain_heads', 'chain_checkpoints') order by relname`);
-    expect(forced).toHaveLength(4);
+       where relname in ('audit_events', 'audit_catalog', 'chain_heads', 'chain_checkpoints', 'audit_reads')
+       order by relname`);
+    expect(forced).toHaveLength(5);
     for (const table of forced)
       expect(table, table.relname).toMatchObject({ relrowsecurity: true, relforcerowsecurity: true });
   });

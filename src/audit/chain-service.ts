@@ -7,6 +7,7 @@ import { ValidationError } from '../errors.ts';
 import { recordCheckpointSigned } from '../metrics.ts';
 import { type CanonicalEvent, serializeCanonical, toCanonical } from './chain.ts';
 import type { ChainHead, StoredStatement } from './model.ts';
+import type { ReadLog } from './read-log.ts';
 import { getChainHead } from './repository/chain-heads.ts';
 import { getLinkHash, lastSeqReceivedBefore, pruneThrough, streamChain } from './repository/chain-read.ts';
 import { checkpointHead, foreignSigningKeyIds, listCheckpoints } from './repository/checkpoints.ts';
@@ -73,6 +74,8 @@ export type ChainServiceOptions = {
   policy: CheckpointPolicy;
   /** Records the prune as an event, through the service every event goes through. */
   recordEvent: AuditService['recordEvent'];
+  /** Where verifications and exports leave their record (who read the trail). */
+  readLog: Pick<ReadLog, 'record'>;
 };
 
 export class ChainService {
@@ -90,12 +93,14 @@ export class ChainService {
   private readonly signer: ChainSigner;
   readonly #policy: CheckpointPolicy;
   readonly #recordEvent: AuditService['recordEvent'];
+  readonly #readLog: Pick<ReadLog, 'record'>;
 
   constructor(options: ChainServiceOptions) {
     this.db = options.db;
     this.signer = options.signer;
     this.#policy = options.policy;
     this.#recordEvent = options.recordEvent;
+    this.#readLog = options.readLog;
   }
 
   /** Signs the head if it moved and the interval passed (or at once when `force`); the sweep calls this per tenant. */
@@ -139,6 +144,18 @@ export class ChainService {
    */
   async verify(viewer: Viewer, opts: VerifyRequest = {}): Promise<ChainReport> {
     const tenantId = chainReader(viewer, 'Verifying the chain');
+    const report = await this.#sharedVerification(tenantId, opts);
+    const { fromSeq, toSeq, limit } = opts;
+    this.#readLog.record(
+      viewer,
+      'verify',
+      { fromSeq, toSeq, limit, checkpoint: opts.checkpoint !== undefined },
+      report.eventsChecked,
+    );
+    return report;
+  }
+
+  #sharedVerification(tenantId: number, opts: VerifyRequest): Promise<ChainReport> {
     // Looked up before any await, so callers that ask at the same moment always share one run. A
     // caller that joins a run already under way gets the chain as that run read it (its report
     // says how far); once a run ends nothing of it is kept, so the next request reads afresh.
@@ -316,10 +333,23 @@ export class ChainService {
   export(viewer: Viewer): AsyncGenerator<string> {
     // Checked before the first line, not when the stream is first read.
     chainReader(viewer, 'Exporting the chain');
-    return this.#export({ id: viewer.tenantId, slug: viewer.tenantSlug });
+    return this.#export(viewer);
   }
 
-  async *#export(tenant: { id: number; slug: string }): AsyncGenerator<string> {
+  /** One record per export, when it ends (or is abandoned), with the events it wrote. */
+  async *#export(viewer: Viewer): AsyncGenerator<string> {
+    const exported = { events: 0 };
+    try {
+      yield* this.#exportLines({ id: viewer.tenantId, slug: viewer.tenantSlug }, exported);
+    } finally {
+      this.#readLog.record(viewer, 'chain_export', {}, exported.events);
+    }
+  }
+
+  async *#exportLines(
+    tenant: { id: number; slug: string },
+    exported: { events: number },
+  ): AsyncGenerator<string> {
     const head = await this.checkpointIfDue(tenant.id, true);
     const statements = await listCheckpoints(this.db, tenant.id, { limit: 10_000_000 });
     const ring = this.signer.ring;
@@ -342,6 +372,7 @@ export class ChainService {
     const sorted = checkStatements(ring, tenant.id, statements);
     const start = chainStart([...sorted.valid, ...sorted.unknown.map((u) => u.claimed)]);
     for await (const link of streamChain(this.db, tenant.id, { fromSeq: start.seq, toSeq: head.seq })) {
+      exported.events++;
       yield json({ type: 'event', seq: link.seq, hash: link.hash, canonical: link.canonical });
     }
     yield json({ type: 'head', seq: head.seq, hash: head.seq === 0 ? null : head.hash });

@@ -24,6 +24,7 @@ import {
   parseEventInput,
   positionOf,
 } from './model.ts';
+import type { ReadLog } from './read-log.ts';
 import { appendEvents } from './repository/append.ts';
 import { countByGroupAndBucket } from './repository/event-counts.ts';
 import * as reads from './repository/event-reads.ts';
@@ -78,6 +79,8 @@ export type AuditServiceOptions = {
   onCommitted?: ((tenantId: number) => void) | undefined;
   /** How long a read with filter.search may run before it is stopped (default 10 s). */
   searchTimeoutMs?: number | undefined;
+  /** Where every read leaves its record (who read the trail). */
+  readLog: Pick<ReadLog, 'record'>;
 };
 
 /** Fields the server supplies for a caller that left them empty; see `recordEvent`. */
@@ -90,10 +93,12 @@ export class AuditService {
   readonly #cursors: Cursors;
   readonly #committer: GroupCommitter;
   readonly #bound: reads.SearchBound;
+  readonly #readLog: Pick<ReadLog, 'record'>;
 
   constructor(options: AuditServiceOptions) {
     this.#db = options.db;
     this.#bound = { searchTimeoutMs: options.searchTimeoutMs ?? 10_000 };
+    this.#readLog = options.readLog;
     this.#cursors = new Cursors(options.tokens);
     this.#committer = new GroupCommitter(async (tenantId, events) => {
       const { outcomes } = await appendEvents(this.#db, tenantId, events, {
@@ -140,6 +145,7 @@ export class AuditService {
     const more = rows.length > size;
     const page = rows.slice(0, size);
     if (backward) page.reverse();
+    this.#readLog.record(viewer, 'events', { ...filter, order }, page.length);
     const edges = page.map((node) => ({
       cursor: this.#cursors.encodeCursor(tenantId, queryKey, node, order.field),
       node,
@@ -155,10 +161,12 @@ export class AuditService {
     };
   }
 
-  async countEvents(viewer: Viewer, filter: EventFilter): Promise<number> {
+  async countEvents(viewer: Viewer, filterIn: EventFilter): Promise<number> {
     requireScope(viewer, 'read');
-    const valid = validateFilter(filter, 'filter');
-    return reads.countEvents(this.#db, viewer.tenantId, valid, viewer.restriction, this.#bound);
+    const filter = validateFilter(filterIn, 'filter');
+    const count = await reads.countEvents(this.#db, viewer.tenantId, filter, viewer.restriction, this.#bound);
+    this.#readLog.record(viewer, 'count', filter, 0);
+    return count;
   }
 
   /**
@@ -175,6 +183,7 @@ export class AuditService {
       viewer.restriction,
       this.#bound,
     );
+    this.#readLog.record(viewer, 'count', { ...query.filter, groupBy: query.groupBy }, 0);
     return assembleCounts(query, rows, bucketStarts, Math.max(0, groups - query.first));
   }
 
@@ -188,7 +197,9 @@ export class AuditService {
     if (ids.length > MAX_IDS) {
       throw new ValidationError(field, `must list at most ${MAX_IDS} event ids per request`);
     }
-    return reads.getEventsByIds(this.#db, viewer.tenantId, ids, viewer.restriction);
+    const events = await reads.getEventsByIds(this.#db, viewer.tenantId, ids, viewer.restriction);
+    this.#readLog.record(viewer, 'lookup', { ids }, events.filter((e) => e !== null).length);
+    return events;
   }
 
   /** One event by id; null when it does not exist or the viewer may not see it. */
@@ -212,29 +223,42 @@ export class AuditService {
     return this.#stream(viewer, validateFilter(filterIn, 'filter'), order, opts);
   }
 
+  /** One record per stream, when it ends (or is abandoned), with the events it handed out. */
   async *#stream(
-    { tenantId, restriction }: Viewer,
+    viewer: Viewer,
     filter: EventFilter,
     order: EventOrder,
     opts: StreamOptions,
   ): AsyncGenerator<AuditEvent[]> {
+    const { tenantId, restriction } = viewer;
     const batchSize = opts.batchSize ?? 2000;
     let after = opts.after;
     let remaining = opts.limit ?? Number.POSITIVE_INFINITY;
-    while (remaining > 0) {
-      const rows = await reads.listEvents(this.#db, tenantId, {
-        ...this.#bound,
-        filter,
-        restriction,
-        order,
-        after,
-        limit: Math.min(batchSize, remaining),
-      });
-      if (rows.length === 0) return;
-      remaining -= rows.length;
-      yield rows;
-      if (rows.length < batchSize) return;
-      after = positionOf(rows.at(-1) as AuditEvent, order.field);
+    let streamed = 0;
+    try {
+      while (remaining > 0) {
+        const rows = await reads.listEvents(this.#db, tenantId, {
+          ...this.#bound,
+          filter,
+          restriction,
+          order,
+          after,
+          limit: Math.min(batchSize, remaining),
+        });
+        if (rows.length === 0) return;
+        remaining -= rows.length;
+        streamed += rows.length;
+        yield rows;
+        if (rows.length < batchSize) return;
+        after = positionOf(rows.at(-1) as AuditEvent, order.field);
+      }
+    } finally {
+      this.#readLog.record(
+        viewer,
+        'events',
+        { ...filter, order, ...(opts.after ? { after: opts.after } : {}) },
+        streamed,
+      );
     }
   }
 
@@ -260,6 +284,7 @@ export class AuditService {
       }),
       reads.countEvents(this.#db, tenantId, filter, restriction, this.#bound),
     ]);
+    this.#readLog.record(viewer, 'events', { ...filter, order, offset, limit }, events.length);
     return { events, total };
   }
 
@@ -283,6 +308,7 @@ export class AuditService {
       kinds.set(e.targetKind, set);
     }
     const sorted = (s: Iterable<string>) => [...s].sort();
+    this.#readLog.record(viewer, 'catalog', {}, 0);
     return {
       actions: sorted(actions),
       targetKinds: sorted(kinds.keys()).map((name) => ({ name, actions: sorted(kinds.get(name) ?? []) })),

@@ -3,7 +3,8 @@
 // transport or entry point cannot forget a check.
 import { ForbiddenError } from '../errors.ts';
 
-export const SCOPES = ['read', 'write'] as const;
+/** `read_log`: read who read the trail (the read log); never given to a viewer token. */
+export const SCOPES = ['read', 'write', 'read_log'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /**
@@ -29,6 +30,24 @@ export type Viewer = {
   restriction?: Restriction | undefined;
   /** Set when the caller presented a viewer token (minted by `keyId`) rather than the key itself. */
   token?: { id: string; expiresAt: Date } | undefined;
+  /**
+   * Where the request came from, for the read log: set by the transport on a viewer it
+   * authenticated. Absent (the operator at the command line, the server's own maintenance): its
+   * reads are not recorded.
+   */
+  origin?: ReadOrigin | undefined;
+  /** The tenant's read-log switch, read with the key: false when the operator turned it off. */
+  recordReads?: boolean | undefined;
+};
+
+/** What the read log says about a request besides who asked; see src/audit/read-log.ts. */
+export type ReadOrigin = {
+  /** `graphql`, a REST dialect (`madkudu`, `mural`, `wasabi`, `replicated`), `export` or `rest`. */
+  surface: string;
+  /** The GraphQL operation name, or the REST method and route pattern. */
+  operation: string;
+  clientAddress: string;
+  requestId: string;
 };
 
 export function requireScope(viewer: Viewer, scope: Scope): void {

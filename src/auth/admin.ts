@@ -59,4 +59,9 @@ export async function revokeApiKey(database: Database, keyId: string): Promise<v
   if (!(await repo.revokeApiKey(database, id))) throw new NotFoundError(`Live API key "${keyId}"`);
 }
 
-export { findTenantBySlug, listApiKeys, listTenants } from './repository.ts';
+/** Turns recording of a tenant's reads on or off (the operator's switch; no API key has it). */
+export async function setReadLog(database: Database, slug: string, enabled: boolean): Promise<void> {
+  if (!(await repo.setReadLog(database, slug, enabled))) throw new NotFoundError(`Tenant "${slug}"`);
+}
+
+export { findTenantBySlug, listApiKeys, listTenantSettings, listTenants } from './repository.ts';

@@ -5,7 +5,7 @@ import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Viewer } from '../audit/viewer.ts';
 import type { Db } from '../db/client.ts';
 import { RateLimitedError, UnauthenticatedError } from '../errors.ts';
-import { parseApiKey, type Scope, secretMatches } from './keys.ts';
+import { parseApiKey, SCOPES, type Scope, secretMatches } from './keys.ts';
 import { findApiKey, type StoredKey } from './repository.ts';
 import { isViewerToken, type ViewerTokens } from './viewer-tokens.ts';
 
@@ -82,6 +82,7 @@ export class Authenticator {
       tenantSlug: stored.tenantSlug,
       keyId: parsed.id,
       scopes: new Set(scopesOf(stored)),
+      recordReads: stored.readLog,
     };
   }
 
@@ -120,10 +121,11 @@ export class Authenticator {
       tenantId: stored.tenantId,
       tenantSlug: stored.tenantSlug,
       keyId: claims.keyId,
-      // Never more than the key has now, whatever the token says.
-      scopes: new Set(claims.scopes.filter((s) => keyScopes.includes(s))),
+      // Never more than the key has now, whatever the token says, and never the read log.
+      scopes: new Set(claims.scopes.filter((s) => keyScopes.includes(s) && s !== 'read_log')),
       restriction: claims.restriction,
       token: { id: claims.tokenId, expiresAt: claims.expiresAt },
+      recordReads: stored.readLog,
     };
   }
 
@@ -163,5 +165,5 @@ export class Authenticator {
 }
 
 function scopesOf(stored: StoredKey): Scope[] {
-  return stored.scopes.filter((s): s is Scope => s === 'read' || s === 'write');
+  return stored.scopes.filter((s): s is Scope => (SCOPES as readonly string[]).includes(s));
 }

@@ -29,6 +29,26 @@ export async function listTenants(database: Database): Promise<Tenant[]> {
   return database.db.select({ id: tenants.id, slug: tenants.slug }).from(tenants).orderBy(asc(tenants.id));
 }
 
+/** Every tenant with its read-log switch, for `tenants list`. */
+export async function listTenantSettings(database: Database): Promise<(Tenant & { readLog: boolean })[]> {
+  return database.db
+    .select({ id: tenants.id, slug: tenants.slug, readLog: tenants.readLog })
+    .from(tenants)
+    .orderBy(asc(tenants.id));
+}
+
+/** Turns recording of a tenant's reads on or off; false when there is no such tenant. */
+export async function setReadLog(database: Database, slug: string, enabled: boolean): Promise<boolean> {
+  return database.admin(async (tx) => {
+    const rows = await tx
+      .update(tenants)
+      .set({ readLog: enabled })
+      .where(eq(tenants.slug, slug))
+      .returning({ id: tenants.id });
+    return rows.length > 0;
+  });
+}
+
 export async function insertApiKey(
   database: Database,
   key: { id: string; tenantId: number; name: string | null; scopes: Scope[]; secretHash: Buffer },
@@ -68,6 +88,8 @@ export type StoredKey = {
   scopes: string[];
   secretHash: Uint8Array;
   revokedAt: Date | null;
+  /** The tenant's read-log switch. */
+  readLog: boolean;
 };
 
 export async function findApiKey(db: Db, keyId: string): Promise<StoredKey | null> {
@@ -79,6 +101,7 @@ export async function findApiKey(db: Db, keyId: string): Promise<StoredKey | nul
         scopes: apiKeys.scopes,
         secretHash: apiKeys.secretHash,
         revokedAt: apiKeys.revokedAt,
+        readLog: tenants.readLog,
       })
       .from(apiKeys)
       .innerJoin(tenants, eq(tenants.id, apiKeys.tenantId))

@@ -169,6 +169,13 @@ function scopesOf(value: readonly string[] | null | undefined, viewer: Viewer, f
     if (!(SCOPES as readonly string[]).includes(scope)) {
       throw new ValidationError(`${field}[${i}]`, `must be one of ${SCOPES.join(', ')}`);
     }
+    // The read log shows who read the whole tenant's trail: backend business, never a browser's.
+    if (scope === 'read_log') {
+      throw new ValidationError(
+        `${field}[${i}]`,
+        'a viewer token never carries read_log; use an API key with it',
+      );
+    }
     if (!viewer.scopes.has(scope as Scope)) {
       throw new ForbiddenError(
         `${field}[${i}]: this key lacks the "${scope}" scope, and a token has no scope its key lacks`,

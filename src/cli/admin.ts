@@ -85,12 +85,44 @@ export function registerAdminCommands(program: Command, cli: Cli) {
       });
     });
 
+  tenants
+    .command('read-log <slug> [state]')
+    .description("show, or turn on or off, the recording of a tenant's reads (who read the trail)")
+    .addHelpText(
+      'after',
+      '\nstate: on or off; without it, prints the current state. Turning it on or off is itself recorded as an\n' +
+        "event in the tenant's chain (audit.read_log.enabled / audit.read_log.disabled), so the gap shows.\n" +
+        environmentHelp(GATEWAY_VARIABLES),
+    )
+    .option('--json', 'machine-readable output')
+    .action(async (slug: string, state: string | undefined, opts: { json?: boolean }) => {
+      if (state !== undefined && state !== 'on' && state !== 'off') fail('state must be on or off');
+      const { listTenantSettings, setReadLog } = await import('../auth/admin.ts');
+      await cli.withTenantGateway(slug, async (gateway, operator, tenant) => {
+        if (state !== undefined) {
+          await setReadLog(gateway.database, slug, state === 'on');
+          await gateway.audit.recordEvent(operator, {
+            action: state === 'on' ? 'audit.read_log.enabled' : 'audit.read_log.disabled',
+            title: state === 'on' ? 'Read log turned on' : 'Read log turned off',
+            description:
+              state === 'on'
+                ? 'Reads of this tenant are recorded again from now on.'
+                : 'Reads of this tenant are no longer recorded, until the read log is turned on again.',
+            actor: { id: 'operator', type: 'OPERATOR' },
+          });
+        }
+        const settings = (await listTenantSettings(gateway.database)).find((t) => t.id === tenant.id);
+        const on = settings?.readLog ?? true;
+        print(!!opts.json, { tenant: slug, readLog: on }, `read log of ${slug}: ${on ? 'on' : 'off'}`);
+      });
+    });
+
   const keys = program.command('keys').description('manage API keys');
   keys
     .command('create')
     .description('create an API key for a tenant; the key is shown once')
     .requiredOption('--tenant <slug>', 'tenant slug')
-    .option('--scopes <list>', 'comma-separated: read, write', 'read')
+    .option('--scopes <list>', 'comma-separated: read, write, read_log', 'read')
     .option('--name <name>', 'a note to recognise the key by')
     .option('--json', 'machine-readable output')
     .addHelpText('after', environmentHelp(DATABASE_VARIABLES))

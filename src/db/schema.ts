@@ -44,6 +44,8 @@ export const tenants = pgTable(
     id: integer('id').primaryKey().generatedAlwaysAsIdentity(),
     slug: text('slug').notNull(),
     createdAt: timestamptz('created_at').notNull().defaultNow(),
+    /** Whether the tenant's reads are recorded in `audit_reads` (on unless the operator switched it off). */
+    readLog: boolean('read_log').notNull().default(true),
   },
   (t) => [
     uniqueIndex('tenants_slug_key').on(t.slug),
@@ -256,4 +258,38 @@ export const logStreamLeases = pgTable(
     primaryKey({ name: 'log_stream_leases_pkey', columns: [t.tenantId, t.streamId] }),
     index('log_stream_leases_due_idx').on(t.nextAttemptAt),
   ],
+);
+
+/**
+ * Who read the trail: one row per read of a tenant's events (a listing page, a count, a lookup, a
+ * stream, an export, a verification), written in batches after the read answered. Not in the
+ * tenant's hash chain (docs/analysts.md says why); append-only for the serving role, which may
+ * only select and insert.
+ */
+export const auditReads = pgTable(
+  'audit_reads',
+  {
+    tenantId: integer('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    /** When the read was answered (the gateway's clock). */
+    at: timestamptz('at').notNull(),
+    id: uuid('id').notNull(),
+    /** The API key that read, or that minted the viewer token that read. */
+    keyId: byteOrderText('audit_reads', 'key_id').notNull(),
+    tokenId: text('token_id'),
+    /** The viewer token's restriction; null for the whole tenant. */
+    restriction: jsonb('restriction').$type<Record<string, unknown>>(),
+    surface: byteOrderText('audit_reads', 'surface').notNull(),
+    /** The GraphQL operation name, or the REST method and route. */
+    operation: text('operation').notNull(),
+    kind: byteOrderText('audit_reads', 'kind').notNull(),
+    /** The filter as the service validated it. */
+    filter: jsonb('filter').$type<Record<string, unknown>>().notNull(),
+    clientAddress: text('client_address').notNull(),
+    requestId: text('request_id'),
+    /** How many events the read handed back (or checked, for a verification). */
+    events: integer('events').notNull(),
+  },
+  (t) => [primaryKey({ name: 'audit_reads_pkey', columns: [t.tenantId, t.at, t.id] })],
 );

@@ -3,6 +3,7 @@
 import DataLoader from 'dataloader';
 import type { ChainService } from '../audit/chain-service.ts';
 import type { AuditEvent } from '../audit/model.ts';
+import type { ReadLog } from '../audit/read-log.ts';
 import type { AuditService } from '../audit/service.ts';
 import type { Viewer } from '../audit/viewer.ts';
 import type { ViewerTokens } from '../auth/viewer-tokens.ts';
@@ -13,6 +14,7 @@ export type GraphQLContext = {
   audit: AuditService;
   chain: ChainService;
   streams: LogStreamService;
+  readLog: ReadLog;
   viewerTokens: ViewerTokens;
   requestId: string;
   loaders: { event: DataLoader<string, AuditEvent | null> };

@@ -161,6 +161,19 @@ query VerifyChain {
 }
 `,
   },
+  {
+    name: 'WhoRead',
+    query: `# Who read your events this week: every read through GraphQL or a REST dialect, newest first.
+# Needs a key with the read_log scope (the demo key has it).
+query WhoRead($since: DateTime) {
+  auditReads(first: 20, filter: { since: $since, kinds: [EVENTS, LOOKUP, COUNT] }) {
+    edges { node { at keyId viewerTokenId restriction { actorIds } surface operation kind filter clientAddress events } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+`,
+    variables: (now) => ({ since: new Date(now.getTime() - 7 * 86_400_000).toISOString() }),
+  },
 ];
 
 /** GraphiQL's options for one page view: the example tabs, each with the given headers. */

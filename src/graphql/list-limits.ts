@@ -20,6 +20,7 @@ import {
 import type { Plugin } from 'graphql-yoga';
 import { COUNT_LIMITS } from '../audit/counts.ts';
 import { LIST_FILTER_NAMES, MAX_FILTER_VALUES } from '../audit/filters.ts';
+import { MAX_READ_FILTER_VALUES } from '../audit/read-log.ts';
 import { MAX_BATCH } from '../audit/service.ts';
 import { SCOPES } from '../audit/viewer.ts';
 import { MAX_RESTRICTION_VALUES } from '../auth/viewer-tokens.ts';
@@ -41,6 +42,9 @@ export const LIST_LIMITS: Readonly<Record<string, number>> = {
   'Query.auditEventCounts(groupBy:)': COUNT_LIMITS.dimensions,
   ...Object.fromEntries(LIST_FILTER_NAMES.map((name) => [`AuditEventFilter.${name}`, MAX_FILTER_VALUES])),
   'CreateLogStreamInput.actions': MAX_FILTER_VALUES,
+  'AuditReadFilter.keyIds': MAX_READ_FILTER_VALUES,
+  'AuditReadFilter.surfaces': MAX_READ_FILTER_VALUES,
+  'AuditReadFilter.kinds': MAX_READ_FILTER_VALUES,
   'LogStreamNatsInput.servers': MAX_NATS_SERVERS,
   'CreateViewerTokenInput.scopes': SCOPES.length,
   'ViewerRestrictionInput.actorIds': MAX_RESTRICTION_VALUES,

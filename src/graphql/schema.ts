@@ -6,6 +6,7 @@ import './audit-event.ts';
 import './chain.ts';
 import './event-counts.ts';
 import './log-stream.ts';
+import './read-log.ts';
 import './viewer.ts';
 import './viewer-token.ts';
 

@@ -9,6 +9,11 @@ export const ScopeEnum = builder.enumType('Scope', {
   values: {
     read: { description: 'Read events: lists, counts, filters, lookups by id, the chain.' },
     write: { description: 'Record events.' },
+    read_log: {
+      description:
+        'Read who read the trail (`auditReads`): every read of the tenant, whoever made it. Keys only; a viewer ' +
+        'token never carries it.',
+    },
   } as const,
 });
 

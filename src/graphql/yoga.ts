@@ -6,10 +6,11 @@ import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
-import { GraphQLError, type ValidationContext } from 'graphql';
+import { GraphQLError, getOperationAST, type ValidationContext } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { ChainService } from '../audit/chain-service.ts';
+import type { ReadLog } from '../audit/read-log.ts';
 import type { AuditService } from '../audit/service.ts';
 import type { Authenticator } from '../auth/authenticate.ts';
 import { DomainError } from '../errors.ts';
@@ -35,6 +36,7 @@ export type YogaOptions = {
   audit: AuditService;
   chain: ChainService;
   streams: LogStreamService;
+  readLog: ReadLog;
   authenticator: Authenticator;
   logger: Logger;
   graphiql: boolean;
@@ -43,6 +45,20 @@ export type YogaOptions = {
   /** Pre-filled in GraphiQL's headers tab (demo mode only). */
   demoApiKey?: string | undefined;
 };
+
+/**
+ * Names an anonymous request's operation for the read log: the document's operation, or
+ * `anonymous` when it has no name.
+ */
+function useReadOrigin(): Plugin {
+  return {
+    onExecute({ args }) {
+      const origin = (args.contextValue as Partial<GraphQLContext>).viewer?.origin;
+      if (!origin || origin.operation) return;
+      origin.operation = getOperationAST(args.document, args.operationName)?.name?.value ?? 'anonymous';
+    },
+  };
+}
 
 /** Turns an armor rejection into an error with a stable code that names the limit. */
 function rejectWith(code: string, limit: number) {
@@ -77,6 +93,7 @@ export function createGraphQLServer(opts: YogaOptions) {
     useListLimits(),
     useCostLimit(GRAPHQL_LIMITS.cost),
     useInputErrorCodes(),
+    useReadOrigin(),
     useGraphQlJit() as Plugin,
     masking.useUnexpectedErrorLog() as Plugin,
     useGraphQLMetrics(),
@@ -99,14 +116,19 @@ export function createGraphQLServer(opts: YogaOptions) {
     // Served from this process (no CDN); the example tabs' time windows end at each page view.
     graphiql: opts.graphiql ? () => graphiqlOptions(opts.demoApiKey, new Date()) : false,
     renderGraphiQL: renderGraphiQLPage,
-    context: async ({ request, requestId, clientAddress }) => {
+    context: async ({ request, params, requestId, clientAddress }) => {
       try {
-        const viewer = await opts.authenticator.authenticate(request.headers, clientAddress);
+        const viewer = {
+          ...(await opts.authenticator.authenticate(request.headers, clientAddress)),
+          // The operation's name: the one asked for, else the document's only one (see useReadOrigin).
+          origin: { surface: 'graphql', operation: params.operationName ?? '', clientAddress, requestId },
+        };
         return {
           viewer,
           audit: opts.audit,
           chain: opts.chain,
           streams: opts.streams,
+          readLog: opts.readLog,
           viewerTokens: opts.authenticator.viewerTokens,
           requestId,
           loaders: createLoaders(opts.audit, viewer),

@@ -11,6 +11,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Logger } from 'pino';
 import proxyAddr from 'proxy-addr';
 import type { ChainService } from '../audit/chain-service.ts';
+import type { ReadLog } from '../audit/read-log.ts';
 import type { AuditService } from '../audit/service.ts';
 import type { ChainSigner } from '../audit/signer.ts';
 import type { Authenticator } from '../auth/authenticate.ts';
@@ -54,6 +55,7 @@ export type AppDeps = {
   audit: AuditService;
   chain: ChainService;
   streams: LogStreamService;
+  readLog: ReadLog;
   authenticator: Authenticator;
   signer: ChainSigner;
   logger: Logger;
@@ -184,6 +186,7 @@ export function createApp(deps: AppDeps): App {
     audit: deps.audit,
     chain: deps.chain,
     streams: deps.streams,
+    readLog: deps.readLog,
     authenticator: deps.authenticator,
     logger,
     graphiql: options.graphiql,

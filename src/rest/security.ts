@@ -3,6 +3,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Viewer } from '../audit/viewer.ts';
 import type { AppEnv } from '../http/http-env.ts';
+import { routeOf } from '../metrics.ts';
 
 export const securitySchemes = {
   bearer: { type: 'http', scheme: 'bearer', description: '`Authorization: Bearer <key>`' },
@@ -25,10 +26,34 @@ export const security = Object.keys(securitySchemes).map((name) => ({ [name]: []
  * service's decision, made in every service method.
  */
 export const restAuthentication: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const viewer = await c.get('authenticator').authenticate(c.req.raw.headers, c.get('clientAddress'));
-  c.set('viewer', viewer);
+  const clientAddress = c.get('clientAddress');
+  const viewer = await c.get('authenticator').authenticate(c.req.raw.headers, clientAddress);
+  c.set('viewer', {
+    ...viewer,
+    origin: {
+      surface: surfaceOf(c.req.path),
+      // The route pattern (`/v1/audit/:eventId`), not the path, so records group by route.
+      operation: `${c.req.method} ${routeOf(c)}`,
+      clientAddress,
+      requestId: c.get('requestId'),
+    },
+  });
   await next();
 };
+
+/** Which REST surface a path belongs to, for the read log; any other route is `rest`. */
+const SURFACES: [prefix: string, surface: string][] = [
+  ['/v1/exports', 'export'],
+  ['/v1/audit', 'madkudu'],
+  ['/enterprise/v1', 'mural'],
+  ['/api/data/audit', 'wasabi'],
+  ['/audit/v1', 'replicated'],
+];
+
+function surfaceOf(path: string): string {
+  const match = SURFACES.find(([prefix]) => path === prefix || path.startsWith(`${prefix}/`));
+  return match ? match[1] : 'rest';
+}
 
 /** The caller of a REST route, as restAuthentication verified it. */
 export function viewerOf(c: Context<AppEnv>): Viewer {
