@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { ChainService } from './audit/chain-service.ts';
 import { startCheckpointSweep } from './audit/checkpoint-sweep.ts';
+import { ExportService } from './audit/export-service.ts';
 import { AuditService } from './audit/service.ts';
 import { ChainSigner } from './audit/signer.ts';
 import { TokenSigner } from './audit/tokens.ts';
@@ -27,6 +28,7 @@ export type Gateway = {
   database: Database;
   audit: AuditService;
   chain: ChainService;
+  exports: ExportService;
   signer: ChainSigner;
   streams: LogStreamService;
   /** Delivers log streams; absent when LOG_STREAMS=false. */
@@ -87,6 +89,12 @@ export async function openGateway({
       chain,
       onCommitted: () => streamWorker?.nudge(),
     });
+    const exports = new ExportService({
+      db: database.db,
+      signer,
+      tokens: new TokenSigner(secrets.tokenSecrets),
+      chain,
+    });
     await refuseForeignDevelopmentKey(database, chain, signer, secrets.signingKeyFile);
     const authenticator = new Authenticator(
       database.db,
@@ -101,6 +109,7 @@ export async function openGateway({
       database,
       audit,
       chain,
+      exports,
       streams,
       authenticator,
       signer,
@@ -131,6 +140,7 @@ export async function openGateway({
       database,
       audit,
       chain,
+      exports,
       signer,
       streams,
       streamWorker,

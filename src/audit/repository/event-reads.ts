@@ -47,7 +47,7 @@ const FILTER_SQL: Record<ListFilterName, SQL> = {
   ipAddresses: sql`${t.ipAddress}`,
 };
 
-function filterConditions(tenantId: number, f: EventFilter, restriction?: Restriction): SQL[] {
+export function filterConditions(tenantId: number, f: EventFilter, restriction?: Restriction): SQL[] {
   const where: SQL[] = [eq(t.tenantId, tenantId)];
   if (f.since) where.push(gte(t.occurredAt, f.since));
   if (f.until) where.push(lt(t.occurredAt, f.until));
