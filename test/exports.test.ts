@@ -7,6 +7,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FileReport, verifyExportFile } from '../src/audit/export-file.ts';
 import type { KeyRing } from '../src/audit/signer.ts';
+import { EXAMPLE_TABS } from '../src/graphql/graphiql.ts';
 import { dbKind, startTestGateway, type TestGateway, type TestTenant } from './support/gateway.ts';
 import { recordBatch } from './support/rest.ts';
 import { superuser } from './support/superuser.ts';
@@ -251,6 +252,18 @@ describe('NDJSON export', () => {
     expect(lines.at(-1)).toContain('"type":"error"');
     expect(lines.some((l) => l.includes('"type":"export"'))).toBe(false);
     expect((await verify(lines)).status).toBe('broken');
+  });
+});
+
+describe('the GraphiQL ExportEvents tab', () => {
+  it('shows links that export', async () => {
+    const tab = EXAMPLE_TABS.find((x) => x.name === 'ExportEvents');
+    const links = [...(tab?.query.matchAll(/^#\s+(\/v1\/exports\/\S+)$/gm) ?? [])].map((m) => m[1] as string);
+    expect(links.map((l) => l.split('?')[0])).toEqual([
+      '/v1/exports/events.csv',
+      '/v1/exports/events.ndjson',
+    ]);
+    for (const link of links) expect((await get(link)).status, link).toBe(200);
   });
 });
 

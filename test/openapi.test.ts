@@ -133,7 +133,9 @@ describe('live responses match the documented schemas', () => {
     expect(media, `${operation} ${res.status} documents ${mediaType}`).toBeDefined();
     // A streamed export is text (CSV, NDJSON), documented as a string.
     if (mediaType !== 'application/json') {
-      expect((media?.schema as { type?: string }).type, `${operation} ${res.status}`).toBe('string');
+      expect((media?.schema as { type?: string } | undefined)?.type, `${operation} ${res.status}`).toBe(
+        'string',
+      );
       return text;
     }
     const body = JSON.parse(text) as unknown;
