@@ -2,7 +2,6 @@
 // the offline verifier (export-file.ts): the CSV columns and cell rules, the NDJSON records, and
 // the digest the signed export statement carries.
 import { createHash, type Hash } from 'node:crypto';
-import { stringify } from 'csv-stringify/sync';
 import type { AuditEvent } from './model.ts';
 
 export const EXPORT_FORMATS = ['csv', 'ndjson'] as const;
@@ -50,20 +49,35 @@ export const CSV_COLUMNS: readonly { name: string; value: (e: AuditEvent) => str
 /** The UTF-8 byte order mark Excel needs to read a CSV file as UTF-8 (`bom=true`). */
 export const BOM = '\uFEFF';
 
-// RFC 4180: CRLF line ends, a cell with a quote, comma or line break quoted and its quotes
-// doubled. escape_formulas is OWASP's CSV-injection rule: a cell that begins with = + - @, tab or
-// CR (or their full-width forms) gets a leading ' so a spreadsheet shows it as text.
-const CSV_OPTIONS = { record_delimiter: 'windows', escape_formulas: true } as const;
+// OWASP's CSV-injection rule: a text cell that begins with = + - @, tab or CR (or the full-width
+// ＝＋－＠ some spreadsheets fold to them) gets a leading ' so a spreadsheet shows it as text.
+const FORMULA_START = /^[=+\-@\t\r\uFF1D\uFF0B\uFF0D\uFF20]/;
+const NEEDS_QUOTES = /[",\r\n]/;
 
-export function csvHeader(): string {
-  return stringify([[...CSV_COLUMNS.map((c) => c.name), 'cursor']], CSV_OPTIONS);
+/**
+ * One RFC 4180 cell: quoted when it holds a quote, comma or line break, its quotes doubled.
+ * Written here rather than with a CSV library: this is the whole rule, and the export's
+ * throughput target (bench E1) left no room for a general-purpose stringifier's per-cell work.
+ */
+function csvCell(value: string | number | null): string {
+  if (value === null) return '';
+  if (typeof value === 'number') return String(value);
+  const text = FORMULA_START.test(value) ? `'${value}` : value;
+  return NEEDS_QUOTES.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
+export function csvHeader(): string {
+  return `${[...CSV_COLUMNS.map((c) => c.name), 'cursor'].join(',')}\r\n`;
+}
+
+/** The rows of a batch, each ended by CRLF. */
 export function csvRows(rows: { event: AuditEvent; cursor: string }[]): string {
-  return stringify(
-    rows.map(({ event, cursor }) => [...CSV_COLUMNS.map((c) => c.value(event)), cursor]),
-    CSV_OPTIONS,
-  );
+  let out = '';
+  for (const { event, cursor } of rows) {
+    for (const column of CSV_COLUMNS) out += `${csvCell(column.value(event))},`;
+    out += `${csvCell(cursor)}\r\n`;
+  }
+  return out;
 }
 
 /**

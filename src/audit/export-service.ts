@@ -45,7 +45,7 @@ export type ExportStream = {
   progress: { events: number };
 };
 
-type ExportCursor = { q: string; s: number; t: number };
+type ExportCursor = { q: string; t: number };
 
 // Exports are in sequence order whatever the filter; cursors are bound to the filter and slice.
 const EXPORT_ORDER = { field: 'occurredAt', direction: 'asc' } as const;
@@ -86,21 +86,37 @@ export class ExportService {
     let afterSeq = 0;
     let throughSeq: number;
     if (request.after !== undefined) {
-      const c = this.#tokens.verify('export', tenantId, request.after) as ExportCursor | null;
-      if (!c || typeof c.s !== 'number' || typeof c.t !== 'number' || typeof c.q !== 'string')
+      const colon = request.after.indexOf(':');
+      const seq = Number(request.after.slice(0, colon));
+      const c = this.#tokens.verify(
+        'export',
+        tenantId,
+        request.after.slice(colon + 1),
+      ) as ExportCursor | null;
+      if (
+        !c ||
+        colon < 1 ||
+        !Number.isSafeInteger(seq) ||
+        seq < 0 ||
+        typeof c.t !== 'number' ||
+        typeof c.q !== 'string'
+      )
         throw new ValidationError('after', 'is not a cursor of an export of this tenant');
       if (c.q !== queryKey)
         throw new ValidationError(
           'after',
           'belongs to an export with another filter; start again without it',
         );
-      afterSeq = c.s;
+      afterSeq = Math.min(seq, c.t);
       throughSeq = c.t;
     } else {
       throughSeq = (await this.#chain.checkpointIfDue(tenantId, true)).seq;
     }
-    const cursor = (seq: number) =>
-      this.#tokens.sign('export', tenantId, { q: queryKey, s: seq, t: throughSeq } satisfies ExportCursor);
+    // `<seq>:<signed base>`: the base (filter, slice, end) is signed once per export, not per row.
+    // The sequence number is outside the signature on purpose: changing it only moves where a
+    // viewer resumes within the same filter and slice, which it may export anyway.
+    const base = this.#tokens.sign('export', tenantId, { q: queryKey, t: throughSeq } satisfies ExportCursor);
+    const cursor = (seq: number) => `${seq}:${base}`;
     const range = { filter, restriction, afterSeq, throughSeq, batchSize: request.batchSize };
     const progress = { events: 0 };
     const chunks =
