@@ -323,7 +323,7 @@ describe.runIf(dbKind === 'postgres')('a 1M-event export', () => {
               from (select seq, format('{"action":"bulk","prev":"%s","seq":%s,"tenant":%s,"v":1}', encode(hash, 'hex'), seq + 1, ${big.id}::int) as y from c where seq < ${N}) n
           )
           insert into audit_events (tenant_id, seq, id, action, occurred_at, received_at, metadata, canonical, hash)
-          select ${big.id}, seq, lpad(to_hex(seq), 32, 'f')::uuid, 'bulk', now(), now(), '{}', canonical, hash from c`);
+          select ${big.id}, seq, ('ffffffff' || lpad(to_hex(seq), 24, '0'))::uuid, 'bulk', now(), now(), '{}', canonical, hash from c`);
         await tx.execute(sql`
           insert into chain_heads (tenant_id, seq, hash)
           select tenant_id, seq, hash from audit_events where tenant_id = ${big.id} and seq = ${N}
