@@ -78,6 +78,17 @@ export const FLOOR_SQL = {
     'insert into "chain_heads" ("tenant_id", "seq", "hash", "checkpoint_seq", "checkpoint_at") ' +
     'values ($1, $2, $3, default, default) on conflict do nothing',
   updateHead: 'update "chain_heads" set "seq" = $1, "hash" = $2 where "chain_heads"."tenant_id" = $3',
+  /** E1: where a filtered export's chain walk starts, the walk in sequence order, and the CSV rows. */
+  exportFirstMatch:
+    'select "seq" from "audit_events" where ("audit_events"."tenant_id" = $1 and "audit_events"."seq" > $2 and ' +
+    '"audit_events"."seq" <= $3) order by "audit_events"."seq" asc limit $4',
+  exportWalk:
+    'select "seq", "hash", "canonical", ("audit_events"."tenant_id" = $1) from "audit_events" where ' +
+    '("audit_events"."tenant_id" = $2 and "audit_events"."seq" > $3 and "audit_events"."seq" <= $4) ' +
+    'order by "audit_events"."seq" asc limit $5',
+  exportEvents:
+    `select ${COLUMNS} from "audit_events" where ("audit_events"."tenant_id" = $1 and "audit_events"."seq" > $2 and ` +
+    '"audit_events"."seq" <= $3) order by "audit_events"."seq" asc limit $4',
   /** The repository's batch insert: one array per column, whatever the number of rows. */
   insertEvents:
     `insert into "audit_events" (${INSERT_COLUMNS}) select c0, c1, c2::uuid, ${Array.from({ length: 17 }, (_, i) => `c${i + 3}`).join(', ')}, ` +

@@ -188,6 +188,23 @@ function sendJson(res: ServerResponse, status: number, value: unknown): void {
   res.end(body);
 }
 
+const EXPORT_BATCH = 2000;
+
+/** An export's frame: the head it stops at (read under the lock the gateway's checkpoint takes), then NDJSON rows. */
+async function exportFloor(
+  tenantId: number,
+  res: ServerResponse,
+  body: (through: number, write: (rows: object[]) => Promise<void>) => Promise<void>,
+): Promise<void> {
+  const [head] = await inTenant(tenantId, (tx) => run<{ seq: string }>(tx, SQL.lockHead, [tenantId]));
+  res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+  await body(Number(head?.seq ?? 0), async (rows) => {
+    if (rows.length === 0) return;
+    if (!res.write(`${rows.map((r) => JSON.stringify(r)).join('\n')}\n`)) await once(res, 'drain');
+  });
+  res.end('{"type":"end"}\n');
+}
+
 const handlers: Record<string, Handler> = {
   /** S1: a filtered page. */
   async '/s1'(tenantId, url, _req, res) {
@@ -349,6 +366,48 @@ const handlers: Record<string, Handler> = {
     } else {
       res.end(']}');
     }
+  },
+
+  /** E1: the NDJSON export's SQL (head, first match, the walk), each row as JSON.stringify writes it. */
+  async '/e1-ndjson'(tenantId, _url, _req, res) {
+    await exportFloor(tenantId, res, async (through, write) => {
+      const [first] = await inTenant(tenantId, (tx) =>
+        run<{ seq: string }>(tx, SQL.exportFirstMatch, [tenantId, 0, through, 1]),
+      );
+      if (!first) return;
+      let after = Number(first.seq) - 1;
+      for (;;) {
+        const rows = await inTenant(tenantId, (tx) =>
+          run<{ seq: string; hash: Buffer; canonical: string; '?column?': boolean }>(tx, SQL.exportWalk, [
+            tenantId,
+            tenantId,
+            after,
+            through,
+            EXPORT_BATCH,
+          ]),
+        );
+        await write(
+          rows.map((r) => ({ seq: Number(r.seq), hash: r.hash.toString('hex'), canonical: r.canonical })),
+        );
+        if (rows.length < EXPORT_BATCH) return;
+        after = Number(rows.at(-1)?.seq);
+      }
+    });
+  },
+
+  /** E1: the CSV export's SQL (head, the matching events), each row as JSON.stringify writes it. */
+  async '/e1-csv'(tenantId, _url, _req, res) {
+    await exportFloor(tenantId, res, async (through, write) => {
+      let after = 0;
+      for (;;) {
+        const rows = await inTenant(tenantId, (tx) =>
+          run<EventRow>(tx, SQL.exportEvents, [tenantId, after, through, EXPORT_BATCH]),
+        );
+        await write(rows);
+        if (rows.length < EXPORT_BATCH) return;
+        after = Number(rows.at(-1)?.seq);
+      }
+    });
   },
 
   /** S6: an OFFSET page and the exact total, in two transactions at once as the service does. */

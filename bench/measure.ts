@@ -86,7 +86,13 @@ export async function warmUp(
 }
 
 /** How to fetch a Mural-style dump: a first page, then pages by the token the previous one ended with. */
-export type DumpSpec = { first: RequestSpec; next: (token: string) => RequestSpec; pages: number };
+export type DumpSpec = {
+  first: RequestSpec;
+  next: (token: string) => RequestSpec;
+  pages: number;
+  /** Whether a page's last 4 KiB show it complete (default: a JSON document's closing brace). */
+  complete?: (tail: string) => boolean;
+};
 
 export type DumpResult = { pages: number; bytes: number; ms: number };
 
@@ -112,7 +118,8 @@ export async function dumpOnce(base: string, spec: DumpSpec): Promise<DumpResult
     }
     pages += 1;
     const token = /"nextToken":"([^"]+)"\}$/.exec(tail)?.[1];
-    if (!tail.endsWith('}')) throw new Error(`dump page ${pages}: truncated response`);
+    if (!(spec.complete ? spec.complete(tail) : tail.endsWith('}')))
+      throw new Error(`dump page ${pages}: truncated response`);
     request = token ? spec.next(token) : null;
   }
   return { pages, bytes, ms: performance.now() - started };

@@ -81,6 +81,14 @@ function verdict(row: Row, rows: Row[], extras: Extras): Row['verdict'] {
           `(floor +${mb(floorGrowth)}, +${mb(floorFromIdle)})`,
       };
     }
+    case 'E1': {
+      const [growth] = growthOf(row.gatewayRss);
+      const rows = Math.round(gateway.rate * row.eventsPerRequest).toLocaleString('en-US');
+      return {
+        met: throughput >= 0.8 && growth <= 64,
+        detail: `${rows} rows/s, ${x(throughput)} floor; RSS +${mb(growth)} MB while measured`,
+      };
+    }
     case 'S6': {
       const ratio = gateway.p50 / floor.p50;
       return { met: ratio <= 1.5, detail: `p50 ${x(ratio)} floor` };

@@ -7,7 +7,20 @@ import type { DumpSpec, RequestSpec } from './measure.ts';
 
 export type Target = 'floor' | 'floorChain' | 'gateway';
 
-export type ScenarioId = 'S1' | 'S2' | 'S3' | 'S4' | 'S5' | 'S6' | 'S7' | 'S8' | 'Q1' | 'Q2' | 'C1' | 'C2';
+export type ScenarioId =
+  | 'S1'
+  | 'S2'
+  | 'S3'
+  | 'S4'
+  | 'S5'
+  | 'S6'
+  | 'S7'
+  | 'S8'
+  | 'Q1'
+  | 'Q2'
+  | 'C1'
+  | 'C2'
+  | 'E1';
 export const SCENARIO_IDS: ScenarioId[] = [
   'S1',
   'S2',
@@ -21,6 +34,7 @@ export const SCENARIO_IDS: ScenarioId[] = [
   'Q2',
   'C1',
   'C2',
+  'E1',
 ];
 
 type Common = {
@@ -42,7 +56,12 @@ export type LoadScenario = Common & {
   compare: 'exact' | 'status';
 };
 
-export type DumpScenario = Common & { kind: 'dump'; dumps: { floor: DumpSpec; gateway: DumpSpec } };
+export type DumpScenario = Common & {
+  kind: 'dump';
+  dumps: { floor: DumpSpec; gateway: DumpSpec };
+  /** Mural's dumps answer byte-identical JSON on both servers; an export (signed, CSV) only the same status. */
+  compare?: 'exact' | 'status';
+};
 
 export type Scenario = LoadScenario | DumpScenario;
 
@@ -292,6 +311,9 @@ const graphql = (key: string, query: string, variables: Record<string, unknown>)
   headers: { ...json, ...auth(key) },
   body: JSON.stringify({ query, variables }),
 });
+/** An export is whole when its last line is there: the export statement, the last CSV row's CRLF, the floor's end. */
+const exportEnded = (tail: string) => tail.endsWith('\r\n') || /"type":"(export|end)"[^\n]*\n$/.test(tail);
+
 const get = (key: string, path: string): RequestSpec => ({ method: 'GET', path, headers: auth(key) });
 const post = (key: string, path: string, body: unknown): RequestSpec => ({
   method: 'POST',
@@ -518,5 +540,25 @@ export function buildScenarios(
         floorChain: post(keys.ingestFloorChain, '/s8-chain', { events: batch }),
       },
     },
+    ...(['ndjson', 'csv'] as const).map(
+      (format): Scenario => ({
+        id: 'E1',
+        name: `E1 ${format}`,
+        title: `GET /v1/exports/events.${format}, the largest tenant's ${p.largest.events} events in one request`,
+        target: 'rows/s >= 0.8x floor; memory flat',
+        eventsPerRequest: p.largest.events,
+        kind: 'dump',
+        compare: 'status',
+        dumps: {
+          gateway: {
+            pages: 1,
+            first: get(k, `/v1/exports/events.${format}`),
+            next: () => get(k, '/'),
+            complete: exportEnded,
+          },
+          floor: { pages: 1, first: get(k, `/e1-${format}`), next: () => get(k, '/'), complete: exportEnded },
+        },
+      }),
+    ),
   ];
 }

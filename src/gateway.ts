@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { ChainService } from './audit/chain-service.ts';
 import { startCheckpointSweep } from './audit/checkpoint-sweep.ts';
+import { ExportService } from './audit/export-service.ts';
 import { ReadLog } from './audit/read-log.ts';
 import { AuditService } from './audit/service.ts';
 import { ChainSigner } from './audit/signer.ts';
@@ -28,6 +29,7 @@ export type Gateway = {
   database: Database;
   audit: AuditService;
   chain: ChainService;
+  exports: ExportService;
   signer: ChainSigner;
   streams: LogStreamService;
   /** Records every read (who read the trail); `flush()` writes what is queued. */
@@ -96,6 +98,13 @@ export async function openGateway({
       searchTimeoutMs: config.searchTimeoutMs,
       readLog,
     });
+    const exports = new ExportService({
+      db: database.db,
+      signer,
+      tokens,
+      chain,
+      readLog,
+    });
     await refuseForeignDevelopmentKey(database, chain, signer, secrets.signingKeyFile);
     const authenticator = new Authenticator(
       database.db,
@@ -110,6 +119,7 @@ export async function openGateway({
       database,
       audit,
       chain,
+      exports,
       streams,
       readLog,
       authenticator,
@@ -142,6 +152,7 @@ export async function openGateway({
       database,
       audit,
       chain,
+      exports,
       signer,
       streams,
       readLog,

@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { parse as parseCsv } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, dbKind, testSecrets } from './support/gateway.ts';
 
@@ -157,5 +158,52 @@ describe('offline verification of an exported chain', { timeout: 240_000 }, () =
     const result = await cli(['verify', '--tenant', 'acme', '--json']);
     expect(result.code, result.stderr).toBe(0);
     expect(JSON.parse(result.stdout)).toMatchObject({ intact: true, eventsChecked: 300, headSequence: 300 });
+  });
+
+  it('exports what a filter matches with the CLI, and verifies it offline with exit codes', async () => {
+    const chain = path.join(dir, 'for-actions.ndjson');
+    expect((await cli(['export', '--tenant', 'acme', '--out', chain])).code).toBe(0);
+    const action = JSON.parse(
+      readFileSync(chain, 'utf8')
+        .split('\n')
+        .find((l) => l.includes('"type":"event"')) as string,
+    ).canonical.match(/"action":"([^"]+)"/)[1] as string;
+
+    const file = path.join(dir, 'filtered.ndjson');
+    const exported = await cli([
+      'export',
+      '--tenant',
+      'acme',
+      '--format',
+      'ndjson',
+      '--actions',
+      action,
+      '--out',
+      file,
+    ]);
+    expect(exported.code, exported.stderr).toBe(0);
+    const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+    const events = lines.filter((l) => l.includes('"type":"event"'));
+    expect(events.length).toBeGreaterThan(0);
+    expect(events.every((l) => JSON.parse(l).event.action === action)).toBe(true);
+    const ok = await offline(['--file', file]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ status: 'intact', eventsChecked: events.length });
+
+    const edited = path.join(dir, 'filtered-edited.ndjson');
+    writeFileSync(
+      edited,
+      `${lines.map((l) => (l === events[0] ? l.replace(`"${action}"`, '"forged"') : l)).join('\n')}\n`,
+    );
+    expect((await offline(['--file', edited])).code).toBe(1);
+
+    const csv = await cli(['export', '--tenant', 'acme', '--format', 'csv', '--actions', action, '--bom']);
+    expect(csv.code, csv.stderr).toBe(0);
+    expect(csv.stdout.startsWith('\uFEFFsequence,id,')).toBe(true);
+    expect(parseCsv(csv.stdout, { bom: true })).toHaveLength(events.length + 1);
+
+    const refused = await cli(['export', '--tenant', 'acme', '--actions', action]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('--format csv or ndjson');
   });
 });

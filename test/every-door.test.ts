@@ -222,6 +222,15 @@ const REST_DOORS: Record<string, RestDoor & { expect: Record<KeyKind, Outcome> }
     body: {},
     expect: needsRead('200 ok', '403 forbidden', UNAUTHENTICATED_REST),
   },
+  // Exports read like listings: a restricted viewer gets its own (here empty) slice.
+  'GET /v1/exports/events.csv': {
+    path: () => '/v1/exports/events.csv',
+    expect: needsRead('200 ok', '403 forbidden', UNAUTHENTICATED_REST),
+  },
+  'GET /v1/exports/events.ndjson': {
+    path: () => '/v1/exports/events.ndjson',
+    expect: needsRead('200 ok', '403 forbidden', UNAUTHENTICATED_REST),
+  },
 };
 
 /**

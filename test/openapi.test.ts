@@ -131,6 +131,13 @@ describe('live responses match the documented schemas', () => {
     const mediaType = res.headers.get('content-type')?.split(';')[0]?.trim() ?? '';
     const media = documented.content[mediaType];
     expect(media, `${operation} ${res.status} documents ${mediaType}`).toBeDefined();
+    // A streamed export is text (CSV, NDJSON), documented as a string.
+    if (mediaType !== 'application/json') {
+      expect((media?.schema as { type?: string } | undefined)?.type, `${operation} ${res.status}`).toBe(
+        'string',
+      );
+      return text;
+    }
     const body = JSON.parse(text) as unknown;
     const validate = validatorFor(`${operation} ${res.status} ${mediaType}`, media?.schema as Schema);
     expect(validate(body), `${operation} ${res.status}: ${ajv.errorsText(validate.errors)}`).toBe(true);
@@ -244,6 +251,17 @@ describe('live responses match the documented schemas', () => {
       headers: { 'content-type': 'text/plain' },
       body: '{}',
     });
+  });
+
+  it('GET /v1/exports/events.csv and .ndjson', async () => {
+    for (const format of ['csv', 'ndjson']) {
+      const route = `GET /v1/exports/events.${format}`;
+      const csv = (await call(route, 200, `/v1/exports/events.${format}?actions=logged-in&bom=true`, {
+        key: tenant.readKey,
+      })) as string;
+      expect(csv.length).toBeGreaterThan(0);
+      await call(route, 400, `/v1/exports/events.${format}?since=yesterday`, { key: tenant.readKey });
+    }
   });
 
   it('GET /v1/audit and /v1/audit/{eventId}', async () => {

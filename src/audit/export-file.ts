@@ -1,5 +1,8 @@
 // Offline verification of an exported chain (NDJSON from `audit-gateway export`), with nothing
-// but the gateway's public keys: no database, no trust in whoever handed over the file.
+// but the gateway's public keys: no database, no trust in whoever handed over the file. A
+// filtered export says so in its header and is checked by filtered-export-file.ts.
+import { FILTERED_EXPORT_FORMAT } from './export-format.ts';
+import { verifyFilteredExport } from './filtered-export-file.ts';
 import type { KeyRing } from './signer.ts';
 import {
   type ChainLink,
@@ -23,7 +26,7 @@ export type FileReport = VerificationResult & {
 };
 
 type Line =
-  | { type: 'header'; tenant: number; keyIds: string[] }
+  | { type: 'header'; tenant: number; keyIds: string[]; format: unknown }
   | { type: 'statement'; statement: string; signature: string }
   | { type: 'event'; seq: number; hash: string; canonical: string }
   | { type: 'head'; seq: number; hash: string | null };
@@ -68,6 +71,9 @@ export async function verifyExportFile(
     const line = parseLine(r.value);
     if (!line) return fail(`line ${lineNo} is not a chain export record`);
     if (line.type === 'header') {
+      // A filtered export (a subset of the chain) is checked by its own rules.
+      if (line.format === FILTERED_EXPORT_FORMAT)
+        return verifyFilteredExport(iterator, line.tenant, keys, external);
       tenant = line.tenant;
       keysNamedByFile = line.keyIds;
     } else if (line.type === 'statement')
@@ -168,6 +174,7 @@ function parseLine(text: string): Line | null {
           ? {
               type: 'header',
               tenant: v.tenant,
+              format: v.format,
               keyIds: Array.isArray(v.keys)
                 ? v.keys.flatMap((k) => (typeof k?.kid === 'string' ? [k.kid as string] : []))
                 : [],

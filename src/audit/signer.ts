@@ -6,6 +6,7 @@
 // of looking tampered.
 import { createHash, createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
 import canonicalize from 'canonicalize';
+import type { ExportStatement } from './export-format.ts';
 
 export type StatementKind = 'checkpoint' | 'anchor';
 
@@ -107,9 +108,23 @@ export class ChainSigner {
 
   sign(fields: Omit<ChainStatement, 'v' | 'kid'>): SignedStatement {
     const parsed: ChainStatement = { v: 1, ...fields, kid: this.keyId };
-    const statement = canonicalize(parsed) as string;
+    return { ...this.#signCanonical(parsed), parsed };
+  }
+
+  /** The closing statement of a filtered export (`type: export`, never a checkpoint or anchor). */
+  signExport(fields: Omit<ExportStatement, 'v' | 'type' | 'kid'>): { statement: string; signature: string } {
+    return this.#signCanonical({
+      v: 1,
+      type: 'export',
+      ...fields,
+      kid: this.keyId,
+    } satisfies ExportStatement);
+  }
+
+  #signCanonical(value: object): { statement: string; signature: string } {
+    const statement = canonicalize(value) as string;
     const signature = sign(null, Buffer.from(statement, 'utf8'), this.#privateKey).toString('base64');
-    return { statement, signature, parsed };
+    return { statement, signature };
   }
 
   /** Every public key of the ring as PEM, the current one first (a reader of one PEM gets the current key). */

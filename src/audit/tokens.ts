@@ -8,7 +8,7 @@ const MAC_BYTES = 16;
 
 /** What a token is for; a token signed for one purpose does not verify for another. `mural` is
  * the name continuation tokens were signed under before; it is only read, never signed. */
-export type TokenPurpose = 'cursor' | 'continuation' | 'mural' | 'viewer' | 'read-cursor';
+export type TokenPurpose = 'cursor' | 'continuation' | 'mural' | 'viewer' | 'read-cursor' | 'export';
 
 export class TokenSigner {
   readonly #secrets: string[];

@@ -153,6 +153,26 @@ query Histogram($since: DateTime!, $timeZone: String = "Europe/Berlin", $actions
     variables: (now) => ({ since: new Date(now.getTime() - 30 * DAY_MS).toISOString() }),
   },
   {
+    name: 'ExportEvents',
+    query: `# Export what a filter matches, as a file: the same filter vocabulary, as query parameters
+# (repeat a list filter: actions=a&actions=b). totalCount below is how many rows you will get;
+# the events come in sequence order, as below.
+# CSV for a spreadsheet (cells that could run as formulas get a leading '), with a BOM for Excel:
+#   /v1/exports/events.csv?actions=SIGN_IN_FAILURE&since=2026-01-01T00:00:00Z&bom=true
+# NDJSON as evidence, checked offline by \`audit-gateway verify --file\`:
+#   /v1/exports/events.ndjson?actions=SIGN_IN_FAILURE&since=2026-01-01T00:00:00Z
+# Both need the key from Headers: curl -H "Authorization: Bearer <key>" -o events.csv "<link>".
+# A broken download resumes with &after=<the cursor of the last row or line you got>.
+query ExportEvents($since: DateTime!, $actions: [String!] = ["SIGN_IN_FAILURE"]) {
+  auditEvents(first: 3, filter: { actions: $actions, since: $since }, orderBy: { field: OCCURRED_AT, direction: ASC }) {
+    totalCount
+    edges { node { sequence occurredAt action actor { email } } }
+  }
+}
+`,
+    variables: (now) => ({ since: new Date(now.getTime() - 30 * DAY_MS).toISOString() }),
+  },
+  {
     name: 'VerifyChain',
     query: `# Recompute your hash chain and check it against the signed checkpoints.
 query VerifyChain {

@@ -11,6 +11,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Logger } from 'pino';
 import proxyAddr from 'proxy-addr';
 import type { ChainService } from '../audit/chain-service.ts';
+import type { ExportService } from '../audit/export-service.ts';
 import type { ReadLog } from '../audit/read-log.ts';
 import type { AuditService } from '../audit/service.ts';
 import type { ChainSigner } from '../audit/signer.ts';
@@ -28,6 +29,7 @@ import {
   setDatabasePoolSize,
 } from '../metrics.ts';
 import { errorResponse } from '../rest/errors.ts';
+import { registerExports } from '../rest/exports.ts';
 import { registerMadkudu } from '../rest/madkudu.ts';
 import { registerMural } from '../rest/mural.ts';
 import { registerReplicated } from '../rest/replicated.ts';
@@ -48,12 +50,14 @@ const REST_PREFIXES = [
   '/api/data/audit/*',
   '/audit/v1/*',
   '/v1/viewer-tokens',
+  '/v1/exports/*',
 ];
 
 export type AppDeps = {
   database: Database;
   audit: AuditService;
   chain: ChainService;
+  exports: ExportService;
   streams: LogStreamService;
   readLog: ReadLog;
   authenticator: Authenticator;
@@ -220,6 +224,7 @@ export function createApp(deps: AppDeps): App {
   registerWasabi(app, { audit: deps.audit });
   registerReplicated(app, { audit: deps.audit });
   registerViewerTokens(app);
+  registerExports(app, { exports: deps.exports });
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', securitySchemes.bearer);
   app.openAPIRegistry.registerComponent('securitySchemes', 'apikey', securitySchemes.apikey);
