@@ -94,6 +94,11 @@ export class LiveTail {
     return n;
   }
 
+  /** Streams of one tenant open on this instance. */
+  openStreamsOf(tenantId: number): number {
+    return this.#readers.get(tenantId)?.subscribers.size ?? 0;
+  }
+
   /**
    * Opens a stream of the viewer's events after `afterSeq` (undefined: the current head) that
    * pass `filter` (validated) and the viewer's restriction. StreamLimitError when the key or

@@ -34,6 +34,7 @@ export async function listen(
       server.closeIdleConnections();
       // Live tails never finish by themselves: end them (each tells its client where to resume).
       await gateway.endStreams?.();
+      server.closeIdleConnections();
       const force = setTimeout(() => {
         logger.warn('in-flight requests did not finish in time; closing their connections');
         server.closeAllConnections();

@@ -2,6 +2,8 @@
 // /graphql, Accept: text/event-stream) read with Node's fetch and a small SSE parser, so a test
 // can also stop reading (a slow consumer) or count heartbeat comments.
 
+import { request } from 'node:http';
+import { Readable } from 'node:stream';
 import { pino } from 'pino';
 import type { Gateway } from '../../src/gateway.ts';
 import { listen, type RunningServer } from '../../src/http/server.ts';
@@ -173,24 +175,49 @@ export function openTail(
   baseUrl: string,
   key: string,
   variables: { filter?: Record<string, unknown>; after?: string } = {},
-  { read = true }: { read?: boolean } = {},
+  { read = true, query = STREAM_QUERY }: { read?: boolean; query?: string } = {},
 ): TailStream {
   const abort = new AbortController();
-  const response = fetch(`${baseUrl}/graphql`, {
+  const init = {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
       accept: 'text/event-stream',
       authorization: `Bearer ${key}`,
     },
-    body: JSON.stringify({ query: STREAM_QUERY, variables }),
+    body: JSON.stringify({ query, variables }),
     signal: abort.signal,
-  });
+  };
+  // A client that stops reading is Node's http client with its response left paused: it takes
+  // no more than its socket and stream buffers hold (fetch's body may buffer more on its own).
+  const response = read ? fetch(`${baseUrl}/graphql`, init) : pausedRequest(`${baseUrl}/graphql`, init);
   const stream = new TailStream(response);
   stream.signal.addEventListener('abort', () => abort.abort());
   response.catch(() => {});
   if (read) void stream.pump();
   return stream;
+}
+
+function pausedRequest(
+  url: string,
+  init: { method: string; headers: Record<string, string>; body: string; signal: AbortSignal },
+): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: init.method, headers: init.headers, signal: init.signal }, (res) => {
+      res.pause();
+      const headers = new Headers();
+      for (const [name, value] of Object.entries(res.headers))
+        if (typeof value === 'string') headers.set(name, value);
+      resolve(
+        new Response(Readable.toWeb(res) as ReadableStream<Uint8Array>, {
+          status: res.statusCode ?? 0,
+          headers,
+        }),
+      );
+    });
+    req.on('error', reject);
+    req.end(init.body);
+  });
 }
 
 /** Serves a gateway on a free loopback port (a real HTTP server, as `serve` runs it). */
