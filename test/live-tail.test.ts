@@ -150,7 +150,8 @@ describe('live tail', () => {
         key,
       );
       expect(res.errors).toBeUndefined();
-      const edges = (res.data?.auditEvents as { edges: { node: { sequence: number } }[] }).edges;
+      const page = res.data?.auditEvents as { edges: { node: { sequence: number } }[] } | undefined;
+      const edges = page?.edges ?? [];
       return edges.map((e) => e.node.sequence).sort((a, b) => a - b);
     };
     const expected = {
@@ -377,7 +378,8 @@ async function mint(key: string, input: Record<string, unknown> = {}): Promise<s
     key,
   );
   expect(res.errors).toBeUndefined();
-  return (res.data?.createViewerToken as { token: string }).token;
+  const minted = res.data?.createViewerToken as { token: string } | undefined;
+  return minted?.token ?? '';
 }
 
 async function eventually(check: () => Promise<void>, timeoutMs = 5000): Promise<void> {
