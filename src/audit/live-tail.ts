@@ -63,8 +63,28 @@ export class LiveTail {
   readonly #perTenant = new Map<number, number>();
   #unlisten: (() => Promise<void>) | undefined;
   #closed = false;
+  /** One recheck per key (and token) per half interval, shared by all its streams. */
+  readonly #rechecks = new Map<string, { at: number; done: Promise<void> }>();
 
   constructor(readonly options: LiveTailOptions) {}
+
+  /**
+   * Whether a stream's viewer is still valid. Streams of the same key and token share one check
+   * made within the last half interval: a thousand streams of ten keys cost ten key lookups.
+   */
+  recheck(viewer: Viewer): Promise<void> {
+    const id = `${viewer.keyId}/${viewer.token?.id ?? ''}`;
+    const now = Date.now();
+    const recent = this.#rechecks.get(id);
+    if (recent && now - recent.at < this.options.recheckMs / 2) return recent.done;
+    const done = this.options.recheck(viewer);
+    this.#rechecks.set(id, { at: now, done });
+    // Forget it once it is due again, so the map holds only keys with open streams.
+    setTimeout(() => {
+      if (this.#rechecks.get(id)?.done === done) this.#rechecks.delete(id);
+    }, this.options.recheckMs).unref();
+    return done;
+  }
 
   /** Listens for commits of other instances (and this one's, on Postgres). */
   async listen(listener: CommitListener | undefined): Promise<void> {
@@ -266,16 +286,20 @@ export class Subscription implements AsyncIterableIterator<TailItem> {
     this.position = start;
     this.#lastCursor = reader.tail.options.cursorOf(viewer.tenantId, start);
     this.#live = start >= reader.position;
-    const { recheck, recheckMs } = reader.tail.options;
+    const { recheckMs } = reader.tail.options;
     const check = () => {
-      recheck(viewer).catch((error: DomainError) => this.end(error));
+      reader.tail.recheck(viewer).catch((error: DomainError) => this.end(error));
     };
     this.#recheck = setInterval(check, recheckMs);
     this.#recheck.unref();
     // A token ends at its expiry, not at the next periodic check.
     const left = viewer.token ? viewer.token.expiresAt.getTime() - Date.now() : undefined;
     if (left !== undefined && left < 2 ** 31 - 1) {
-      this.#expiry = setTimeout(check, Math.max(0, left) + 5);
+      // Not the shared check: one made just before the expiry would still say "valid".
+      const atExpiry = () => {
+        reader.tail.options.recheck(viewer).catch((error: DomainError) => this.end(error));
+      };
+      this.#expiry = setTimeout(atExpiry, Math.max(0, left) + 5);
       this.#expiry.unref();
     }
     liveStreamOpened();
