@@ -112,7 +112,7 @@ async function main() {
       await sleep(Math.max(0, next - performance.now()));
     }
     const sent = (await Promise.all(writes)).reduce((a, b) => a + b, 0);
-    await sleep(1500);
+    await sleep(3000);
     for (const [k, at] of received) {
       const a = acked.get(k.slice(1));
       if (a !== undefined) (k[0] === 'g' ? gatewayMs : floorMs).push(Math.max(0, at - a));
@@ -203,6 +203,7 @@ async function startFloorListener(url: string, tenantId: number, onEvent: (id: s
       return;
     }
     running = true;
+    let full = false;
     do {
       again = false;
       const rows = await sql.begin(async (tx) => {
@@ -214,7 +215,8 @@ async function startFloorListener(url: string, tenantId: number, onEvent: (id: s
         position = Number(r.seq);
         onEvent(r.id);
       }
-    } while (again);
+      full = rows.length === 500;
+    } while (again || full);
     running = false;
   };
   const { unlisten } = await sql.listen('audit_events', (payload) => {
