@@ -88,6 +88,8 @@ export type GatewayOptions = {
   logDir: string;
   /** Extra node flags, e.g. --cpu-prof. */
   nodeArgs: string[];
+  /** Extra settings, e.g. the live tail's limits. */
+  env?: Record<string, string>;
 };
 
 /** `node src/bin.mjs serve` in production mode, as it would be deployed. */
@@ -105,6 +107,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Service> {
       TOKEN_SECRET: opts.tokenSecret,
       SIGNING_KEY: opts.signingKey,
       LOG_LEVEL: opts.logLevel,
+      ...opts.env,
     },
     opts.logDir,
     port,

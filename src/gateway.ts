@@ -38,6 +38,8 @@ export type Gateway = {
   streamWorker: LogStreamWorker | undefined;
   /** Set when this start created or found the demo tenant's key (embedded database only). */
   demoApiKey: string | undefined;
+  /** Ends every open live tail (the first step of a graceful shutdown: they never finish alone). */
+  endStreams(): Promise<void>;
   close(): Promise<void>;
 };
 
@@ -90,6 +92,11 @@ export async function openGateway({
       recordEvent: (viewer, input, derived) => audit.recordEvent(viewer, input, derived),
       readLog,
     });
+    const authenticator = new Authenticator(
+      database.db,
+      config.authFailuresPerMinute,
+      new ViewerTokens(new TokenSigner(secrets.tokenSecrets)),
+    );
     const audit = new AuditService({
       db: database.db,
       tokens,
@@ -97,6 +104,14 @@ export async function openGateway({
       onCommitted: () => streamWorker?.nudge(),
       searchTimeoutMs: config.searchTimeoutMs,
       readLog,
+      // On Postgres, live tails of every instance wake on NOTIFY; PGlite has only this process.
+      notifyCommits: database.kind === 'postgres',
+      liveTail: {
+        ...config.liveTail,
+        recheck: (viewer) => authenticator.recheck(viewer),
+        onReadError: (error) =>
+          logger.warn({ err: error }, 'live tail: read failed; retrying at the next poll'),
+      },
     });
     const exports = new ExportService({
       db: database.db,
@@ -106,11 +121,7 @@ export async function openGateway({
       readLog,
     });
     await refuseForeignDevelopmentKey(database, chain, signer, secrets.signingKeyFile);
-    const authenticator = new Authenticator(
-      database.db,
-      config.authFailuresPerMinute,
-      new ViewerTokens(new TokenSigner(secrets.tokenSecrets)),
-    );
+    await audit.liveTail.listen(database.listen);
     const demoApiKey =
       !config.databaseUrl && config.demoSeed
         ? await ensureDemo(database, audit, config, logger, onDemoProgress)
@@ -133,6 +144,7 @@ export async function openGateway({
         trustedProxies: config.trustedProxies,
         madkuduRetentionMonths: config.madkuduRetentionMonths,
         corsOrigins: config.corsOrigins,
+        sseHeartbeatMs: config.liveTail.heartbeatMs,
         demoApiKey,
         metrics: { enabled: config.metricsEnabled, token: config.metricsToken, poolSize: config.poolSize },
       },
@@ -158,7 +170,9 @@ export async function openGateway({
       readLog,
       streamWorker,
       demoApiKey,
+      endStreams: () => audit.liveTail.close(),
       close: async () => {
+        await audit.liveTail.close();
         sweep?.stop();
         await audit.drain();
         await readLog.close();

@@ -50,6 +50,16 @@ export type Database = {
   exclusive(job: string, fn: () => Promise<void>): Promise<boolean>;
   /** The read replicas and their health as of the last check (none for PGlite or without replicas). */
   replicas(): ReplicaStatus[];
+  /**
+   * Postgres only: LISTENs on `channel` on a connection of its own (postgres.js reconnects it).
+   * `onListening` runs each time the LISTEN is (re)established: notifications sent while it was
+   * down are lost, so the caller looks again. Resolves to a function that stops listening.
+   */
+  listen?: (
+    channel: string,
+    onNotify: (payload: string) => void,
+    onListening: () => void,
+  ) => Promise<() => Promise<void>>;
   close(): Promise<void>;
 };
 
@@ -144,6 +154,10 @@ async function openPostgres(url: string, opts: OpenOptions): Promise<Database> {
       });
     },
     replicas: () => replicas?.status() ?? [],
+    listen: async (channel, onNotify, onListening) => {
+      const { unlisten } = await client.listen(channel, onNotify, onListening);
+      return unlisten;
+    },
     close: async () => {
       await Promise.all([
         client.end({ timeout: 5 }),

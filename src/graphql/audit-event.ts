@@ -3,6 +3,7 @@ import { LIST_FILTER_NAMES, LIST_FILTERS, type ListFilterName, SEARCH } from '..
 import type { AuditEvent } from '../audit/model.ts';
 import type { EventFilter, EventOrder, OrderField } from '../audit/service.ts';
 import { builder } from './builder.ts';
+import { selectsField } from './selection.ts';
 
 const ActorRef = builder.objectRef<NonNullable<AuditEvent['actor']>>('Actor').implement({
   description: 'Who performed the action: a user, service account or system. Every field is optional.',
@@ -302,9 +303,11 @@ builder.queryFields((t) => ({
           description: 'Sort order; newest first by occurrence time when omitted.',
         }),
       },
-      resolve: async (_root, args, ctx) => {
+      resolve: async (_root, args, ctx, info) => {
         const filter = toFilter(args.filter);
-        const page = await ctx.audit.listEvents(ctx.viewer, filter, toOrder(args.orderBy), args);
+        const page = await ctx.audit.listEvents(ctx.viewer, filter, toOrder(args.orderBy), args, {
+          withStreamPosition: selectsField(info, 'streamPosition'),
+        });
         return { ...page, filter };
       },
     },
@@ -317,6 +320,17 @@ builder.queryFields((t) => ({
             'How many events match the filter in all. Counted only when asked for; costs a scan of the matches.',
           resolve: (conn, _args, ctx) =>
             ctx.audit.countEvents(ctx.viewer, (conn as unknown as { filter: EventFilter }).filter),
+        }),
+        streamPosition: c.string({
+          description:
+            "Where `auditEventStream(after:)` continues this page: the tenant's last committed event as read in the " +
+            'same snapshot as the page, so the stream delivers exactly the events committed after it (none missed, none ' +
+            'twice, whatever their `occurredAt`). Opaque and signed; valid for this tenant with any filter.',
+          resolve: (conn) => {
+            const position = (conn as unknown as { streamPosition?: string }).streamPosition;
+            if (position === undefined) throw new Error('streamPosition was not read with the page');
+            return position;
+          },
         }),
       }),
     },

@@ -5,6 +5,7 @@ import { builder } from './builder.ts';
 import './audit-event.ts';
 import './chain.ts';
 import './event-counts.ts';
+import './live-tail.ts';
 import './log-stream.ts';
 import './read-log.ts';
 import './viewer.ts';
@@ -12,5 +13,6 @@ import './viewer-token.ts';
 
 builder.queryType({ description: "Read your tenant's audit events." });
 builder.mutationType({ description: 'Record audit events.' });
+builder.subscriptionType({ description: "Follow your tenant's audit events as they are committed." });
 
 export const schema = lexicographicSortSchema(builder.toSchema());

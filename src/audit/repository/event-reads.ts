@@ -1,8 +1,8 @@
 // Reading events: keyset and offset pages, counts, batch lookups by id, the catalog.
-import { and, asc, desc, eq, gte, lt, type SQL, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, lt, lte, type SQL, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../../db/client.ts';
 import { isQueryCanceled } from '../../db/errors.ts';
-import { auditCatalog } from '../../db/schema.ts';
+import { auditCatalog, chainHeads } from '../../db/schema.ts';
 import { ValidationError } from '../../errors.ts';
 import type { EventFilter, ListFilterName } from '../filters.ts';
 import {
@@ -16,7 +16,7 @@ import {
 } from '../model.ts';
 import type { Restriction } from '../viewer.ts';
 import { eventColumns, rowToEvent, t } from './event-rows.ts';
-import { readInTenant, textArray } from './transaction.ts';
+import { inTenant, readInTenant, textArray } from './transaction.ts';
 
 /** SQL for the value an order sorts by; absent values sort as the empty string. */
 function sortExpression(field: OrderField): SQL | null {
@@ -83,21 +83,29 @@ export function readTenant<T>(
   bound: SearchBound,
   fn: (tx: Tx) => Promise<T>,
 ): Promise<T> {
-  if (!filter.search) return readInTenant(db, tenantId, fn);
-  return readInTenant(db, tenantId, async (tx) => {
-    await tx.execute(
-      sql`select set_config('statement_timeout', ${String(bound.searchTimeoutMs)}, true), set_config('plan_cache_mode', 'force_custom_plan', true)`,
+  return readInTenant(db, tenantId, (tx) => boundSearch(tx, filter, bound, () => fn(tx)));
+}
+
+/** Runs `fn` in `tx`; with filter.search, stopped after the search timeout with an error on it. */
+async function boundSearch<T>(
+  tx: Tx,
+  filter: EventFilter,
+  bound: SearchBound,
+  fn: () => Promise<T>,
+): Promise<T> {
+  if (!filter.search) return fn();
+  await tx.execute(
+    sql`select set_config('statement_timeout', ${String(bound.searchTimeoutMs)}, true), set_config('plan_cache_mode', 'force_custom_plan', true)`,
+  );
+  try {
+    return await fn();
+  } catch (error) {
+    if (!isQueryCanceled(error)) throw error;
+    throw new ValidationError(
+      'filter.search',
+      `matches too much to answer within ${bound.searchTimeoutMs / 1000} s; add a rarer word or a shorter time window`,
     );
-    try {
-      return await fn(tx);
-    } catch (error) {
-      if (!isQueryCanceled(error)) throw error;
-      throw new ValidationError(
-        'filter.search',
-        `matches too much to answer within ${bound.searchTimeoutMs / 1000} s; add a rarer word or a shorter time window`,
-      );
-    }
-  });
+  }
 }
 
 /** The fields a restriction can narrow by, in the order their conditions are written. */
@@ -138,12 +146,83 @@ export type ListQuery = SearchBound & {
 
 /** One keyset page. Ordered by (sort key, occurredAt, id), all in the same direction. */
 export async function listEvents(db: Db, tenantId: number, q: ListQuery): Promise<AuditEvent[]> {
-  return readTenant(db, tenantId, q.filter, q, async (tx) => {
+  return readTenant(db, tenantId, q.filter, q, (tx) => selectPage(tx, tenantId, q));
+}
+
+/**
+ * A keyset page and the tenant's head sequence number read in the same snapshot (one REPEATABLE
+ * READ transaction): every event of sequence up to `headSeq` was visible to the page's query and
+ * none after it, which is what lets a live tail continue the page with no gap and no duplicate.
+ */
+export async function listEventsWithHead(
+  db: Db,
+  tenantId: number,
+  q: ListQuery,
+): Promise<{ events: AuditEvent[]; headSeq: number }> {
+  return inTenant(
+    db,
+    tenantId,
+    (tx) =>
+      boundSearch(tx, q.filter, q, async () => {
+        const events = await selectPage(tx, tenantId, q);
+        return { events, headSeq: await selectHeadSeq(tx, tenantId) };
+      }),
+    { isolationLevel: 'repeatable read', accessMode: 'read only' },
+  );
+}
+
+async function selectPage(tx: Tx, tenantId: number, q: ListQuery): Promise<AuditEvent[]> {
+  const rows = await tx
+    .select(eventColumns)
+    .from(t)
+    .where(and(...filterConditions(tenantId, q.filter, q.restriction), ...keysetCondition(q)))
+    .orderBy(...orderTerms(q.order, q.reverse ?? false))
+    .limit(q.limit);
+  return rows.map(rowToEvent);
+}
+
+async function selectHeadSeq(tx: Tx, tenantId: number): Promise<number> {
+  const [head] = await tx
+    .select({ seq: chainHeads.seq })
+    .from(chainHeads)
+    .where(eq(chainHeads.tenantId, tenantId));
+  return Number(head?.seq ?? 0);
+}
+
+/** The tenant's newest committed sequence number (0 before its first event). */
+export async function getHeadSequence(db: Db, tenantId: number): Promise<number> {
+  return inTenant(db, tenantId, (tx) => selectHeadSeq(tx, tenantId));
+}
+
+/**
+ * Events with a sequence number in (afterSeq, throughSeq], in sequence (commit) order, at most
+ * `limit`, narrowed by a filter and restriction when given. Sequence numbers are assigned under
+ * the chain head's row lock and become visible in order, so a read by sequence never skips one
+ * that commits later.
+ */
+export async function listEventsBySequence(
+  db: Db,
+  tenantId: number,
+  q: {
+    afterSeq: number;
+    throughSeq?: number | undefined;
+    filter?: EventFilter | undefined;
+    restriction?: Restriction | undefined;
+    limit: number;
+  },
+): Promise<AuditEvent[]> {
+  return inTenant(db, tenantId, async (tx) => {
     const rows = await tx
       .select(eventColumns)
       .from(t)
-      .where(and(...filterConditions(tenantId, q.filter, q.restriction), ...keysetCondition(q)))
-      .orderBy(...orderTerms(q.order, q.reverse ?? false))
+      .where(
+        and(
+          ...filterConditions(tenantId, q.filter ?? {}, q.restriction),
+          gt(t.seq, q.afterSeq),
+          ...(q.throughSeq === undefined ? [] : [lte(t.seq, q.throughSeq)]),
+        ),
+      )
+      .orderBy(asc(t.seq))
       .limit(q.limit);
     return rows.map(rowToEvent);
   });

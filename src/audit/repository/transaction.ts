@@ -5,6 +5,7 @@
 // whose commit the tenant's next reads must see; `readInTenant`, on a read replica when one is
 // ready and has replayed the tenant's last write (docs/scaling.md), else on the primary.
 import { type SQL, sql } from 'drizzle-orm';
+import type { PgTransactionConfig } from 'drizzle-orm/pg-core';
 import type { Db, Tx } from '../../db/client.ts';
 import { classifyDatabaseError } from '../../db/errors.ts';
 import { parseLsn, type Replica, replicasOf } from '../../db/replicas.ts';
@@ -15,13 +16,18 @@ import { databaseFailed, recordRead, transactionEnded, transactionStarted } from
  * Runs `fn` in a transaction on the primary bound to one tenant: row-level security sees only its
  * rows. Driver errors that mean "database unreachable" come out as DatabaseUnavailableError.
  */
-export async function inTenant<T>(db: Db, tenantId: number, fn: (tx: Tx) => Promise<T>): Promise<T> {
+export async function inTenant<T>(
+  db: Db,
+  tenantId: number,
+  fn: (tx: Tx) => Promise<T>,
+  config?: PgTransactionConfig,
+): Promise<T> {
   transactionStarted();
   try {
     return await db.transaction(async (tx) => {
       await tx.execute(sql`select set_config('app.tenant_id', ${String(tenantId)}, true)`);
       return fn(tx);
-    });
+    }, config);
   } catch (error) {
     throw databaseFailed(classifyDatabaseError(error));
   } finally {
