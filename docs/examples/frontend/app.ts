@@ -6,17 +6,31 @@ import type { AuditToken } from './backend.ts';
 import { type AuditEventRow, createAuditClient, watchHistory } from './history.ts';
 import { followAuditEvents } from './live-tail.ts';
 
-let current: (AuditToken & { expiresAtMs: number }) | undefined;
+let pending: Promise<AuditToken> | undefined;
+let renewAt = 0;
 
-/** The viewer token, from your backend (the session cookie says who is signed in), renewed a minute before it expires. */
-async function auditToken({ refresh = false } = {}): Promise<AuditToken> {
-  if (refresh || !current || Date.now() > current.expiresAtMs - 60_000) {
-    const res = await fetch('/api/audit-token', { method: 'POST' });
-    if (!res.ok) throw new Error(`the backend gave no audit token: ${res.status}`);
-    const minted = (await res.json()) as AuditToken;
-    current = { ...minted, expiresAtMs: Date.parse(minted.expiresAt) };
+/**
+ * The viewer token, from your backend (its session cookie says who is signed in): one request
+ * shared by concurrent callers, renewed a minute before it expires or when the gateway refused it.
+ */
+function auditToken({ refresh = false } = {}): Promise<AuditToken> {
+  if (!pending || refresh || Date.now() >= renewAt) {
+    renewAt = Number.POSITIVE_INFINITY; // while it is on its way
+    const asked = fetch('/api/audit-token', { method: 'POST' }).then(async (res) => {
+      if (!res.ok) throw new Error(`the backend gave no audit token: ${res.status}`);
+      return (await res.json()) as AuditToken;
+    });
+    pending = asked;
+    asked.then(
+      (token) => {
+        if (pending === asked) renewAt = Date.parse(token.expiresAt) - 60_000;
+      },
+      () => {
+        if (pending === asked) pending = undefined;
+      },
+    );
   }
-  return current;
+  return pending;
 }
 
 const root = document.getElementById('audit-log') ?? document.body;
@@ -70,6 +84,7 @@ async function main() {
         after: streamPosition,
         getToken: async ({ refresh }) => (await auditToken({ refresh })).token,
         onEvent: (event) => {
+          live.dataset.delivered = String(Number(live.dataset.delivered ?? 0) + 1); // how many the stream sent
           if (liveIds.has(event.id) || historyIds.has(event.id)) return;
           liveIds.add(event.id);
           live.prepend(row(event));

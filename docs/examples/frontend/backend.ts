@@ -11,12 +11,13 @@ export async function mintAuditToken(
   gatewayUrl: string,
   apiKey: string,
   user: SignedInUser,
+  ttlSeconds = 600,
 ): Promise<AuditToken> {
   const res = await fetch(`${gatewayUrl}/v1/viewer-tokens`, {
     method: 'POST',
     headers: { Authorization: `Bearer ${apiKey}`, 'Content-Type': 'application/json' },
     body: JSON.stringify({
-      ttlSeconds: 600,
+      ttlSeconds,
       // Every read made with the token, the live tail included, is ANDed with this.
       ...(user.isAuditor ? {} : { restriction: { groupIds: [user.orgId] } }),
     }),

@@ -4,7 +4,7 @@
 // delivered, so the page sees every later event once. docs/frontend.md explains it; the browser
 // test (test/frontend-browser.test.ts) bundles this file into its page.
 import { print } from 'graphql';
-import { createClient, type ExecutionResult } from 'graphql-sse';
+import { createClient, type ExecutionResult, NetworkError } from 'graphql-sse';
 import { AUDIT_EVENT_ROW, type AuditEventFilter, type AuditEventRow } from './history.ts';
 
 export const AUDIT_EVENT_STREAM = `
@@ -39,26 +39,59 @@ export type TailOptions = {
 };
 
 /** Errors that the same request will meet again: stop instead of retrying. */
-const FINAL = new Set(['FORBIDDEN', 'BAD_USER_INPUT', 'GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED']);
+const FINAL = new Set(['FORBIDDEN', 'BAD_REQUEST', 'BAD_USER_INPUT', 'GRAPHQL_VALIDATION_FAILED']);
+
+/** A connection that lasted this long was healthy: the next failure starts the backoff afresh. */
+const HEALTHY_MS = 10_000;
+
+type Ended = { code: string; message: string };
+
+/** Refusals before the stream starts come as HTTP statuses (graphql-sse reports them as a NetworkError). */
+function refusal(error: unknown): Ended {
+  const status = error instanceof NetworkError ? error.response?.status : undefined;
+  const code =
+    status === 401
+      ? 'UNAUTHENTICATED'
+      : status === 403
+        ? 'FORBIDDEN'
+        : status === 400
+          ? 'BAD_REQUEST'
+          : status === 429
+            ? 'RATE_LIMITED'
+            : 'NETWORK';
+  return { code, message: error instanceof Error ? error.message : String(error) };
+}
 
 export function followAuditEvents({ gatewayUrl, getToken, after, filter, onEvent, onState }: TailOptions) {
   let cursor = after;
-  let refreshToken = false;
   let stopped = false;
   let failures = 0;
+  let renewToken = false;
+  let renewedInARow = false;
   let unsubscribe = () => {};
   const client = createClient({
     url: `${gatewayUrl}/graphql`,
-    headers: async () => ({ Authorization: `Bearer ${await getToken({ refresh: refreshToken })}` }),
+    headers: async () => {
+      const refresh = renewToken;
+      renewToken = false;
+      return { Authorization: `Bearer ${await getToken({ refresh })}` };
+    },
     // The client's own retries would send the first `after` again, and so repeat events: this loop
     // resumes from the last delivered cursor instead.
     retryAttempts: 0,
   });
 
-  /** One connection, until it ends: the code of the error that ended it, or null when the server completed it. */
+  /** One connection, until it ends: why it ended (null: the server completed it) and whether it was healthy. */
   const connectOnce = () =>
-    new Promise<{ code: string; message: string } | null>((resolve) => {
-      let ended: { code: string; message: string } | null = null;
+    new Promise<{ ended: Ended | null; healthy: boolean }>((resolve) => {
+      let ended: Ended | null = null;
+      let connectedAt: number | undefined;
+      let delivered = false;
+      const done = (why: Ended | null) =>
+        resolve({
+          ended: why,
+          healthy: delivered || (connectedAt !== undefined && Date.now() - connectedAt >= HEALTHY_MS),
+        });
       unsubscribe = client.subscribe(
         { query: AUDIT_EVENT_STREAM, variables: { after: cursor, filter: filter ?? null } },
         {
@@ -66,40 +99,47 @@ export function followAuditEvents({ gatewayUrl, getToken, after, filter, onEvent
             const edge = result.data?.auditEventStream;
             if (edge) {
               cursor = edge.cursor;
-              failures = 0;
-              refreshToken = false;
+              delivered = true;
               onEvent(edge.node, edge.cursor);
             }
             const error = result.errors?.[0];
             if (error) {
+              // The server ends a stream with one error: its code says why, lastCursor where to resume.
               const extensions = (error.extensions ?? {}) as { code?: string; lastCursor?: string };
               if (extensions.lastCursor) cursor = extensions.lastCursor;
               ended = { code: extensions.code ?? 'ERROR', message: error.message };
             }
           },
-          error: (error: unknown) =>
-            resolve({ code: 'NETWORK', message: error instanceof Error ? error.message : String(error) }),
-          complete: () => resolve(ended),
+          error: (error: unknown) => done(refusal(error)),
+          complete: () => done(ended),
         },
         {
           connecting: () => onState?.({ state: 'connecting' }),
-          connected: () => onState?.({ state: 'live' }),
+          connected: () => {
+            connectedAt = Date.now();
+            onState?.({ state: 'live' });
+          },
         },
       );
     });
 
   (async () => {
     while (!stopped) {
-      const ended = await connectOnce();
+      const { ended, healthy } = await connectOnce();
       if (stopped) break;
+      if (healthy) {
+        failures = 0;
+        renewedInARow = false;
+      }
       if (ended && FINAL.has(ended.code)) {
         onState?.({ state: 'stopped', ...ended });
         break;
       }
-      // An expired token is renewed at once (and only once in a row); anything else (a dropped
-      // connection, a restart, SLOW_CONSUMER, STREAM_LIMIT) waits a growing, jittered delay.
-      const renew = ended?.code === 'UNAUTHENTICATED' && !refreshToken;
-      refreshToken = ended?.code === 'UNAUTHENTICATED';
+      // An expired token is renewed at once (once in a row); anything else (a dropped connection, a
+      // restart, SHUTTING_DOWN, SLOW_CONSUMER, STREAM_LIMIT) waits a growing, jittered delay.
+      const renew: boolean = ended?.code === 'UNAUTHENTICATED' && !renewedInARow;
+      renewedInARow = renew;
+      renewToken = ended?.code === 'UNAUTHENTICATED';
       const inMs = renew ? 0 : Math.min(30_000, 500 * 2 ** failures++) * (0.5 + Math.random() / 2);
       onState?.({ state: 'retrying', code: ended?.code ?? 'COMPLETED', inMs });
       await new Promise((resolve) => setTimeout(resolve, inMs));
