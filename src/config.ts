@@ -55,6 +55,12 @@ const EnvSchema = z.object({
   LOG_STREAM_RETRY_MIN_MS: positiveInt(1, 3_600_000).default(1000),
   LOG_STREAM_RETRY_MAX_MS: positiveInt(1, 86_400_000).default(300_000),
   LOG_STREAM_DELIVERY_TIMEOUT_MS: positiveInt(100, 600_000).default(10_000),
+  LIVE_TAIL_POLL_MS: positiveInt(50, 60_000).default(1000),
+  LIVE_TAIL_RECHECK_SECONDS: positiveInt(1, 3600).default(5),
+  LIVE_TAIL_HEARTBEAT_SECONDS: positiveInt(1, 15).default(10),
+  LIVE_TAIL_QUEUE_LIMIT: positiveInt(1, 1_000_000).default(10_000),
+  LIVE_TAIL_STREAMS_PER_KEY: positiveInt(1, 100_000).default(100),
+  LIVE_TAIL_STREAMS_PER_TENANT: positiveInt(1, 100_000).default(1000),
   CORS_ORIGINS: z
     .string()
     .default('')
@@ -168,6 +174,14 @@ function configFrom(
       retryMinMs: e.LOG_STREAM_RETRY_MIN_MS,
       retryMaxMs: Math.max(e.LOG_STREAM_RETRY_MIN_MS, e.LOG_STREAM_RETRY_MAX_MS),
       deliveryTimeoutMs: e.LOG_STREAM_DELIVERY_TIMEOUT_MS,
+    },
+    liveTail: {
+      pollMs: e.LIVE_TAIL_POLL_MS,
+      recheckMs: e.LIVE_TAIL_RECHECK_SECONDS * 1000,
+      heartbeatMs: e.LIVE_TAIL_HEARTBEAT_SECONDS * 1000,
+      queueLimit: e.LIVE_TAIL_QUEUE_LIMIT,
+      perKey: e.LIVE_TAIL_STREAMS_PER_KEY,
+      perTenant: e.LIVE_TAIL_STREAMS_PER_TENANT,
     },
     /** Browser origins that may call the API cross-origin; empty: none. */
     corsOrigins: e.CORS_ORIGINS,

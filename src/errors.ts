@@ -74,3 +74,46 @@ export class DatabaseUnavailableError extends DomainError {
     this.name = 'DatabaseUnavailableError';
   }
 }
+
+/** Too many live streams are open for this API key or tenant. */
+export class StreamLimitError extends DomainError {
+  readonly code = 'STREAM_LIMIT';
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'StreamLimitError';
+  }
+}
+
+/** The subscriber read more slowly than its events arrived; it resumes from `lastCursor`. */
+export class SlowConsumerError extends DomainError {
+  readonly code = 'SLOW_CONSUMER';
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'SlowConsumerError';
+  }
+}
+
+/**
+ * Why a live stream ended (`ended`: token expired, key revoked, too slow, shutdown), with the
+ * cursor of the last event it delivered, so the client resumes with `after` and misses nothing.
+ */
+export class StreamEndedError extends DomainError {
+  readonly code: string;
+  constructor(
+    readonly ended: DomainError,
+    readonly lastCursor: string,
+  ) {
+    super(ended.message);
+    this.code = ended.code;
+    this.name = 'StreamEndedError';
+  }
+}
+
+/** The gateway is shutting down; the client reconnects (to this or another instance) and resumes. */
+export class ShuttingDownError extends DomainError {
+  readonly code = 'SHUTTING_DOWN';
+  constructor() {
+    super('The gateway is shutting down; resume the stream with `after` set to the last cursor');
+    this.name = 'ShuttingDownError';
+  }
+}

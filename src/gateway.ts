@@ -33,6 +33,8 @@ export type Gateway = {
   streamWorker: LogStreamWorker | undefined;
   /** Set when this start created or found the demo tenant's key (embedded database only). */
   demoApiKey: string | undefined;
+  /** Ends every open live tail (the first step of a graceful shutdown: they never finish alone). */
+  endStreams(): Promise<void>;
   close(): Promise<void>;
 };
 
@@ -81,18 +83,27 @@ export async function openGateway({
       },
       recordEvent: (viewer, input, derived) => audit.recordEvent(viewer, input, derived),
     });
-    const audit = new AuditService({
-      db: database.db,
-      tokens: new TokenSigner(secrets.tokenSecrets),
-      chain,
-      onCommitted: () => streamWorker?.nudge(),
-    });
-    await refuseForeignDevelopmentKey(database, chain, signer, secrets.signingKeyFile);
     const authenticator = new Authenticator(
       database.db,
       config.authFailuresPerMinute,
       new ViewerTokens(new TokenSigner(secrets.tokenSecrets)),
     );
+    const audit = new AuditService({
+      db: database.db,
+      tokens: new TokenSigner(secrets.tokenSecrets),
+      chain,
+      onCommitted: () => streamWorker?.nudge(),
+      // On Postgres, live tails of every instance wake on NOTIFY; PGlite has only this process.
+      notifyCommits: database.kind === 'postgres',
+      liveTail: {
+        ...config.liveTail,
+        recheck: (viewer) => authenticator.recheck(viewer),
+        onReadError: (error) =>
+          logger.warn({ err: error }, 'live tail: read failed; retrying at the next poll'),
+      },
+    });
+    await refuseForeignDevelopmentKey(database, chain, signer, secrets.signingKeyFile);
+    await audit.liveTail.listen(database.listen);
     const demoApiKey =
       !config.databaseUrl && config.demoSeed
         ? await ensureDemo(database, audit, config, logger, onDemoProgress)
@@ -113,6 +124,7 @@ export async function openGateway({
         trustedProxies: config.trustedProxies,
         madkuduRetentionMonths: config.madkuduRetentionMonths,
         corsOrigins: config.corsOrigins,
+        sseHeartbeatMs: config.liveTail.heartbeatMs,
         demoApiKey,
         metrics: { enabled: config.metricsEnabled, token: config.metricsToken, poolSize: config.poolSize },
       },
@@ -135,7 +147,9 @@ export async function openGateway({
       streams,
       streamWorker,
       demoApiKey,
+      endStreams: () => audit.liveTail.close(),
       close: async () => {
+        await audit.liveTail.close();
         sweep?.stop();
         await audit.drain();
         await streamWorker?.stop();

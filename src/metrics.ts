@@ -64,6 +64,25 @@ const checkpointsSigned = new Counter({
   registers: [registry],
 });
 
+const liveStreamsOpen = new Gauge({
+  name: 'agw_live_streams_open',
+  help: 'Live tail subscriptions (auditEventStream) open on this instance.',
+  registers: [registry],
+});
+
+const liveStreamEvents = new Counter({
+  name: 'agw_live_stream_events_delivered_total',
+  help: 'Events handed to live tail subscribers on this instance.',
+  registers: [registry],
+});
+
+const liveStreamsEnded = new Counter({
+  name: 'agw_live_streams_ended_total',
+  help: 'Live tail subscriptions ended by the server, by reason (an error code such as SLOW_CONSUMER).',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
+
 const databaseTransactions = new Gauge({
   name: 'agw_db_transactions_in_flight',
   help: 'Tenant transactions holding a database connection right now.',
@@ -166,6 +185,19 @@ export function recordCheckpointSigned(): void {
 
 // ---------------------------------------------------------------------------------------------
 // Database
+
+export function liveStreamOpened(): void {
+  liveStreamsOpen.inc();
+}
+
+export function liveStreamClosed(endedBy: string | undefined): void {
+  liveStreamsOpen.dec();
+  if (endedBy) liveStreamsEnded.inc({ reason: endedBy });
+}
+
+export function recordLiveStreamDelivered(events: number): void {
+  liveStreamEvents.inc(events);
+}
 
 export function setDatabasePoolSize(max: number): void {
   databasePoolSize.set(max);

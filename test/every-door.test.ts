@@ -68,10 +68,21 @@ const needsReadAndWrite = (ok: Outcome, forbidden: Outcome, unauthenticated: Out
 /** A stream id that exists nowhere: the door is checked before the lookup. */
 const NO_STREAM = '00000000-0000-4000-8000-000000000000';
 
-type GraphQLDoor = { query: string; variables?: (eventId: string) => Record<string, unknown> };
+type GraphQLDoor = {
+  query: string;
+  variables?: (eventId: string) => Record<string, unknown>;
+  /** A subscription: asked for as Server-Sent Events; `ok` when the stream opens without an error. */
+  stream?: boolean;
+};
 
-/** One minimal valid operation per root field: `Query.x` / `Mutation.x`. */
+/** One minimal valid operation per root field: `Query.x` / `Mutation.x` / `Subscription.x`. */
 const GRAPHQL_DOORS: Record<string, GraphQLDoor & { expect: Record<KeyKind, Outcome> }> = {
+  // The restricted token's stream opens and shows nothing outside its slice.
+  'Subscription.auditEventStream': {
+    query: 'subscription { auditEventStream { cursor node { id action actor { email } metadata } } }',
+    stream: true,
+    expect: needsRead(OK, '403 FORBIDDEN', UNAUTHENTICATED_GQL),
+  },
   'Query.auditEvents': {
     query: '{ auditEvents(first: 1) { totalCount edges { node { id action } } } }',
     expect: needsRead(OK, '403 FORBIDDEN', UNAUTHENTICATED_GQL),
@@ -267,11 +278,14 @@ beforeAll(async () => {
 afterAll(() => t?.close());
 
 function rootFields(): string[] {
-  const fields = (type: 'Query' | 'Mutation') =>
-    Object.keys((type === 'Query' ? schema.getQueryType() : schema.getMutationType())?.getFields() ?? {}).map(
-      (name) => `${type}.${name}`,
-    );
-  return [...fields('Query'), ...fields('Mutation')].sort();
+  const roots = {
+    Query: schema.getQueryType(),
+    Mutation: schema.getMutationType(),
+    Subscription: schema.getSubscriptionType(),
+  };
+  return Object.entries(roots)
+    .flatMap(([type, root]) => Object.keys(root?.getFields() ?? {}).map((name) => `${type}.${name}`))
+    .sort();
 }
 
 function liveRoutes(): string[] {
@@ -286,12 +300,46 @@ function liveRoutes(): string[] {
 }
 
 async function graphqlOutcome(door: GraphQLDoor, key: string | undefined, field: string): Promise<Outcome> {
+  if (door.stream) return streamOutcome(door, key);
   const res = await t.gqlRaw({ query: door.query, variables: door.variables?.(eventId) ?? {} }, key);
   const code = res.errors?.[0]?.extensions?.code;
   if (code) return `${res.status} ${String(code)}`;
   // No error is only "ok" when the field answered something: a null event is a quiet refusal.
   const value = res.data?.[field];
   return `${res.status} ${value == null || (Array.isArray(value) && value.includes(null)) ? 'null' : 'ok'}`;
+}
+
+/** A subscription's answer: the code of its first error, or `ok` when it opens and stays quiet. */
+async function streamOutcome(door: GraphQLDoor, key: string | undefined): Promise<Outcome> {
+  const res = await t.fetch('/graphql', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+    body: JSON.stringify({ query: door.query }),
+    ...(key === undefined ? {} : { key }),
+  });
+  if (!(res.headers.get('content-type') ?? '').startsWith('text/event-stream')) {
+    const body = (await res.json()) as { errors?: { extensions?: { code?: string } }[] };
+    return `${res.status} ${String(body.errors?.[0]?.extensions?.code ?? 'ok')}`;
+  }
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  const quiet = setTimeout(() => void reader.cancel(), 500);
+  try {
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      text += decoder.decode(r.value, { stream: true });
+      const data = /event: next\ndata: (.*)\n/.exec(text)?.[1];
+      if (data) {
+        const code = (JSON.parse(data) as { errors?: { extensions?: { code?: string } }[] }).errors?.[0]
+          ?.extensions?.code;
+        return `${res.status} ${code ?? 'ok'}`;
+      }
+    }
+  } finally {
+    clearTimeout(quiet);
+    await reader.cancel().catch(() => {});
+  }
+  return `${res.status} ok`;
 }
 
 async function restOutcome(route: string, door: RestDoor, key: string | undefined): Promise<Outcome> {
@@ -309,7 +357,7 @@ async function restOutcome(route: string, door: RestDoor, key: string | undefine
 }
 
 describe('every entry point is classified', () => {
-  it('every root Query and Mutation field of the schema has an expected outcome per key', () => {
+  it('every root Query, Mutation and Subscription field of the schema has an expected outcome per key', () => {
     expect(rootFields()).toEqual(Object.keys(GRAPHQL_DOORS).sort());
   });
 

@@ -59,6 +59,27 @@ export class Cursors {
     return { key: typeof p.k === 'string' ? p.k : null, at: new Date(p.t), id: p.i };
   }
 
+  /**
+   * A place in the tenant's commit order for the live tail: a page's `streamPosition` and each
+   * streamed event's cursor are both this token, naming a sequence number. It is bound to the
+   * tenant, not to a filter: every event after it is either delivered or skipped by the filter.
+   */
+  encodeStreamPosition(tenantId: number, seq: number): string {
+    return this.tokens.sign('stream', tenantId, { s: seq });
+  }
+
+  /** The sequence number a stream position names; ValidationError on `arg` when it is not one of this tenant's. */
+  decodeStreamPosition(tenantId: number, token: string, arg: string): number {
+    const p = this.tokens.verify('stream', tenantId, token) as { s?: unknown } | null;
+    if (!p || typeof p !== 'object' || !Number.isSafeInteger(p.s) || (p.s as number) < 0) {
+      throw new ValidationError(
+        arg,
+        'is not a stream position: pass a `streamPosition` of `auditEvents` or a `cursor` this stream delivered',
+      );
+    }
+    return p.s as number;
+  }
+
   /** A token to continue a time-ordered listing after `last`, carrying the listing's query. */
   encodeContinuation(tenantId: number, query: Record<string, unknown>, last: AuditEvent): string {
     return this.tokens.sign('continuation', tenantId, { ...query, t: last.occurredAt.getTime(), i: last.id });

@@ -3,8 +3,9 @@
 // list-limits.ts); its SQL is the entry of the same name in src/audit/repository/event-reads.ts,
 // which the compiler requires for every name here.
 import { ValidationError } from '../errors.ts';
-import { LIMITS, textProblem } from './model.ts';
+import { type AuditEvent, LIMITS, textProblem } from './model.ts';
 import { storableWindow } from './time.ts';
+import type { Restriction } from './viewer.ts';
 
 /** The most values one list filter may hold. */
 export const MAX_FILTER_VALUES = 100;
@@ -59,3 +60,41 @@ export function validateFilter(f: EventFilter, field: string): EventFilter {
   const { since, until } = storableWindow(f.since, f.until);
   return { ...f, since, until };
 }
+
+/**
+ * Each list filter's value on an event, as the SQL of the same name in FILTER_SQL
+ * (src/audit/repository/event-reads.ts) compares it: the `coalesce(…, '')` columns read an absent
+ * value as the empty string, the others as null, which matches nothing. The live tail matches
+ * events already read against many subscribers' filters in memory with these; its tests check
+ * that it delivers what a listing with the same filter returns.
+ */
+const FILTER_VALUES: Record<ListFilterName, (e: AuditEvent) => string | null> = {
+  actions: (e) => e.action,
+  actorIds: (e) => e.actor?.id ?? '',
+  targetKinds: (e) => e.target?.kind ?? '',
+  groupIds: (e) => e.groupId ?? '',
+  actorEmails: (e) => e.actor?.email ?? null,
+  targetIds: (e) => e.target?.id ?? null,
+  ipAddresses: (e) => e.ipAddress ?? null,
+};
+
+/** Whether an event passes a (validated) filter and a viewer's restriction, as a listing would decide. */
+export function eventMatches(e: AuditEvent, f: EventFilter, restriction?: Restriction): boolean {
+  const at = e.occurredAt.getTime();
+  if (f.since && at < f.since.getTime()) return false;
+  if (f.until && at >= f.until.getTime()) return false;
+  for (const name of LIST_FILTER_NAMES) {
+    const values = f[name];
+    if (values?.length && !includes(values, FILTER_VALUES[name](e))) return false;
+  }
+  if (!restriction) return true;
+  for (const name of ['actions', 'actorIds', 'targetIds', 'groupIds'] as const) {
+    const values = restriction[name];
+    // An empty list in a restriction matches nothing (see restrictionConditions).
+    if (values && !includes(values, FILTER_VALUES[name](e))) return false;
+  }
+  return true;
+}
+
+const includes = (values: readonly string[], value: string | null) =>
+  value !== null && values.includes(value);

@@ -14,6 +14,7 @@ import type { ChainService } from './chain-service.ts';
 import { type Continuation, Cursors } from './cursors.ts';
 import { type EventFilter, validateFilter } from './filters.ts';
 import { GroupCommitter } from './group-commit.ts';
+import { LiveTail, type LiveTailLimits, type LiveTailOptions, type TailItem } from './live-tail.ts';
 import {
   type AuditEvent,
   type EventInput,
@@ -29,6 +30,7 @@ import type { TokenSigner } from './tokens.ts';
 import { requireScope, requireWholeTenant, type Viewer } from './viewer.ts';
 
 export type { EventFilter } from './filters.ts';
+export type { LiveTailLimits, TailItem } from './live-tail.ts';
 export type { EventOrder, OrderField, Position } from './model.ts';
 
 export const PAGE = { defaultSize: 50, maxSize: 500 } as const;
@@ -47,6 +49,11 @@ export type ConnectionArgs = {
 export type Edge = { cursor: string; node: AuditEvent };
 export type EventConnection = {
   edges: Edge[];
+  /**
+   * Where a live tail continues this page: the tenant's head as read in the page's snapshot.
+   * Set when asked for (`withStreamPosition`).
+   */
+  streamPosition?: string;
   pageInfo: {
     hasNextPage: boolean;
     hasPreviousPage: boolean;
@@ -73,7 +80,11 @@ export type AuditServiceOptions = {
   /** The chain's owner: decides, after each append, whether the new head is due a checkpoint. */
   chain: Pick<ChainService, 'checkpointIfDueAfterAppend'>;
   /** Told after each commit of new events (wakes the log stream worker). */
-  onCommitted?: ((tenantId: number) => void) | undefined;
+  onCommitted?: ((tenantId: number, headSeq: number) => void) | undefined;
+  /** Send a commit notification (pg_notify) from each append, for the live tails of every instance. */
+  notifyCommits?: boolean;
+  /** The live tail's limits, and how a stream's viewer is checked again while it is open. */
+  liveTail: LiveTailLimits & Pick<LiveTailOptions, 'recheck' | 'onReadError'>;
 };
 
 /** Fields the server supplies for a caller that left them empty; see `recordEvent`. */
@@ -85,17 +96,32 @@ export class AuditService {
   readonly #db: Db;
   readonly #cursors: Cursors;
   readonly #committer: GroupCommitter;
+  /** The live tail's engine; the gateway hands it commit notifications and closes it. */
+  readonly liveTail: LiveTail;
 
   constructor(options: AuditServiceOptions) {
     this.#db = options.db;
     this.#cursors = new Cursors(options.tokens);
+    this.liveTail = new LiveTail({
+      ...options.liveTail,
+      db: options.db,
+      cursorOf: (tenantId, seq) => this.#cursors.encodeStreamPosition(tenantId, seq),
+    });
+    const notify = options.notifyCommits ?? false;
     this.#committer = new GroupCommitter(async (tenantId, events) => {
-      const { outcomes } = await appendEvents(this.#db, tenantId, events, {
-        seal: sealEvent,
-        checkpoint: (head, now) => options.chain.checkpointIfDueAfterAppend(tenantId, head, now),
-      });
+      const { outcomes, head } = await appendEvents(
+        this.#db,
+        tenantId,
+        events,
+        {
+          seal: sealEvent,
+          checkpoint: (head, now) => options.chain.checkpointIfDueAfterAppend(tenantId, head, now),
+        },
+        { notify },
+      );
       recordChainAppend(outcomes);
-      options.onCommitted?.(tenantId);
+      this.liveTail.wake(tenantId, head.seq);
+      options.onCommitted?.(tenantId, head.seq);
       return outcomes;
     }, 2 * MAX_BATCH);
   }
@@ -109,6 +135,7 @@ export class AuditService {
     filterIn: EventFilter,
     order: EventOrder,
     args: ConnectionArgs,
+    { withStreamPosition = false }: { withStreamPosition?: boolean } = {},
   ): Promise<EventConnection> {
     requireScope(viewer, 'read');
     const { tenantId, restriction } = viewer;
@@ -121,7 +148,7 @@ export class AuditService {
       args.before != null ? this.#cursors.decodeCursor(tenantId, args.before, 'before', queryKey) : undefined;
     const backward = last !== undefined;
     const size = backward ? last : first;
-    const rows = await reads.listEvents(this.#db, tenantId, {
+    const query = {
       filter,
       restriction,
       order,
@@ -129,7 +156,16 @@ export class AuditService {
       until: backward ? after : before,
       reverse: backward,
       limit: size + 1,
-    });
+    };
+    let rows: AuditEvent[];
+    let streamPosition: string | undefined;
+    if (withStreamPosition) {
+      const read = await reads.listEventsWithHead(this.#db, tenantId, query);
+      rows = read.events;
+      streamPosition = this.#cursors.encodeStreamPosition(tenantId, read.headSeq);
+    } else {
+      rows = await reads.listEvents(this.#db, tenantId, query);
+    }
     const more = rows.length > size;
     const page = rows.slice(0, size);
     if (backward) page.reverse();
@@ -139,6 +175,7 @@ export class AuditService {
     }));
     return {
       edges,
+      ...(streamPosition === undefined ? {} : { streamPosition }),
       pageInfo: {
         hasNextPage: backward ? before !== undefined : more,
         hasPreviousPage: backward ? more : after !== undefined,
@@ -210,6 +247,25 @@ export class AuditService {
       if (rows.length < batchSize) return;
       after = positionOf(rows.at(-1) as AuditEvent, order.field);
     }
+  }
+
+  /**
+   * The live tail: every event committed after `after` (a page's `streamPosition` or a cursor an
+   * earlier stream delivered; omitted: the current head) that passes the filter and the
+   * viewer's restriction, in commit order, with no gap and no duplicate. The last item, when the
+   * server ends the stream (limit, token expiry, key revocation, too slow, shutdown), carries the
+   * reason and the cursor to resume from. StreamLimitError when too many streams are open.
+   */
+  async tailEvents(
+    viewer: Viewer,
+    filterIn: EventFilter,
+    after: string | null | undefined,
+  ): Promise<AsyncIterableIterator<TailItem>> {
+    requireScope(viewer, 'read');
+    const filter = validateFilter(filterIn, 'filter');
+    const afterSeq =
+      after != null ? this.#cursors.decodeStreamPosition(viewer.tenantId, after, 'after') : undefined;
+    return this.liveTail.subscribe(viewer, filter, afterSeq);
   }
 
   /** OFFSET paging with an exact total, for the page-numbered dialect. */

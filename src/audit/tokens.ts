@@ -1,5 +1,5 @@
-// Opaque, signed paging tokens (GraphQL cursors, continuation tokens such as Mural's nextToken;
-// src/audit/cursors.ts makes and reads both). The payload is readable
+// Opaque, signed paging tokens (GraphQL cursors, continuation tokens such as Mural's nextToken,
+// live tail stream positions; src/audit/cursors.ts makes and reads them). The payload is readable
 // base64url JSON, but an HMAC over (purpose, tenant, payload) with the server secret means it
 // cannot be edited, forged, truncated or replayed by another tenant.
 import { createHmac, timingSafeEqual } from 'node:crypto';
@@ -8,7 +8,7 @@ const MAC_BYTES = 16;
 
 /** What a token is for; a token signed for one purpose does not verify for another. `mural` is
  * the name continuation tokens were signed under before; it is only read, never signed. */
-export type TokenPurpose = 'cursor' | 'continuation' | 'mural' | 'viewer';
+export type TokenPurpose = 'cursor' | 'continuation' | 'mural' | 'viewer' | 'stream';
 
 export class TokenSigner {
   readonly #secrets: string[];

@@ -40,6 +40,16 @@ export type Database = {
   admin<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   /** Cheap liveness probe for /readyz. */
   ping(timeoutMs: number): Promise<void>;
+  /**
+   * Postgres only: LISTENs on `channel` on a connection of its own (postgres.js reconnects it).
+   * `onListening` runs each time the LISTEN is (re)established: notifications sent while it was
+   * down are lost, so the caller looks again. Resolves to a function that stops listening.
+   */
+  listen?: (
+    channel: string,
+    onNotify: (payload: string) => void,
+    onListening: () => void,
+  ) => Promise<() => Promise<void>>;
   close(): Promise<void>;
 };
 
@@ -100,6 +110,10 @@ async function openPostgres(url: string, opts: OpenOptions): Promise<Database> {
         client`select 1`.then(() => undefined),
         timeoutMs,
       ),
+    listen: async (channel, onNotify, onListening) => {
+      const { unlisten } = await client.listen(channel, onNotify, onListening);
+      return unlisten;
+    },
     close: async () => {
       await Promise.all([client.end({ timeout: 5 }), adminClient?.end({ timeout: 5 })]);
     },

@@ -3,6 +3,7 @@ import { LIST_FILTER_NAMES, LIST_FILTERS, type ListFilterName } from '../audit/f
 import type { AuditEvent } from '../audit/model.ts';
 import type { EventFilter, EventOrder, OrderField } from '../audit/service.ts';
 import { builder } from './builder.ts';
+import { selectsField } from './selection.ts';
 
 const ActorRef = builder.objectRef<NonNullable<AuditEvent['actor']>>('Actor').implement({
   description: 'Who performed the action: a user, service account or system. Every field is optional.',
@@ -192,7 +193,7 @@ const AuditEventOrder = builder.inputType('AuditEventOrder', {
 /** The GraphQL scalar each kind of filter value is checked by. */
 const FILTER_SCALARS = { text: 'String', email: 'EmailAddress', ip: 'IPAddress' } as const;
 
-const AuditEventFilter = builder.inputType('AuditEventFilter', {
+export const AuditEventFilter = builder.inputType('AuditEventFilter', {
   description:
     'Narrows an event listing. All given fields must match (AND); a list matches any of its values (OR). ' +
     'Lists hold at most 100 values.',
@@ -216,7 +217,7 @@ const AuditEventFilter = builder.inputType('AuditEventFilter', {
 
 type FilterArg = typeof AuditEventFilter.$inferInput | null | undefined;
 
-function toFilter(f: FilterArg): EventFilter {
+export function toFilter(f: FilterArg): EventFilter {
   if (!f) return {};
   const filter: EventFilter = { since: f.since ?? undefined, until: f.until ?? undefined };
   const lists = f as Partial<Record<ListFilterName, string[] | null>>;
@@ -297,9 +298,11 @@ builder.queryFields((t) => ({
           description: 'Sort order; newest first by occurrence time when omitted.',
         }),
       },
-      resolve: async (_root, args, ctx) => {
+      resolve: async (_root, args, ctx, info) => {
         const filter = toFilter(args.filter);
-        const page = await ctx.audit.listEvents(ctx.viewer, filter, toOrder(args.orderBy), args);
+        const page = await ctx.audit.listEvents(ctx.viewer, filter, toOrder(args.orderBy), args, {
+          withStreamPosition: selectsField(info, 'streamPosition'),
+        });
         return { ...page, filter };
       },
     },
@@ -312,6 +315,17 @@ builder.queryFields((t) => ({
             'How many events match the filter in all. Counted only when asked for; costs a scan of the matches.',
           resolve: (conn, _args, ctx) =>
             ctx.audit.countEvents(ctx.viewer, (conn as unknown as { filter: EventFilter }).filter),
+        }),
+        streamPosition: c.string({
+          description:
+            "Where `auditEventStream(after:)` continues this page: the tenant's last committed event as read in the " +
+            'same snapshot as the page, so the stream delivers exactly the events committed after it (none missed, none ' +
+            'twice, whatever their `occurredAt`). Opaque and signed; valid for this tenant with any filter.',
+          resolve: (conn) => {
+            const position = (conn as unknown as { streamPosition?: string }).streamPosition;
+            if (position === undefined) throw new Error('streamPosition was not read with the page');
+            return position;
+          },
         }),
       }),
     },

@@ -11,6 +11,7 @@ import {
   DomainError,
   ForbiddenError,
   RateLimitedError,
+  StreamEndedError,
   UnauthenticatedError,
   ValidationError,
 } from '../errors.ts';
@@ -40,7 +41,13 @@ export function domainToGraphQLError(
     nodes: base?.nodes,
     path: base?.path,
     originalError: error,
-    extensions: { code: error.code, ...(field ? { field } : {}), ...extra, ...(http ? { http } : {}) },
+    extensions: {
+      code: error.code,
+      ...(field ? { field } : {}),
+      ...(error instanceof StreamEndedError ? { lastCursor: error.lastCursor } : {}),
+      ...extra,
+      ...(http ? { http } : {}),
+    },
   });
 }
 

@@ -35,6 +35,7 @@ import { registerViewerTokens } from '../rest/viewer-tokens.ts';
 import { registerWasabi } from '../rest/wasabi.ts';
 import type { LogStreamService } from '../streams/service.ts';
 import type { AppEnv } from './http-env.ts';
+import { withSseHeartbeat } from './sse-heartbeat.ts';
 import { traceRequests } from './tracing.ts';
 import { requireUtf8Body } from './utf8-body.ts';
 
@@ -66,6 +67,8 @@ export type AppDeps = {
     madkuduRetentionMonths: number;
     /** Browser origins allowed to call the API cross-origin (CORS); none when empty. */
     corsOrigins?: readonly string[] | undefined;
+    /** Longest silence on a live tail (SSE) before a comment line keeps proxies from closing it. */
+    sseHeartbeatMs?: number | undefined;
     demoApiKey?: string | undefined;
     /** GET /metrics: served unless disabled; with a token, only to `Authorization: Bearer <token>`. */
     metrics: { enabled: boolean; token: string | undefined; poolSize: number };
@@ -200,11 +203,14 @@ export function createApp(deps: AppDeps): App {
   }
   app.on(['GET', 'POST', 'OPTIONS'], '/graphql', async (c) =>
     platformResponse(
-      await yoga.fetch(c.req.raw, {
-        requestId: c.get('requestId'),
-        clientAddress: c.get('clientAddress'),
-        logger: c.get('logger'),
-      }),
+      withSseHeartbeat(
+        await yoga.fetch(c.req.raw, {
+          requestId: c.get('requestId'),
+          clientAddress: c.get('clientAddress'),
+          logger: c.get('logger'),
+        }),
+        options.sseHeartbeatMs ?? 10_000,
+      ),
     ),
   );
 

@@ -9,7 +9,7 @@ import type { App } from './app.ts';
 export type RunningServer = { server: Server; url: string; stop: (reason: string) => Promise<void> };
 
 export async function listen(
-  gateway: { app: App; close(): Promise<void> },
+  gateway: { app: App; endStreams?(): Promise<void>; close(): Promise<void> },
   config: Pick<Config, 'host' | 'port' | 'shutdownTimeoutSeconds'>,
   logger: Logger,
 ): Promise<RunningServer> {
@@ -31,6 +31,9 @@ export async function listen(
     stopping ??= (async () => {
       logger.info({ reason }, 'shutting down: no new connections, finishing in-flight requests');
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      // Live tails never finish by themselves: end them (each tells its client where to resume).
+      await gateway.endStreams?.();
       server.closeIdleConnections();
       const force = setTimeout(() => {
         logger.warn('in-flight requests did not finish in time; closing their connections');

@@ -27,6 +27,9 @@ export type ChainHooks = {
   checkpoint: (head: ChainHead, now: Date) => SignedStatement | null;
 };
 
+/** The channel that wakes live tails on every instance: payload `<tenantId>:<seq>`. */
+export const COMMIT_CHANNEL = 'audit_events';
+
 /**
  * Appends events to the tenant's chain in one transaction. The head row lock serializes appends
  * per tenant, so sequence numbers have no gaps and idempotency keys are checked race-free.
@@ -36,6 +39,7 @@ export async function appendEvents(
   tenantId: number,
   events: NewEvent[],
   hooks: ChainHooks,
+  { notify = false }: { notify?: boolean } = {},
 ): Promise<{ outcomes: AppendOutcome[]; head: ChainHead }> {
   return inTenant(db, tenantId, async (tx) => {
     const head = await lockHead(tx, tenantId);
@@ -54,6 +58,11 @@ export async function appendEvents(
       .insert(auditCatalog)
       .values(plan.catalog.map((c) => ({ tenantId, ...c })))
       .onConflictDoNothing();
+    // Delivered to every LISTEN session when this transaction commits, and not at all if it
+    // rolls back: a wake-up, never the data (readers read by sequence).
+    if (notify) {
+      await tx.execute(sql`select pg_notify(${COMMIT_CHANNEL}, ${`${tenantId}:${plan.head.seq}`})`);
+    }
     return {
       outcomes: plan.outcomes,
       head: await saveCheckpoint(tx, tenantId, plan.head, hooks.checkpoint(plan.head, new Date())),

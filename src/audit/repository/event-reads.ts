@@ -1,7 +1,7 @@
 // Reading events: keyset and offset pages, counts, batch lookups by id, the catalog.
-import { and, asc, desc, eq, gte, lt, type SQL, sql } from 'drizzle-orm';
-import type { Db } from '../../db/client.ts';
-import { auditCatalog } from '../../db/schema.ts';
+import { and, asc, desc, eq, gt, gte, lt, lte, type SQL, sql } from 'drizzle-orm';
+import type { Db, Tx } from '../../db/client.ts';
+import { auditCatalog, chainHeads } from '../../db/schema.ts';
 import type { EventFilter, ListFilterName } from '../filters.ts';
 import {
   type AuditEvent,
@@ -97,12 +97,82 @@ export type ListQuery = {
 
 /** One keyset page. Ordered by (sort key, occurredAt, id), all in the same direction. */
 export async function listEvents(db: Db, tenantId: number, q: ListQuery): Promise<AuditEvent[]> {
+  return inTenant(db, tenantId, (tx) => selectPage(tx, tenantId, q));
+}
+
+/**
+ * A keyset page and the tenant's head sequence number read in the same snapshot (one REPEATABLE
+ * READ transaction): every event of sequence up to `headSeq` was visible to the page's query and
+ * none after it, which is what lets a live tail continue the page with no gap and no duplicate.
+ */
+export async function listEventsWithHead(
+  db: Db,
+  tenantId: number,
+  q: ListQuery,
+): Promise<{ events: AuditEvent[]; headSeq: number }> {
+  return inTenant(
+    db,
+    tenantId,
+    async (tx) => {
+      const events = await selectPage(tx, tenantId, q);
+      return { events, headSeq: await selectHeadSeq(tx, tenantId) };
+    },
+    { isolationLevel: 'repeatable read', accessMode: 'read only' },
+  );
+}
+
+async function selectPage(tx: Tx, tenantId: number, q: ListQuery): Promise<AuditEvent[]> {
+  const rows = await tx
+    .select(eventColumns)
+    .from(t)
+    .where(and(...filterConditions(tenantId, q.filter, q.restriction), ...keysetCondition(q)))
+    .orderBy(...orderTerms(q.order, q.reverse ?? false))
+    .limit(q.limit);
+  return rows.map(rowToEvent);
+}
+
+async function selectHeadSeq(tx: Tx, tenantId: number): Promise<number> {
+  const [head] = await tx
+    .select({ seq: chainHeads.seq })
+    .from(chainHeads)
+    .where(eq(chainHeads.tenantId, tenantId));
+  return Number(head?.seq ?? 0);
+}
+
+/** The tenant's newest committed sequence number (0 before its first event). */
+export async function getHeadSequence(db: Db, tenantId: number): Promise<number> {
+  return inTenant(db, tenantId, (tx) => selectHeadSeq(tx, tenantId));
+}
+
+/**
+ * Events with a sequence number in (afterSeq, throughSeq], in sequence (commit) order, at most
+ * `limit`, narrowed by a filter and restriction when given. Sequence numbers are assigned under
+ * the chain head's row lock and become visible in order, so a read by sequence never skips one
+ * that commits later.
+ */
+export async function listEventsBySequence(
+  db: Db,
+  tenantId: number,
+  q: {
+    afterSeq: number;
+    throughSeq?: number | undefined;
+    filter?: EventFilter | undefined;
+    restriction?: Restriction | undefined;
+    limit: number;
+  },
+): Promise<AuditEvent[]> {
   return inTenant(db, tenantId, async (tx) => {
     const rows = await tx
       .select(eventColumns)
       .from(t)
-      .where(and(...filterConditions(tenantId, q.filter, q.restriction), ...keysetCondition(q)))
-      .orderBy(...orderTerms(q.order, q.reverse ?? false))
+      .where(
+        and(
+          ...filterConditions(tenantId, q.filter ?? {}, q.restriction),
+          gt(t.seq, q.afterSeq),
+          ...(q.throughSeq === undefined ? [] : [lte(t.seq, q.throughSeq)]),
+        ),
+      )
+      .orderBy(asc(t.seq))
       .limit(q.limit);
     return rows.map(rowToEvent);
   });
