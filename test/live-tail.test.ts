@@ -2,27 +2,15 @@
 // continues into the stream with nothing missed or repeated, cursors resume (also after a
 // restart), filters and viewer tokens narrow it, and the server's bounds (stream limits, token
 // expiry, key revocation, slow consumers, shutdown) end a stream with a code and a cursor.
-
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { operatorViewer } from '../src/audit/viewer.ts';
-import { createApiKey, createTenant, revokeApiKey } from '../src/auth/admin.ts';
+import { createApiKey, revokeApiKey } from '../src/auth/admin.ts';
 import { parseApiKey } from '../src/auth/keys.ts';
-import { loadConfig } from '../src/config.ts';
-import { type Gateway, openGateway } from '../src/gateway.ts';
+import type { Gateway } from '../src/gateway.ts';
 import type { RunningServer } from '../src/http/server.ts';
-import {
-  createTestDatabase,
-  dbKind,
-  startTestGateway,
-  type TestGateway,
-  type TestTenant,
-  testSecrets,
-} from './support/gateway.ts';
+import { startTestGateway, type TestGateway, type TestTenant } from './support/gateway.ts';
 import { openTail, type StreamedEdge, serveGateway, type TailStream } from './support/live-tail-client.ts';
+import { newTenant, type SharedDatabase, sharedDatabase } from './support/log-stream-gateways.ts';
 
 let t: TestGateway;
 let server: RunningServer;
@@ -257,45 +245,29 @@ describe('live tail', () => {
 // A gateway on a database that outlives it (a data directory, or a Postgres database of its
 // own), to stop and start again; with a small queue so a stalled client overflows it soon.
 describe('live tail across a restart', () => {
-  const env: Record<string, string> = {};
-  let drop: (() => Promise<void>) | undefined;
+  let shared: SharedDatabase;
   let g: Gateway;
   let srv: RunningServer;
   const opened: TailStream[] = [];
 
   beforeAll(async () => {
-    const database = dbKind === 'postgres' ? await createTestDatabase() : undefined;
-    const dataDir = mkdtempSync(path.join(tmpdir(), 'agw-tail-'));
-    drop = async () => {
-      await database?.drop();
-      rmSync(dataDir, { recursive: true, force: true });
-    };
-    Object.assign(env, {
-      NODE_ENV: 'test',
-      DATA_DIR: dataDir,
-      DEMO_SEED: 'false',
-      LOG_LEVEL: 'silent',
-      LOG_STREAMS: 'false',
-      LIVE_TAIL_QUEUE_LIMIT: '100',
-      ...testSecrets(),
-      ...(database ? { DATABASE_URL: database.url } : {}),
-    });
+    shared = await sharedDatabase();
   });
 
   afterAll(async () => {
     for (const s of opened) s.close();
     await srv?.stop('test over');
-    await drop?.();
+    await shared?.drop();
   });
 
   const start = async () => {
-    g = await openGateway({ config: loadConfig(env), logger: pino({ level: 'silent' }) });
+    g = await shared.open({ LOG_STREAMS: 'false', LIVE_TAIL_QUEUE_LIMIT: '100' });
     srv = await serveGateway(g);
   };
 
   it('ends open streams on shutdown with SHUTTING_DOWN and lastCursor, which resumes on the restarted gateway', async () => {
     await start();
-    const tenant = await newTenantOn(g, 'restart');
+    const tenant = await newTenant(g, 'restart');
     const s = openTail(srv.url, tenant.readKey);
     opened.push(s);
     await s.opened();
@@ -321,7 +293,7 @@ describe('live tail across a restart', () => {
   });
 
   it('closes a subscriber that stopped reading with SLOW_CONSUMER; its lastCursor resumes with nothing lost', async () => {
-    const tenant = await newTenantOn(g, 'slow');
+    const tenant = await newTenant(g, 'slow');
     const query = `subscription($after: String) { auditEventStream(after: $after) { cursor node { sequence metadata } } }`;
     const slow = openTail(srv.url, tenant.readKey, {}, { read: false, query });
     opened.push(slow);
@@ -350,19 +322,6 @@ describe('live tail across a restart', () => {
     expect(seqs(rest)).toEqual(Array.from({ length: recorded - lastSeen }, (_, i) => lastSeen + 1 + i));
   });
 });
-
-async function newTenantOn(g: Gateway, prefix: string): Promise<TestTenant> {
-  const slug = `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
-  const tenant = await createTenant(g.database, slug);
-  const key = async (scopes: ('read' | 'write')[]) => (await createApiKey(g.database, slug, scopes)).key;
-  return {
-    id: tenant.id,
-    slug,
-    readKey: await key(['read']),
-    key: await key(['read', 'write']),
-    writeOnlyKey: await key(['write']),
-  };
-}
 
 async function recordOn(g: Gateway, tenant: { id: number; slug: string }, inputs: Input[]) {
   const results = await g.audit.recordEvents(operatorViewer(tenant), inputs);

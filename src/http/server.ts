@@ -33,8 +33,7 @@ export async function listen(
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       // Live tails never finish by themselves: end them (each tells its client where to resume).
-      await gateway.endStreams?.();
-      server.closeIdleConnections();
+      void gateway.endStreams?.();
       const force = setTimeout(() => {
         logger.warn('in-flight requests did not finish in time; closing their connections');
         server.closeAllConnections();
