@@ -1,0 +1,125 @@
+// Log-stream delivery next to ingest, part of `npm run bench:tail`: a webhook receiver in this
+// process (the tests' receiver: it verifies `Audit-Signature` on every batch and answers 204), a
+// stream created for a fresh tenant with the real `createLogStream` mutation on the gateway under
+// test, then sustained ingest (paced at 1,000 events/s, and closed loop at the most the gateway
+// takes) while `logStreams { lag }` is polled. Reported per run: ingest and delivered events/s,
+// the lag (max over each half of the ingest, and when ingest stops), the time to drain after
+// ingest stops, and whether every committed event arrived exactly once in sequence order.
+import { FAST_STREAMS } from '../test/support/log-stream-gateways.ts';
+import { deliveredInOrder, startReceiver } from '../test/support/log-stream-receiver.ts';
+import { closedLoopIngest, pacedIngest } from './writers.ts';
+
+/** The gateway settings the log-stream runs use (the tests' fast polls and retries). */
+export const LOG_STREAM_BENCH_ENV = { LOG_STREAMS: 'true', ...FAST_STREAMS };
+
+type Tenant = { slug: string; key: string };
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function gql<T>(url: string, key: string, query: string, variables: object = {}): Promise<T> {
+  const res = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/graphql-response+json, application/json',
+      authorization: `Bearer ${key}`,
+    },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await res.json()) as { data?: T; errors?: unknown };
+  if (!body.data || body.errors) throw new Error(`GraphQL ${res.status}: ${JSON.stringify(body.errors)}`);
+  return body.data;
+}
+
+const CREATE = `mutation ($input: CreateLogStreamInput!) {
+  createLogStream(input: $input) { stream { id } secret }
+}`;
+const LAG = 'query { logStreams { id lag failing } }';
+
+export async function logStreamBench(opts: {
+  url: string;
+  seconds: number;
+  tenant: (slug: string) => Promise<Tenant>;
+  /** Names the gateway's settings in each row. */
+  label: string;
+}) {
+  const { url, seconds } = opts;
+  const rows: Record<string, unknown>[] = [];
+  const runs: { name: string; ingest: (key: string) => Promise<number> }[] = [
+    { name: 'paced 1000/s', ingest: (key) => pacedIngest(url, key, 1000, seconds) },
+    { name: 'closed loop', ingest: async (key) => (await closedLoopIngest(url, key, seconds)).events },
+  ];
+  for (const run of runs) {
+    const t = await opts.tenant(`ls-${opts.label.replace(/\W+/g, '-')}-${rows.length}`);
+    const receiver = await startReceiver();
+    const created = await gql<{ createLogStream: { stream: { id: string }; secret: string } }>(
+      url,
+      t.key,
+      CREATE,
+      { input: { name: 'bench', webhook: { url: receiver.url } } },
+    );
+    receiver.secret = created.createLogStream.secret;
+    const streamId = created.createLogStream.stream.id;
+    const lagNow = async () => {
+      const d = await gql<{ logStreams: { id: string; lag: number; failing: boolean }[] }>(url, t.key, LAG);
+      const s = d.logStreams.find((x) => x.id === streamId);
+      if (!s) throw new Error('the bench stream is gone');
+      return s;
+    };
+    let counted = 0;
+    let top = 0;
+    const highest = () => {
+      for (; counted < receiver.batches.length; counted++) {
+        for (const e of receiver.batches[counted]?.events ?? []) top = Math.max(top, e.sequence);
+      }
+      return top;
+    };
+
+    const lags: { at: number; lag: number }[] = [];
+    let everFailing = false;
+    let ingesting = true;
+    const start = performance.now();
+    const polling = (async () => {
+      while (ingesting) {
+        const s = await lagNow();
+        everFailing ||= s.failing;
+        lags.push({ at: performance.now() - start, lag: s.lag });
+        await sleep(100);
+      }
+    })();
+    const sent = await run.ingest(t.key);
+    const ingestMs = performance.now() - start;
+    const deliveredDuringIngest = highest();
+    ingesting = false;
+    await polling;
+    const lagAtStop = (await lagNow()).lag;
+    // Drained: the receiver holds the last committed sequence (a new tenant's chain starts at 1).
+    const deadline = performance.now() + 120_000;
+    while (highest() < sent && performance.now() < deadline) await sleep(5);
+    const drainMs = performance.now() - start - ingestMs;
+    const events = receiver.events();
+    const half = ingestMs / 2;
+    const maxLag = (xs: { lag: number }[]) => Math.max(0, ...xs.map((x) => x.lag));
+    const row = {
+      gateway: opts.label,
+      run: run.name,
+      sent,
+      ingestPerSec: Math.round(sent / (ingestMs / 1000)),
+      deliveredPerSec: Math.round(deliveredDuringIngest / (ingestMs / 1000)),
+      lagSamples: lags.length,
+      maxLagFirstHalf: maxLag(lags.filter((l) => l.at < half)),
+      maxLagSecondHalf: maxLag(lags.filter((l) => l.at >= half)),
+      lagAtStop,
+      drainMs: Math.round(drainMs),
+      delivered: events.length,
+      inOrderOnce: events.length === sent && deliveredInOrder(events, sent),
+      batches: receiver.batches.length,
+      badSignatures: receiver.badSignatures,
+      everFailing,
+    };
+    console.log(JSON.stringify(row));
+    rows.push(row);
+    await receiver.close();
+  }
+  return rows;
+}
