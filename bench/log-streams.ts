@@ -5,6 +5,9 @@
 // takes) while `logStreams { lag }` is polled. Reported per run: ingest and delivered events/s,
 // the lag (max over each half of the ingest, and when ingest stops), the time to drain after
 // ingest stops, and whether every committed event arrived exactly once in sequence order.
+import { randomBytes } from 'node:crypto';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { FAST_STREAMS } from '../test/support/log-stream-gateways.ts';
 import { deliveredInOrder, startReceiver } from '../test/support/log-stream-receiver.ts';
 import { closedLoopIngest, pacedIngest } from './writers.ts';
@@ -36,9 +39,64 @@ const CREATE = `mutation ($input: CreateLogStreamInput!) {
 }`;
 const LAG = 'query { logStreams { id lag failing } }';
 
+/** Where a run's stream delivers, and what arrived there. */
+type Destination = {
+  kind: string;
+  input: Record<string, unknown>;
+  created(secret: string | null): void;
+  /** Everything that arrived, in arrival order (redeliveries included). */
+  events(): { sequence: number }[];
+  badSignatures: () => number | null;
+  close(): Promise<void>;
+};
+
+async function webhookDestination(): Promise<Destination> {
+  const receiver = await startReceiver();
+  return {
+    kind: 'webhook',
+    input: { webhook: { url: receiver.url } },
+    created: (secret) => {
+      receiver.secret = secret ?? undefined;
+    },
+    events: () => receiver.events(),
+    badSignatures: () => receiver.badSignatures,
+    close: () => receiver.close(),
+  };
+}
+
+/** A JetStream stream of the bench's own (created here, deleted at the end), read by an ordered consumer. */
+async function natsDestination(server: string): Promise<Destination> {
+  const nc = await connect({ servers: server });
+  const jsm = await jetstreamManager(nc);
+  const suffix = randomBytes(4).toString('hex');
+  const name = `AUDIT_BENCH_${suffix}`;
+  const prefix = `auditbench_${suffix}`;
+  await jsm.streams.add({ name, subjects: [`${prefix}.>`] });
+  const messages = await (await jetstream(nc).consumers.get(name)).consume();
+  const events: { sequence: number }[] = [];
+  const reading = (async () => {
+    for await (const m of messages) events.push(m.json<{ sequence: number }>());
+  })();
+  return {
+    kind: 'nats',
+    input: { nats: { servers: [server], stream: name, subjectPrefix: prefix } },
+    created: () => {},
+    events: () => events,
+    badSignatures: () => null,
+    close: async () => {
+      await messages.close();
+      await reading;
+      await jsm.streams.delete(name);
+      await nc.close();
+    },
+  };
+}
+
 export async function logStreamBench(opts: {
   url: string;
   seconds: number;
+  /** A NATS server to deliver to as well (JetStream), or none. */
+  nats: string | undefined;
   tenant: (slug: string) => Promise<Tenant>;
   /** Names the gateway's settings in each row. */
   label: string;
@@ -49,77 +107,81 @@ export async function logStreamBench(opts: {
     { name: 'paced 1000/s', ingest: (key) => pacedIngest(url, key, 1000, seconds) },
     { name: 'closed loop', ingest: async (key) => (await closedLoopIngest(url, key, seconds)).events },
   ];
-  for (const run of runs) {
-    const t = await opts.tenant(`ls-${opts.label.replace(/\W+/g, '-')}-${rows.length}`);
-    const receiver = await startReceiver();
-    const created = await gql<{ createLogStream: { stream: { id: string }; secret: string } }>(
-      url,
-      t.key,
-      CREATE,
-      { input: { name: 'bench', webhook: { url: receiver.url } } },
-    );
-    receiver.secret = created.createLogStream.secret;
-    const streamId = created.createLogStream.stream.id;
-    const lagNow = async () => {
-      const d = await gql<{ logStreams: { id: string; lag: number; failing: boolean }[] }>(url, t.key, LAG);
-      const s = d.logStreams.find((x) => x.id === streamId);
-      if (!s) throw new Error('the bench stream is gone');
-      return s;
-    };
-    let counted = 0;
-    let top = 0;
-    const highest = () => {
-      for (; counted < receiver.batches.length; counted++) {
-        for (const e of receiver.batches[counted]?.events ?? []) top = Math.max(top, e.sequence);
-      }
-      return top;
-    };
+  const destinations = [
+    webhookDestination,
+    ...(opts.nats ? [() => natsDestination(opts.nats as string)] : []),
+  ];
+  for (const open of destinations)
+    for (const run of runs) {
+      const t = await opts.tenant(`ls-${opts.label.replace(/\W+/g, '-')}-${rows.length}`);
+      const destination = await open();
+      const created = await gql<{ createLogStream: { stream: { id: string }; secret: string | null } }>(
+        url,
+        t.key,
+        CREATE,
+        { input: { name: 'bench', ...destination.input } },
+      );
+      destination.created(created.createLogStream.secret);
+      const streamId = created.createLogStream.stream.id;
+      const lagNow = async () => {
+        const d = await gql<{ logStreams: { id: string; lag: number; failing: boolean }[] }>(url, t.key, LAG);
+        const s = d.logStreams.find((x) => x.id === streamId);
+        if (!s) throw new Error('the bench stream is gone');
+        return s;
+      };
+      let counted = 0;
+      let top = 0;
+      const highest = () => {
+        const arrived = destination.events();
+        for (; counted < arrived.length; counted++) top = Math.max(top, arrived[counted]?.sequence ?? 0);
+        return top;
+      };
 
-    const lags: { at: number; lag: number }[] = [];
-    let everFailing = false;
-    let ingesting = true;
-    const start = performance.now();
-    const polling = (async () => {
-      while (ingesting) {
-        const s = await lagNow();
-        everFailing ||= s.failing;
-        lags.push({ at: performance.now() - start, lag: s.lag });
-        await sleep(100);
-      }
-    })();
-    const sent = await run.ingest(t.key);
-    const ingestMs = performance.now() - start;
-    const deliveredDuringIngest = highest();
-    ingesting = false;
-    await polling;
-    const lagAtStop = (await lagNow()).lag;
-    // Drained: the receiver holds the last committed sequence (a new tenant's chain starts at 1).
-    const deadline = performance.now() + 120_000;
-    while (highest() < sent && performance.now() < deadline) await sleep(5);
-    const drainMs = performance.now() - start - ingestMs;
-    const events = receiver.events();
-    const half = ingestMs / 2;
-    const maxLag = (xs: { lag: number }[]) => Math.max(0, ...xs.map((x) => x.lag));
-    const row = {
-      gateway: opts.label,
-      run: run.name,
-      sent,
-      ingestPerSec: Math.round(sent / (ingestMs / 1000)),
-      deliveredPerSec: Math.round(deliveredDuringIngest / (ingestMs / 1000)),
-      lagSamples: lags.length,
-      maxLagFirstHalf: maxLag(lags.filter((l) => l.at < half)),
-      maxLagSecondHalf: maxLag(lags.filter((l) => l.at >= half)),
-      lagAtStop,
-      drainMs: Math.round(drainMs),
-      delivered: events.length,
-      inOrderOnce: events.length === sent && deliveredInOrder(events, sent),
-      batches: receiver.batches.length,
-      badSignatures: receiver.badSignatures,
-      everFailing,
-    };
-    console.log(JSON.stringify(row));
-    rows.push(row);
-    await receiver.close();
-  }
+      const lags: { at: number; lag: number }[] = [];
+      let everFailing = false;
+      let ingesting = true;
+      const start = performance.now();
+      const polling = (async () => {
+        while (ingesting) {
+          const s = await lagNow();
+          everFailing ||= s.failing;
+          lags.push({ at: performance.now() - start, lag: s.lag });
+          await sleep(100);
+        }
+      })();
+      const sent = await run.ingest(t.key);
+      const ingestMs = performance.now() - start;
+      const deliveredDuringIngest = highest();
+      ingesting = false;
+      await polling;
+      const lagAtStop = (await lagNow()).lag;
+      // Drained: the receiver holds the last committed sequence (a new tenant's chain starts at 1).
+      const deadline = performance.now() + 120_000;
+      while (highest() < sent && performance.now() < deadline) await sleep(5);
+      const drainMs = performance.now() - start - ingestMs;
+      const events = destination.events();
+      const half = ingestMs / 2;
+      const maxLag = (xs: { lag: number }[]) => Math.max(0, ...xs.map((x) => x.lag));
+      const row = {
+        gateway: opts.label,
+        destination: destination.kind,
+        run: run.name,
+        sent,
+        ingestPerSec: Math.round(sent / (ingestMs / 1000)),
+        deliveredPerSec: Math.round(deliveredDuringIngest / (ingestMs / 1000)),
+        lagSamples: lags.length,
+        maxLagFirstHalf: maxLag(lags.filter((l) => l.at < half)),
+        maxLagSecondHalf: maxLag(lags.filter((l) => l.at >= half)),
+        lagAtStop,
+        drainMs: Math.round(drainMs),
+        delivered: events.length,
+        inOrderOnce: events.length === sent && deliveredInOrder(events, sent),
+        badSignatures: destination.badSignatures(),
+        everFailing,
+      };
+      console.log(JSON.stringify(row));
+      rows.push(row);
+      await destination.close();
+    }
   return rows;
 }

@@ -27,6 +27,8 @@ const { values: args } = parseArgs({
     out: { type: 'string', default: 'bench-results' },
     parts: { type: 'string', default: 'latency,fanout,streams' },
     'stream-pool-sizes': { type: 'string', default: '10,30' },
+    /** A NATS JetStream server to deliver to as well; empty: webhook only. */
+    nats: { type: 'string', default: '127.0.0.1:4222' },
   },
 });
 const dbName = args.database as string;
@@ -178,7 +180,13 @@ async function main() {
     for (const pool of (args['stream-pool-sizes'] as string).split(',')) {
       const env = { ...LOG_STREAM_BENCH_ENV, DATABASE_POOL_SIZE: pool };
       const streaming = await startGateway({ ...gatewayOptions, env });
-      const measured = await logStreamBench({ url: streaming.url, seconds, tenant, label: `pool ${pool}` });
+      const measured = await logStreamBench({
+        url: streaming.url,
+        seconds,
+        tenant,
+        label: `pool ${pool}`,
+        nats: (args.nats as string) || undefined,
+      });
       rows.push(...measured);
       await streaming.stop();
     }
