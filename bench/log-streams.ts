@@ -10,6 +10,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { FAST_STREAMS } from '../test/support/log-stream-gateways.ts';
 import { deliveredInOrder, startReceiver } from '../test/support/log-stream-receiver.ts';
+import type { CpuUse } from './processes.ts';
 import { closedLoopIngest, pacedIngest } from './writers.ts';
 
 /** The gateway settings the log-stream runs use (the tests' fast polls and retries). */
@@ -100,12 +101,17 @@ export async function logStreamBench(opts: {
   tenant: (slug: string) => Promise<Tenant>;
   /** Names the gateway's settings in each row. */
   label: string;
+  /** Starts measuring the gateway's and its database backends' CPU; the result stops it. */
+  cpu: () => Promise<() => Promise<CpuUse | null>>;
 }) {
   const { url, seconds } = opts;
   const rows: Record<string, unknown>[] = [];
-  const runs: { name: string; ingest: (key: string) => Promise<number> }[] = [
-    { name: 'paced 1000/s', ingest: (key) => pacedIngest(url, key, 1000, seconds) },
-    { name: 'closed loop', ingest: async (key) => (await closedLoopIngest(url, key, seconds)).events },
+  const runs: { name: string; ingest: (key: string, at: Map<string, number>) => Promise<number> }[] = [
+    { name: 'paced 1000/s', ingest: (key, at) => pacedIngest(url, key, 1000, seconds, at) },
+    {
+      name: 'closed loop',
+      ingest: async (key, at) => (await closedLoopIngest(url, key, seconds, at)).events,
+    },
   ];
   const destinations = [
     webhookDestination,
@@ -137,24 +143,36 @@ export async function logStreamBench(opts: {
         return top;
       };
 
+      // The gateway's own figure (`logStreams { lag }`, every 500 ms: the query has a cost), and
+      // one from sequences every 50 ms here: events acknowledged to the writer minus the highest
+      // sequence that arrived.
       const lags: { at: number; lag: number }[] = [];
+      const seqLags: { at: number; lag: number }[] = [];
+      const acked = new Map<string, number>();
       let everFailing = false;
       let ingesting = true;
+      const cpu = await opts.cpu();
       const start = performance.now();
       const polling = (async () => {
         while (ingesting) {
           const s = await lagNow();
           everFailing ||= s.failing;
           lags.push({ at: performance.now() - start, lag: s.lag });
-          await sleep(100);
+          await sleep(500);
         }
       })();
-      const sent = await run.ingest(t.key);
+      const sampling = setInterval(
+        () => seqLags.push({ at: performance.now() - start, lag: Math.max(0, acked.size - highest()) }),
+        50,
+      );
+      const sent = await run.ingest(t.key, acked);
       const ingestMs = performance.now() - start;
+      clearInterval(sampling);
+      const used = await cpu();
       const deliveredDuringIngest = highest();
+      const lagAtStop = (await lagNow()).lag;
       ingesting = false;
       await polling;
-      const lagAtStop = (await lagNow()).lag;
       // Drained: the receiver holds the last committed sequence (a new tenant's chain starts at 1).
       const deadline = performance.now() + 120_000;
       while (highest() < sent && performance.now() < deadline) await sleep(5);
@@ -169,9 +187,12 @@ export async function logStreamBench(opts: {
         sent,
         ingestPerSec: Math.round(sent / (ingestMs / 1000)),
         deliveredPerSec: Math.round(deliveredDuringIngest / (ingestMs / 1000)),
-        lagSamples: lags.length,
-        maxLagFirstHalf: maxLag(lags.filter((l) => l.at < half)),
-        maxLagSecondHalf: maxLag(lags.filter((l) => l.at >= half)),
+        // Of one core, over the ingest: the gateway process, and the Postgres backends serving it.
+        gatewayCpuPct: used ? Math.round((used.server / (ingestMs / 1000)) * 100) : null,
+        databaseCpuPct: used ? Math.round((used.database / (ingestMs / 1000)) * 100) : null,
+        maxLag: maxLag(lags),
+        seqLagMaxFirstHalf: maxLag(seqLags.filter((l) => l.at < half)),
+        seqLagMaxSecondHalf: maxLag(seqLags.filter((l) => l.at >= half)),
         lagAtStop,
         drainMs: Math.round(drainMs),
         delivered: events.length,

@@ -5,7 +5,10 @@
 //   and 1,000 events/s, next to the floor measured on the same events at the same time: a bare
 //   postgres.js LISTEN on the same channel plus the read by sequence in the tenant's transaction;
 // - 1,000 open streams on one instance: the gateway's RSS growth, and ingest throughput with and
-//   without them (closed loop, batches of 50, into a tenant nobody watches).
+//   without them (closed loop, batches of 50, into a tenant nobody watches);
+// - log-stream delivery next to ingest (bench/log-streams.ts), on a gateway of its own per pool
+//   size (`--stream-pool-sizes`), to a webhook in this process and to NATS JetStream (`--nats`).
+// `--parts latency,fanout,streams` picks what runs.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import os from 'node:os';
@@ -16,7 +19,7 @@ import { createApiKey, createTenant } from '../src/auth/admin.ts';
 import { openDatabase } from '../src/db/client.ts';
 import { openTail, type TailStream } from '../test/support/live-tail-client.ts';
 import { LOG_STREAM_BENCH_ENV, logStreamBench } from './log-streams.ts';
-import { MemoryWatch, startGateway } from './processes.ts';
+import { CpuMeter, MemoryWatch, startGateway } from './processes.ts';
 import { closedLoopIngest, pacedIngest, postEvents } from './writers.ts';
 
 const { values: args } = parseArgs({
@@ -176,6 +179,8 @@ async function main() {
   if (parts.has('streams')) {
     console.log(JSON.stringify({ logStreamSettings: LOG_STREAM_BENCH_ENV }));
     const rows: Record<string, unknown>[] = [];
+    const owner = postgres(dbUrl, { max: 1, onnotice: () => {} });
+    const meter = new CpuMeter(owner, dbName);
     // The default pool (10), and a larger one: delivery shares the pool with ingest.
     for (const pool of (args['stream-pool-sizes'] as string).split(',')) {
       const env = { ...LOG_STREAM_BENCH_ENV, DATABASE_POOL_SIZE: pool };
@@ -186,10 +191,12 @@ async function main() {
         tenant,
         label: `pool ${pool}`,
         nats: (args.nats as string) || undefined,
+        cpu: () => meter.start(streaming.pid, 'audit-gateway'),
       });
       rows.push(...measured);
       await streaming.stop();
     }
+    await owner.end();
     console.table(rows);
   }
   console.log(JSON.stringify({ loadavg: os.loadavg().map((l) => Math.round(l * 100) / 100) }));

@@ -39,8 +39,12 @@ export async function pacedIngest(
 }
 
 /** As fast as the gateway takes them: 8 writers in a closed loop, batches of 50; returns events taken and events/s. */
-export async function closedLoopIngest(url: string, key: string, seconds: number) {
-  const at = new Map<string, number>();
+export async function closedLoopIngest(
+  url: string,
+  key: string,
+  seconds: number,
+  at: Map<string, number> = new Map(),
+) {
   const start = performance.now();
   let events = 0;
   await Promise.all(
