@@ -18,15 +18,15 @@ export async function postEvents(url: string, key: string, count: number, at: Ma
   return body.results.length;
 }
 
-/** Batches at a fixed rate for `seconds` (10 per batch from 1,000 events/s, else 1); returns events taken. */
+/** Batches at a fixed rate for `seconds` (by default 10 per batch from 1,000 events/s, else 1); returns events taken. */
 export async function pacedIngest(
   url: string,
   key: string,
   rate: number,
   seconds: number,
   at: Map<string, number> = new Map(),
+  batch = rate >= 1000 ? 10 : 1,
 ) {
-  const batch = rate >= 1000 ? 10 : 1;
   const interval = (1000 * batch) / rate;
   const start = performance.now();
   const writes: Promise<number>[] = [];
