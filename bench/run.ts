@@ -1,6 +1,7 @@
 // `npm run bench`: loads (or reuses) the dataset, starts the gateway and the floor as child
 // processes, runs the issue's scenarios against both, interleaved, and prints one table.
 // See bench/README.md.
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -52,6 +53,7 @@ type Options = {
   connections: number[];
   reuse?: boolean;
   database?: string;
+  tail?: boolean;
   out: string;
   profile?: boolean;
   logLevel: string;
@@ -92,6 +94,11 @@ const program = new Command('bench')
   .option('--profile', 'run the gateway under node --cpu-prof (profiles in <out>/profiles)')
   .option('--log-level <level>', "the gateway's LOG_LEVEL (production default: info)", 'info')
   .option('--load-only', 'load the dataset and stop')
+  .option(
+    '--tail',
+    'also run the live-tail and log-stream benchmark (bench/tail.ts); on by default when --scenarios is not given',
+  )
+  .option('--no-tail', 'skip the live-tail and log-stream benchmark')
   .showHelpAfterError();
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -526,9 +533,26 @@ function row(
   };
 }
 
+/**
+ * The live tail's latency and fan-out and log-stream delivery next to ingest (bench/tail.ts), on a
+ * scratch database of their own, after the scenarios: part of a full `npm run bench`, or asked
+ * for with --tail.
+ */
+function runTailBench(opts: Options): void {
+  log('\n== live tail and log streams (bench/tail.ts) ==');
+  const tail = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', 'bench/tail.ts', '--duration', String(opts.duration), '--out', opts.out],
+    { stdio: 'inherit' },
+  );
+  if (tail.status !== 0) throw new Error(`bench/tail.ts exited with ${tail.status ?? tail.signal}`);
+}
+
 program.action(async (opts: Options) => {
   try {
     await main(opts);
+    const all = !process.argv.includes('--scenarios');
+    if (!opts.loadOnly && (opts.tail ?? all) && !process.argv.includes('--no-tail')) runTailBench(opts);
   } catch (error) {
     process.stderr.write(
       `bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
