@@ -111,7 +111,7 @@ export const auditEvents = pgTable(
     hash: bytea('hash').notNull(),
   },
   (t) => [
-    // Led by the tenant, like every key (drizzle/0010; test/tenant-keys.test.ts).
+    // Led by the tenant, like every key (drizzle/0005; test/tenant-keys.test.ts).
     primaryKey({ name: 'audit_events_pkey', columns: [t.tenantId, t.id] }),
     uniqueIndex('audit_events_tenant_seq_key').on(t.tenantId, t.seq),
     uniqueIndex('audit_events_idempotency_key')
