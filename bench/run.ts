@@ -552,7 +552,7 @@ program.action(async (opts: Options) => {
   try {
     await main(opts);
     const all = !process.argv.includes('--scenarios');
-    if (!opts.loadOnly && (opts.tail ?? all) && !process.argv.includes('--no-tail')) runTailBench(opts);
+    if (!opts.loadOnly && (opts.tail ?? all)) runTailBench(opts);
   } catch (error) {
     process.stderr.write(
       `bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
