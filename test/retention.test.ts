@@ -262,7 +262,7 @@ describe('the retention job and legal hold', () => {
     });
     const report = await t.gateway.chain.verify(operatorViewer(short));
     expect(report).toMatchObject({
-      intact: true,
+      status: 'intact',
       from: expected.length + 1,
       headSequence: beforeShort.length + 1,
     });
@@ -286,7 +286,7 @@ describe('the retention job and legal hold', () => {
     const left = await stored(byDefault.id);
     expect(left.map((e) => e.action)).toEqual(['audit.pruned']);
     expect(await t.gateway.chain.verify(operatorViewer(byDefault))).toMatchObject({
-      intact: true,
+      status: 'intact',
       eventsChecked: 1,
     });
     expect((await stored(long.id)).filter((e) => e.action === 'old.event')).toHaveLength(4);
@@ -339,7 +339,7 @@ describe('the retention job and legal hold', () => {
       removedEvents: 5,
     });
     expect(await t.gateway.chain.verify(operator)).toMatchObject({
-      intact: true,
+      status: 'intact',
       from: 6,
       eventsChecked: 1,
     });
@@ -417,7 +417,7 @@ describe.runIf(dbKind === 'postgres')('with two gateway instances on one databas
     expect(runs.some((r) => r.ran)).toBe(true);
     expect(runs.flatMap((r) => r.pruned).map((p) => p.result.removed)).toEqual([5]);
     const report = await b.chain.verify(operator);
-    expect(report).toMatchObject({ intact: true, from: 6, headSequence: 6 });
+    expect(report).toMatchObject({ status: 'intact', from: 6, headSequence: 6 });
   });
 
   it('a hold placed while a prune is under way is seen by that prune', async () => {

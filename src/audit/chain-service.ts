@@ -417,8 +417,8 @@ export class ChainService {
   /**
    * Removes the tenant's events received before `cutoff` (an unbroken prefix of the chain),
    * leaving a signed anchor so the rest still verifies, and records the prune as an event naming
-   * who asked and the range removed. A tenant on legal hold is refused (ConflictError), whether
-   * or not anything is old enough.
+   * who asked and the range removed, and signs a checkpoint of the head that event made. A tenant
+   * on legal hold is refused (ConflictError), whether or not anything is old enough.
    */
   async prune(
     viewer: Viewer,
@@ -465,6 +465,9 @@ export class ChainService {
         anchorHash: last.hash,
       },
     });
+    // Signed at once, not at the next due checkpoint: the record of a removal is the event an
+    // auditor most needs vouched for, and it costs one signature per prune.
+    await this.checkpointIfDue(tenantId, true);
     return {
       fromSequence: pruned.fromSeq,
       throughSequence: last.seq,
