@@ -365,6 +365,32 @@ describe('the retention job and legal hold', () => {
   });
 });
 
+describe('the scheduled job', () => {
+  it('applies the policies every interval until stopped', async () => {
+    const tenant = await t.newTenant('scheduled');
+    await t.gateway.retention.setPeriod(operatorViewer(tenant), '1d', alice);
+    const [last] = (await record(tenant, 3, 'old')).slice(-1);
+    // The job's clock stands two days on; the timer itself runs in real time, once a second.
+    const job = t.gateway.retention.start(1, () => new Date((last?.receivedAt as Date).getTime() + 2 * DAY));
+    try {
+      await vi.waitFor(
+        async () => expect((await stored(tenant.id)).map((e) => e.action)).toEqual(['audit.pruned']),
+        {
+          timeout: 15_000,
+          interval: 200,
+        },
+      );
+    } finally {
+      await job.stop();
+    }
+    expect((await stored(tenant.id))[0]?.metadata).toMatchObject({
+      via: 'retention-job',
+      policy: 'P1D',
+      removedEvents: 4,
+    });
+  });
+});
+
 describe.runIf(dbKind === 'postgres')('with two gateway instances on one database', () => {
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
   const instances: Gateway[] = [];

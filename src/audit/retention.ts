@@ -229,13 +229,16 @@ export class RetentionService {
     return run;
   }
 
-  /** Runs `apply` every `intervalSeconds` until stopped (a serving gateway's job); `stop` waits for a run under way. */
-  start(intervalSeconds: number): { stop(): Promise<void> } {
+  /**
+   * Runs `apply` every `intervalSeconds` until stopped (a serving gateway's job); `stop` waits for
+   * a run under way. `clock` is the job's idea of now (tests move it instead of waiting).
+   */
+  start(intervalSeconds: number, clock: () => Date = () => new Date()): { stop(): Promise<void> } {
     // A run that outlasts the interval is not joined by the next tick (PGlite's `exclusive` does
     // not exclude runs within one process).
     let running: Promise<void> | undefined;
     const timer = setInterval(() => {
-      running ??= this.apply()
+      running ??= this.apply(clock())
         .then(() => undefined)
         .catch((err: unknown) => this.#logger.warn({ err }, 'retention job failed; will retry'))
         .finally(() => {
