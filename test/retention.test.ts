@@ -369,9 +369,9 @@ describe('the scheduled job', () => {
   it('applies the policies every interval until stopped', async () => {
     const tenant = await t.newTenant('scheduled');
     await t.gateway.retention.setPeriod(operatorViewer(tenant), '1d', alice);
-    const [last] = (await record(tenant, 3, 'old')).slice(-1);
+    const lastReceived = (await record(tenant, 3, 'old')).at(-1)?.receivedAt.getTime() ?? Number.NaN;
     // The job's clock stands two days on; the timer itself runs in real time, once a second.
-    const job = t.gateway.retention.start(1, () => new Date((last?.receivedAt as Date).getTime() + 2 * DAY));
+    const job = t.gateway.retention.start(1, () => new Date(lastReceived + 2 * DAY));
     try {
       await vi.waitFor(
         async () => expect((await stored(tenant.id)).map((e) => e.action)).toEqual(['audit.pruned']),
