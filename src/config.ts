@@ -6,6 +6,8 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import proxyAddr from 'proxy-addr';
 import { z } from 'zod';
+import { ValidationError } from './errors.ts';
+import { parseRetentionPeriod } from './retention-period.ts';
 
 const booleanFlag = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
@@ -81,6 +83,19 @@ const EnvSchema = z.object({
   LIVE_TAIL_STREAMS_PER_KEY: positiveInt(1, 100_000).default(100),
   LIVE_TAIL_STREAMS_PER_TENANT: positiveInt(1, 100_000).default(1000),
   CORS_ORIGINS: commaList.pipe(z.array(corsOrigin)),
+  RETENTION_DEFAULT: z
+    .string()
+    .default('forever')
+    .transform((value, ctx) => {
+      try {
+        return parseRetentionPeriod(value, 'RETENTION_DEFAULT');
+      } catch (error) {
+        if (!(error instanceof ValidationError)) throw error;
+        ctx.addIssue({ code: 'custom', message: error.reason });
+        return z.NEVER;
+      }
+    }),
+  RETENTION_INTERVAL_SECONDS: positiveInt(1, 86_400 * 7).default(3600),
   MADKUDU_RETENTION_MONTHS: positiveInt(1, 1200).default(13),
   BODY_LIMIT_BYTES: positiveInt(1024, 256 * 1024 * 1024).default(8 * 1024 * 1024),
   GRAPHIQL: booleanFlag.optional(),
@@ -211,6 +226,9 @@ function configFrom(
     },
     /** Browser origins that may call the API cross-origin; empty: none. */
     corsOrigins: e.CORS_ORIGINS,
+    /** Stored events: how long a tenant without a policy of its own keeps them, and how often the job looks. */
+    retention: { defaultPeriod: e.RETENTION_DEFAULT, intervalSeconds: e.RETENTION_INTERVAL_SECONDS },
+    /** Served events: MadKudu's read-side window (docs/retention.md#read-side-windows), not retention. */
     madkuduRetentionMonths: e.MADKUDU_RETENTION_MONTHS,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     graphiql: e.GRAPHIQL ?? !production,

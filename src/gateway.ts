@@ -7,6 +7,7 @@ import { ChainService } from './audit/chain-service.ts';
 import { startCheckpointSweep } from './audit/checkpoint-sweep.ts';
 import { ExportService } from './audit/export-service.ts';
 import { ReadLog } from './audit/read-log.ts';
+import { RetentionService } from './audit/retention.ts';
 import { AuditService } from './audit/service.ts';
 import { ChainSigner } from './audit/signer.ts';
 import { TokenSigner } from './audit/tokens.ts';
@@ -32,6 +33,8 @@ export type Gateway = {
   exports: ExportService;
   signer: ChainSigner;
   streams: LogStreamService;
+  /** Retention policies, legal holds and the job that applies them (docs/retention.md). */
+  retention: RetentionService;
   /** Records every read (who read the trail); `flush()` writes what is queued. */
   readLog: ReadLog;
   /** Delivers log streams; absent when LOG_STREAMS=false. */
@@ -52,6 +55,8 @@ export type GatewayOptions = {
   onDemoProgress?: SeedProgress;
   /** Sign quiet tenants' heads in the background until close (`serve`; one-shot commands do not). */
   sweepCheckpoints?: boolean;
+  /** Apply retention policies every RETENTION_INTERVAL_SECONDS until close (`serve`). */
+  applyRetention?: boolean;
 };
 
 export async function openGateway({
@@ -60,6 +65,7 @@ export async function openGateway({
   onQuery,
   onDemoProgress,
   sweepCheckpoints = false,
+  applyRetention = false,
 }: GatewayOptions): Promise<Gateway> {
   const tracing = config.otlpEndpoint
     ? await startTracing(config.otlpEndpoint, config.serviceName)
@@ -113,6 +119,14 @@ export async function openGateway({
           logger.warn({ err: error }, 'live tail: read failed; retrying at the next poll'),
       },
     });
+    const retention = new RetentionService({
+      database,
+      chain,
+      recordEvent: (viewer, input) => audit.recordEvent(viewer, input),
+      defaultPeriod: config.retention.defaultPeriod,
+      tenants: () => listTenants(database),
+      logger,
+    });
     const exports = new ExportService({
       db: database.db,
       signer,
@@ -158,6 +172,7 @@ export async function openGateway({
           exclusive: (sweep) => database.exclusive('checkpoint-sweep', sweep),
         })
       : undefined;
+    const retentionJob = applyRetention ? retention.start(config.retention.intervalSeconds) : undefined;
     streamWorker?.start();
     return {
       app,
@@ -167,6 +182,7 @@ export async function openGateway({
       exports,
       signer,
       streams,
+      retention,
       readLog,
       streamWorker,
       demoApiKey,
@@ -174,6 +190,7 @@ export async function openGateway({
       close: async () => {
         await audit.liveTail.close();
         sweep?.stop();
+        await retentionJob?.stop();
         await audit.drain();
         await readLog.close();
         await streamWorker?.stop();

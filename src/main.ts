@@ -9,6 +9,7 @@ import { Command } from 'commander';
 import { registerAdminCommands } from './cli/admin.ts';
 import { registerChainCommands } from './cli/chain.ts';
 import { cliResources, environmentHelp, GATEWAY_VARIABLES } from './cli/resources.ts';
+import { registerRetentionCommands } from './cli/retention.ts';
 import { registerServeCommands } from './cli/serve.ts';
 import { registerStreamCommands } from './cli/streams.ts';
 
@@ -33,6 +34,7 @@ const cli = cliResources(() => program.opts<{ dotenv?: string | false }>());
 registerServeCommands(program, cli);
 registerAdminCommands(program, cli);
 registerChainCommands(program, cli);
+registerRetentionCommands(program, cli);
 registerStreamCommands(program, cli);
 
 /**

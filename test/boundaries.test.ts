@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 const LAYERS: readonly { name: string; paths: readonly string[] }[] = [
   {
     name: 'foundation',
-    paths: ['src/errors.ts', 'src/config.ts', 'src/logger.ts', 'src/metrics.ts'],
+    paths: ['src/errors.ts', 'src/config.ts', 'src/logger.ts', 'src/metrics.ts', 'src/retention-period.ts'],
   },
   { name: 'database', paths: ['src/db/'] },
   { name: 'audit domain', paths: ['src/audit/'] },

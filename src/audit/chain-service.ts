@@ -3,7 +3,7 @@
 // can check offline with only the public key, and pruning that leaves a signed anchor. The chain
 // covers every event of a tenant, so all of it needs `read` on the whole tenant.
 import type { Database, Db } from '../db/client.ts';
-import { ValidationError } from '../errors.ts';
+import { ConflictError, ValidationError } from '../errors.ts';
 import { recordCheckpointSigned } from '../metrics.ts';
 import { type CanonicalEvent, serializeCanonical, toCanonical } from './chain.ts';
 import type { ChainHead, StoredStatement } from './model.ts';
@@ -11,6 +11,7 @@ import type { ReadLog } from './read-log.ts';
 import { getChainHead } from './repository/chain-heads.ts';
 import { getLinkHash, lastSeqReceivedBefore, pruneThrough, streamChain } from './repository/chain-read.ts';
 import { checkpointHead, foreignSigningKeyIds, listCheckpoints } from './repository/checkpoints.ts';
+import { getRetention, type LegalHold } from './repository/retention.ts';
 import type { AuditService } from './service.ts';
 import { type ChainSigner, type ChainStatement, checkStatement, type SignedStatement } from './signer.ts';
 import {
@@ -44,10 +45,25 @@ export type ServedStatement = StoredStatement & {
 };
 
 export type PruneResult = {
+  /** The first and last sequence numbers removed (null first when an earlier prune left none to remove). */
+  fromSequence: number | null;
   throughSequence: number;
   removed: number;
+  /** When the oldest and newest removed events were received. */
+  firstReceivedAt: Date | null;
+  lastReceivedAt: Date | null;
   anchorHash: string;
   recordedEventId: string;
+};
+
+/** Who prunes, as the recorded `audit.pruned` event names them. */
+export type PruneInitiator = {
+  /** The event's actor: the operator at the command line, or the gateway's retention job. */
+  actor: { id: string; type: string; name?: string };
+  /** `cli` (an explicit prune) or `retention-job`. */
+  via: 'cli' | 'retention-job';
+  /** The retention policy applied (`P13M`), for the job. */
+  policy?: string;
 };
 
 type VerifyRequest = {
@@ -400,11 +416,25 @@ export class ChainService {
 
   /**
    * Removes the tenant's events received before `cutoff` (an unbroken prefix of the chain),
-   * leaving a signed anchor so the rest still verifies, and records the prune as an event.
+   * leaving a signed anchor so the rest still verifies, and records the prune as an event naming
+   * who asked and the range removed, and signs a checkpoint of the head that event made. A tenant
+   * on legal hold is refused (ConflictError), whether or not anything is old enough.
    */
-  async prune(viewer: Viewer, database: Database, cutoff: Date): Promise<PruneResult | null> {
+  async prune(
+    viewer: Viewer,
+    database: Database,
+    cutoff: Date,
+    by: PruneInitiator = { actor: { id: 'operator', type: 'OPERATOR' }, via: 'cli' },
+  ): Promise<PruneResult | null> {
     requireOperator(viewer, 'Pruning');
     const tenantId = viewer.tenantId;
+    const refuse = (hold: LegalHold) =>
+      new ConflictError(
+        'tenant',
+        `${viewer.tenantSlug} is on legal hold since ${hold.since.toISOString()} (placed by ${hold.by}: ${hold.reason}); nothing of it is pruned until the hold is lifted`,
+      );
+    const { hold } = await database.admin((tx) => getRetention(tx, tenantId));
+    if (hold) throw refuse(hold);
     const last = await lastSeqReceivedBefore(this.db, tenantId, cutoff);
     if (!last) return null;
     const anchor = this.signer.sign({
@@ -414,20 +444,39 @@ export class ChainService {
       hash: last.hash,
       time: new Date().toISOString(),
     });
-    const removed = await database.admin((tx) => pruneThrough(tx, tenantId, last.seq, anchor));
+    // The hold is checked again under the tenant's row lock, in the transaction that deletes.
+    const pruned = await database.admin((tx) => pruneThrough(tx, tenantId, last.seq, anchor));
+    if ('onHold' in pruned) throw refuse(pruned.onHold);
+    const range = pruned.fromSeq === null ? 'no events' : `events ${pruned.fromSeq} to ${pruned.throughSeq}`;
     const { event } = await this.#recordEvent(viewer, {
       action: 'audit.pruned',
       title: 'Audit events pruned',
-      description: `${removed} events received before ${cutoff.toISOString()} were removed; the chain continues from a signed anchor at sequence ${last.seq}.`,
-      actor: { id: 'audit-gateway', type: 'SYSTEM' },
+      description: `${pruned.removed} events received before ${cutoff.toISOString()} (${range}) were removed by ${by.actor.id}${by.policy ? ` under the retention policy (${by.policy})` : ''}; the chain continues from a signed anchor at sequence ${last.seq}.`,
+      actor: by.actor,
       metadata: {
-        throughSequence: last.seq,
-        removedEvents: removed,
+        via: by.via,
+        ...(by.policy ? { policy: by.policy } : {}),
         receivedBefore: cutoff.toISOString(),
+        fromSequence: pruned.fromSeq,
+        throughSequence: last.seq,
+        removedEvents: pruned.removed,
+        firstReceivedAt: pruned.firstReceivedAt?.toISOString() ?? null,
+        lastReceivedAt: pruned.lastReceivedAt?.toISOString() ?? null,
         anchorHash: last.hash,
       },
     });
-    return { throughSequence: last.seq, removed, anchorHash: last.hash, recordedEventId: event.id };
+    // Signed at once, not at the next due checkpoint: the record of a removal is the event an
+    // auditor most needs vouched for, and it costs one signature per prune.
+    await this.checkpointIfDue(tenantId, true);
+    return {
+      fromSequence: pruned.fromSeq,
+      throughSequence: last.seq,
+      removed: pruned.removed,
+      firstReceivedAt: pruned.firstReceivedAt,
+      lastReceivedAt: pruned.lastReceivedAt,
+      anchorHash: last.hash,
+      recordedEventId: event.id,
+    };
   }
 }
 

@@ -167,34 +167,58 @@ export function registerChainCommands(program: Command, cli: Cli) {
     )
     .requiredOption('--before <date>', 'RFC 3339 date-time or YYYY-MM-DD (UTC)')
     .option('--tenant <slug>', 'only this tenant (default: every tenant)')
+    .option(
+      '--by <name>',
+      'who is pruning, as the recorded audit.pruned event names them (default: your login name)',
+    )
     .option('--json', 'machine-readable output')
-    .addHelpText('after', environmentHelp(GATEWAY_VARIABLES))
-    .action(async (opts: { before: string; tenant?: string; json?: boolean }) => {
-      const [{ parseDateOnly, parseDateTime }, { listTenants }] = await Promise.all([
-        import('../audit/time.ts'),
-        import('../auth/admin.ts'),
-      ]);
+    .addHelpText(
+      'after',
+      '\nA tenant on legal hold is refused (with --tenant, an error; otherwise it is listed and the exit status is 1).\n' +
+        'See docs/retention.md.\n' +
+        environmentHelp(GATEWAY_VARIABLES),
+    )
+    .action(async (opts: { before: string; tenant?: string; by?: string; json?: boolean }) => {
+      const [{ parseDateOnly, parseDateTime }, { listTenants }, { operatorNamed }, { ConflictError }] =
+        await Promise.all([
+          import('../audit/time.ts'),
+          import('../auth/admin.ts'),
+          import('./retention.ts'),
+          import('../errors.ts'),
+        ]);
       const parsed = /^\d{4}-\d{2}-\d{2}$/.test(opts.before)
         ? parseDateOnly(opts.before)
         : parseDateTime(opts.before);
       if (typeof parsed === 'string') throw new InvalidArgumentError(`--before ${parsed}`);
       const cutoff = parsed;
+      const actor = operatorNamed(opts.by);
       await cli.withGateway(async (gateway) => {
         const tenants = opts.tenant
           ? [await tenantOf(gateway.database, opts.tenant)]
           : await listTenants(gateway.database);
         const results = [];
         for (const tenant of tenants) {
-          const pruned = await gateway.chain.prune(operatorViewer(tenant), gateway.database, cutoff);
-          results.push({ tenant: tenant.slug, ...(pruned ?? { removed: 0 }) });
+          try {
+            const pruned = await gateway.chain.prune(operatorViewer(tenant), gateway.database, cutoff, {
+              actor,
+              via: 'cli',
+            });
+            results.push({ tenant: tenant.slug, ...(pruned ?? { removed: 0 }) });
+          } catch (error) {
+            // A held tenant among all of them: say so and go on with the others.
+            if (opts.tenant || !(error instanceof ConflictError)) throw error;
+            results.push({ tenant: tenant.slug, removed: 0, refused: error.message });
+            process.exitCode = 1;
+          }
         }
         print(
           !!opts.json,
           results,
           results
-            .map(
-              (r) =>
-                `${r.tenant}: removed ${r.removed}${'throughSequence' in r ? ` (through sequence ${r.throughSequence})` : ''}`,
+            .map((r) =>
+              'refused' in r
+                ? `${r.tenant}: refused: ${r.refused}`
+                : `${r.tenant}: removed ${r.removed}${'throughSequence' in r ? ` (sequences ${r.fromSequence} to ${r.throughSequence})` : ''}`,
             )
             .join('\n'),
         );

@@ -25,6 +25,8 @@ const VARIABLES: Record<string, string> = {
   SIGNING_KEY: 'Ed25519 key signing checkpoints: PEM, base64 or a PEM file; unset: kept in DATA_DIR',
   NODE_ENV: 'production requires DATABASE_URL, TOKEN_SECRET and SIGNING_KEY',
   LOG_LEVEL: 'fatal, error, warn, info (default), debug, trace or silent',
+  RETENTION_DEFAULT: 'how long a tenant without a policy keeps events: 30d, 13mo, 7y or forever (default)',
+  RETENTION_INTERVAL_SECONDS: 'how often a serving gateway applies retention (default 3600)',
 };
 export const DATABASE_VARIABLES = ['DATABASE_URL', 'DATABASE_MIGRATION_URL', 'DATA_DIR'];
 export const GATEWAY_VARIABLES = [...DATABASE_VARIABLES, 'TOKEN_SECRET', 'SIGNING_KEY'];

@@ -25,6 +25,7 @@ export function registerServeCommands(program: Command, cli: Cli) {
         logger,
         onDemoProgress: terminalProgress('seeding demo events'),
         sweepCheckpoints: true,
+        applyRetention: true,
       });
       const running = await listen(gateway, cfg, logger);
       const where = describeDatabase(cfg);

@@ -293,3 +293,36 @@ export const auditReads = pgTable(
   },
   (t) => [primaryKey({ name: 'audit_reads_pkey', columns: [t.tenantId, t.at, t.id] })],
 );
+
+/**
+ * A tenant's retention policy and legal hold (docs/retention.md). A tenant without a row keeps the
+ * default (RETENTION_DEFAULT). Only the owner reads and writes it (the CLI and the retention job,
+ * through `Database.admin`); the serving role has no grant, so no API request can change it.
+ */
+export const tenantRetention = pgTable(
+  'tenant_retention',
+  {
+    tenantId: integer('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    /**
+     * How long events are kept, as an ISO 8601 duration of one unit (`P30D`, `P13M`, `P7Y`), or
+     * `forever`; null: the gateway's default.
+     */
+    period: text('period'),
+    /** Set while the tenant is on legal hold: nothing of it is pruned, whatever its period. */
+    holdSince: timestamptz('hold_since'),
+    /** Who placed the hold, and why (as given to `tenants legal-hold`). */
+    holdBy: text('hold_by'),
+    holdReason: text('hold_reason'),
+    updatedAt: timestamptz('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ name: 'tenant_retention_pkey', columns: [t.tenantId] }),
+    check('tenant_retention_period_format', sql`${t.period} ~ '^(P[1-9][0-9]{0,5}[DMY]|forever)$'`),
+    check(
+      'tenant_retention_hold_complete',
+      sql`(${t.holdSince} is null) = (${t.holdBy} is null) and (${t.holdSince} is null) = (${t.holdReason} is null)`,
+    ),
+  ],
+);

@@ -5,6 +5,7 @@ import type { StoredLink } from '../model.ts';
 import type { SignedStatement } from '../signer.ts';
 import { saveCheckpoint } from './checkpoints.ts';
 import { type EventRow, eventColumns, rowToEvent, t } from './event-rows.ts';
+import { type LegalHold, lockLegalHold } from './retention.ts';
 import { inTenant } from './transaction.ts';
 
 /**
@@ -58,25 +59,59 @@ export async function getLinkHash(db: Db, tenantId: number, seq: number): Promis
   });
 }
 
+/** What a prune removed: how many events, their sequence numbers and when they were received. */
+export type PrunedRange = {
+  removed: number;
+  fromSeq: number | null;
+  throughSeq: number;
+  firstReceivedAt: Date | null;
+  lastReceivedAt: Date | null;
+};
+
 /**
  * Removes the events up to `throughSeq` and stores the signed anchor that lets the rest of the
- * chain verify, in one transaction. Needs the table owner: the serving role cannot delete, and
- * the append-only trigger lets a DELETE through only inside a transaction marked as a prune.
+ * chain verify, in one transaction, unless the tenant is on legal hold (then nothing changes and
+ * the hold comes back). Needs the table owner: the serving role cannot delete, and the
+ * append-only trigger lets a DELETE through only inside a transaction marked as a prune.
+ *
+ * The one place events are removed: retention (the job and the explicit prune) goes through it,
+ * so a cheaper way to remove a whole range (dropping a time partition every one of whose tenants
+ * is past retention) belongs here, behind the same hold check and anchor.
  */
 export async function pruneThrough(
   tx: Tx,
   tenantId: number,
   throughSeq: number,
   anchor: SignedStatement,
-): Promise<number> {
+): Promise<PrunedRange | { onHold: LegalHold }> {
+  const hold = await lockLegalHold(tx, tenantId);
+  if (hold) return { onHold: hold };
   await tx.execute(sql`select set_config('app.tenant_id', ${String(tenantId)}, true)`);
   await tx.execute(sql`select set_config('audit.pruning', 'on', true)`);
   await saveCheckpoint(tx, tenantId, { seq: 0, hash: '', checkpointSeq: 0, checkpointAt: null }, anchor);
-  const deleted = await tx
-    .delete(t)
-    .where(and(eq(t.tenantId, tenantId), sql`${t.seq} <= ${throughSeq}`))
-    .returning({ seq: t.seq });
-  return deleted.length;
+  const deleted = tx.$with('deleted').as(
+    tx
+      .delete(t)
+      .where(and(eq(t.tenantId, tenantId), sql`${t.seq} <= ${throughSeq}`))
+      .returning({ seq: t.seq, receivedAt: t.receivedAt }),
+  );
+  const [range] = await tx
+    .with(deleted)
+    .select({
+      removed: sql<number>`count(*)`.mapWith(Number),
+      fromSeq: sql<number | null>`min(${deleted.seq})`.mapWith(Number),
+      firstReceivedAt: sql<Date | null>`min(${deleted.receivedAt})`.mapWith(t.receivedAt),
+      lastReceivedAt: sql<Date | null>`max(${deleted.receivedAt})`.mapWith(t.receivedAt),
+    })
+    .from(deleted);
+  const removed = range?.removed ?? 0;
+  return {
+    removed,
+    fromSeq: removed > 0 ? (range?.fromSeq ?? null) : null,
+    throughSeq,
+    firstReceivedAt: removed > 0 ? (range?.firstReceivedAt ?? null) : null,
+    lastReceivedAt: removed > 0 ? (range?.lastReceivedAt ?? null) : null,
+  };
 }
 
 /** The newest sequence number received before `cutoff`, counting only an unbroken prefix of the chain. */
