@@ -26,7 +26,16 @@ import {
   warmUp,
 } from './measure.ts';
 import { CpuMeter, MemoryWatch, REPO_ROOT, type Service, startFloor, startGateway } from './processes.ts';
-import { formatIngest, formatNotes, formatTable, judge, type Row, type Rss } from './report.ts';
+import {
+  formatIngest,
+  formatNotes,
+  formatReadLogCost,
+  formatTable,
+  judge,
+  type ReadLogRow,
+  type Row,
+  type Rss,
+} from './report.ts';
 import {
   buildScenarios,
   type DumpScenario,
@@ -200,6 +209,7 @@ async function main(opts: Options): Promise<void> {
       },
     };
     const rows: Row[] = [];
+    const readLogRows: ReadLogRow[] = [];
     for (const scenario of scenarios) {
       const problem = await precheck(scenario, bases);
       if (problem) {
@@ -208,18 +218,16 @@ async function main(opts: Options): Promise<void> {
       }
       for (const c of opts.connections) {
         log(`${scenario.name} c=${c}: ${scenario.title}`);
-        const readLogOff = scenario.kind === 'load' && scenario.readLogOff === true;
-        if (readLogOff) await setReadLog(owner, params.largest.slug, false);
-        let row: Row;
-        try {
-          row =
+        if (scenario.kind === 'load' && scenario.readLogCost) {
+          const tenant = { id: params.largest.id, slug: params.largest.slug };
+          readLogRows.push(await measureReadLogCost(scenario, c, servers, opts, owner, tenant));
+        } else {
+          rows.push(
             scenario.kind === 'load'
               ? await measureLoad(scenario, c, servers, opts)
-              : await measureDump(scenario, c, servers, opts);
-        } finally {
-          if (readLogOff) await setReadLog(owner, params.largest.slug, true);
+              : await measureDump(scenario, c, servers, opts),
+          );
         }
-        rows.push(row);
         if (!gateway.alive())
           throw new Error(`the gateway died during ${scenario.name}; see ${gateway.logFile}`);
       }
@@ -241,6 +249,8 @@ async function main(opts: Options): Promise<void> {
       formatIngest(rows),
       '',
       formatNotes(rows),
+      '',
+      formatReadLogCost(readLogRows),
     ].join('\n');
     log(output);
 
@@ -264,6 +274,7 @@ async function main(opts: Options): Promise<void> {
           chainsVerified: chains,
           statementsForS3,
           rows,
+          readLogRows,
         },
         null,
         2,
@@ -281,12 +292,12 @@ async function main(opts: Options): Promise<void> {
 
 // ---------------------------------------------------------------------------------------------
 
-/** The chains of a small, a middle and a larger tenant, checked by the project's verifier. */
 /** The tenant's read-log switch, as `audit-gateway tenants read-log` sets it (read at each request). */
 async function setReadLog(owner: postgres.Sql, slug: string, on: boolean): Promise<void> {
   await owner`update tenants set read_log = ${on} where slug = ${slug}`;
 }
 
+/** The chains of a small, a middle and a larger tenant, checked by the project's verifier. */
 async function verifySomeChains(gateway: Gateway, events: number, seed: number) {
   const plan = planDataset(events, seed).tenants;
   const picks = [plan.at(-1), plan[Math.floor(plan.length / 2)], plan[19]].filter((t) => t !== undefined);
@@ -532,6 +543,84 @@ function row(
     notes: [],
   };
 }
+
+/** Rounds of (off, on, on, off) or (on, off, off, on) runs in R1. */
+const READ_LOG_ROUNDS = 6;
+/**
+ * After each R1 run, longer than the gateway's READ_LOG_FLUSH_MS (250 ms): the run's last records
+ * are written (and their CPU counted) before the switch flips for the next run.
+ */
+const READ_LOG_SETTLE_MS = 600;
+
+/**
+ * R1: what the read log costs S1. One gateway, one dataset, one tenant; the tenant's real switch
+ * (the column `audit-gateway tenants read-log` sets, read at each request) flips between runs in
+ * rounds of off-on-on-off and on-off-off-on, so drift on a busy machine falls on both sides alike.
+ * Each run's CPU (Node and the pool's database backends, which also write the records) is taken
+ * until its records are flushed; the records the tenant gained say how many reads were recorded.
+ */
+async function measureReadLogCost(
+  s: LoadScenario,
+  connections: number,
+  servers: Servers,
+  opts: Options,
+  owner: postgres.Sql,
+  tenant: { id: number; slug: string },
+): Promise<ReadLogRow> {
+  const base = servers.bases.gateway;
+  const spec = s.requests.gateway as RequestSpec;
+  const recorded = async () =>
+    Number(
+      (await owner<{ n: string }[]>`select count(*) as n from audit_reads where tenant_id = ${tenant.id}`)[0]
+        ?.n ?? 0,
+    );
+  try {
+    await setReadLog(owner, tenant.slug, true);
+    const rate = await warmUp(base, spec, connections, opts.warmup);
+    const amount = (rate * opts.duration) / (2 * READ_LOG_ROUNDS);
+    const runs = { on: [] as Run[], off: [] as Run[] };
+    const records = { on: 0, off: 0 };
+    const pairs: number[] = [];
+    await sleep(READ_LOG_SETTLE_MS);
+    for (let round = 0; round < READ_LOG_ROUNDS; round++) {
+      const order: ('on' | 'off')[] =
+        round % 2 === 0 ? ['off', 'on', 'on', 'off'] : ['on', 'off', 'off', 'on'];
+      const roundRuns = { on: [] as Run[], off: [] as Run[] };
+      for (const side of order) {
+        await setReadLog(owner, tenant.slug, side === 'on');
+        const before = await recorded();
+        const run = await servers.cpu('gateway', async () => {
+          const r = await hammer(base, spec, connections, amount);
+          await sleep(READ_LOG_SETTLE_MS);
+          return r;
+        });
+        records[side] += (await recorded()) - before;
+        runs[side].push(run);
+        roundRuns[side].push(run);
+      }
+      pairs.push(summarize(roundRuns.on).rate / summarize(roundRuns.off).rate);
+    }
+    const on = summarize(runs.on);
+    const off = summarize(runs.off);
+    const ratio = on.rate / off.rate;
+    return {
+      id: s.id,
+      scenario: s.name,
+      connections,
+      on,
+      off,
+      ratio,
+      roundRatios: pairs,
+      recordsPerRequest: { on: records.on / Math.max(1, on.ok), off: records.off / Math.max(1, off.ok) },
+      target: s.target,
+      met: ratio >= 0.9,
+    };
+  } finally {
+    await setReadLog(owner, tenant.slug, true);
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * The live tail's latency and fan-out and log-stream delivery next to ingest (bench/tail.ts), on a
