@@ -267,8 +267,45 @@ export type ReadLogRow = {
   met: boolean;
 };
 
-export function formatReadLogCost(rows: ReadLogRow[]): string {
+/** One record's cost measured directly (bench/run.ts measureRecordCost), at one batch size. */
+export type RecordCost = {
+  batch: number;
+  /** How many tenants a flush's records belong to (one record each when more than one). */
+  tenants: number;
+  records: number;
+  /** Microseconds of CPU per record in Node and in the database backends, and of wall time. */
+  nodeUs: number;
+  databaseUs: number;
+  wallUs: number;
+};
+
+export function formatReadLogCost(rows: ReadLogRow[], costs: RecordCost[] = []): string {
   if (rows.length === 0) return '';
+  // S1's own CPU per request with the log off, to put a record's cost beside it.
+  const off = rows.map((r) => r.off.cpuPerRequest).filter((c) => c !== null);
+  const perRequestMs = off.length > 0 ? Math.min(...off.map((c) => c.server + c.database)) : Number.NaN;
+  const direct =
+    costs.length === 0
+      ? ''
+      : `\n\n${table(
+          [
+            'records per flush',
+            'µs/record Node',
+            'µs/record db',
+            'µs/record wall',
+            'share of S1 CPU/request',
+          ],
+          costs.map((c) => [
+            String(c.batch),
+            String(c.tenants),
+            c.nodeUs.toFixed(0),
+            c.databaseUs.toFixed(0),
+            c.wallUs.toFixed(0),
+            Number.isFinite(perRequestMs)
+              ? `${(((c.nodeUs + c.databaseUs) / 1000 / perRequestMs) * 100).toFixed(1)}% of ${ms(perRequestMs)} ms`
+              : '–',
+          ]),
+        )}`;
   const body = rows.map((r) => [
     r.scenario,
     String(r.connections),
@@ -283,21 +320,23 @@ export function formatReadLogCost(rows: ReadLogRow[]): string {
     `${r.recordsPerRequest.on.toFixed(2)} / ${r.recordsPerRequest.off.toFixed(2)}`,
     r.met ? 'yes' : 'NO',
   ]);
-  return table(
-    [
-      'read log',
-      'c',
-      'on req/s',
-      'off req/s',
-      'on/off',
-      'per round',
-      'p50 on/off ms',
-      'p99 on/off ms',
-      'CPU ms/req on (node + db)',
-      'CPU ms/req off',
-      'records/req on/off',
-      'on >= 0.9x off',
-    ],
-    body,
+  return (
+    table(
+      [
+        'read log',
+        'c',
+        'on req/s',
+        'off req/s',
+        'on/off',
+        'per round',
+        'p50 on/off ms',
+        'p99 on/off ms',
+        'CPU ms/req on (node + db)',
+        'CPU ms/req off',
+        'records/req on/off',
+        'on >= 0.9x off',
+      ],
+      body,
+    ) + direct
   );
 }

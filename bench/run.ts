@@ -9,7 +9,9 @@ import { isDeepStrictEqual } from 'node:util';
 import { Command, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
 import postgres from 'postgres';
-import { operatorViewer } from '../src/audit/viewer.ts';
+import { ReadLog } from '../src/audit/read-log.ts';
+import { TokenSigner } from '../src/audit/tokens.ts';
+import { operatorViewer, type Viewer } from '../src/audit/viewer.ts';
 import { createApiKey, findTenantBySlug } from '../src/auth/admin.ts';
 import { loadConfig } from '../src/config.ts';
 import { type Gateway, openGateway } from '../src/gateway.ts';
@@ -33,6 +35,7 @@ import {
   formatTable,
   judge,
   type ReadLogRow,
+  type RecordCost,
   type Row,
   type Rss,
 } from './report.ts';
@@ -154,6 +157,7 @@ async function main(opts: Options): Promise<void> {
     let keys: Keys;
     let cursor: string;
     let statementsForS3: number | null;
+    let recordCosts: RecordCost[] = [];
     const chains: { slug: string; intact: boolean; events: number; checkpoints: number }[] = [];
     try {
       if (!reused) chains.push(...(await verifySomeChains(inProcess, events, seed)));
@@ -167,6 +171,9 @@ async function main(opts: Options): Promise<void> {
       if (!issued) throw new Error('the largest tenant has no events');
       cursor = deepCursor(secrets.tokenSecret, params.largest.id, issued, params.s2.at, params.s2.id);
       statementsForS3 = await countS3Statements(inProcess, keys.largest, params, statements);
+      if (opts.scenarios.includes('R1')) {
+        recordCosts = await measureRecordCost(inProcess, owner, db.name, params.largest, secrets.tokenSecret);
+      }
     } finally {
       await inProcess.close();
     }
@@ -250,7 +257,7 @@ async function main(opts: Options): Promise<void> {
       '',
       formatNotes(rows),
       '',
-      formatReadLogCost(readLogRows),
+      formatReadLogCost(readLogRows, recordCosts),
     ].join('\n');
     log(output);
 
@@ -275,6 +282,7 @@ async function main(opts: Options): Promise<void> {
           statementsForS3,
           rows,
           readLogRows,
+          recordCosts,
         },
         null,
         2,
@@ -618,6 +626,94 @@ async function measureReadLogCost(
   } finally {
     await setReadLog(owner, tenant.slug, true);
   }
+}
+
+/** Records written per batch size, and batch sizes, in the direct measurement of a record's cost. */
+const RECORD_COST_RECORDS = 4000;
+const RECORD_COST_BATCHES = [1, 5, 25, 100, 500];
+const RECORD_COST_TENANTS = 20;
+
+/**
+ * What one record costs, measured directly rather than as a difference of two noisy throughputs:
+ * the gateway's ReadLog on its own pool records a read S1 would leave (the same filter), then
+ * writes the queue, `batch` records per flush; CPU of this process (Node: building the record,
+ * the multi-row INSERT) and of the pool's database backends, per record. At a batch of 1 every
+ * read pays a whole flush (a transaction of its own), the worst case: a tenant read less often
+ * than once per READ_LOG_FLUSH_MS.
+ */
+async function measureRecordCost(
+  gateway: Gateway,
+  owner: postgres.Sql,
+  database: string,
+  tenant: { id: number; slug: string },
+  tokenSecret: string,
+): Promise<RecordCost[]> {
+  const readLog = new ReadLog({
+    db: gateway.database.db,
+    tokens: new TokenSigner([tokenSecret]),
+    logger: pino({ level: 'silent' }),
+    flushMs: 3_600_000,
+    batchSize: 10_000,
+    queueLimit: 100_000,
+  });
+  const viewer: Viewer = {
+    tenantId: tenant.id,
+    tenantSlug: tenant.slug,
+    keyId: 'bench-record-cost',
+    scopes: new Set(['read']),
+    recordReads: true,
+    origin: { surface: 'graphql', operation: 'Page', clientAddress: '127.0.0.1', requestId: 'bench' },
+  };
+  const filter = {
+    actions: ['login'],
+    since: new Date('2026-06-01T00:00:00Z'),
+    until: new Date('2026-07-01T00:00:00Z'),
+    order: { field: 'occurredAt', direction: 'desc' },
+  };
+  // The many-tenants case: each flush holds one record of each of these tenants.
+  const others = await owner<{ id: number; slug: string }[]>`
+    select id, slug from tenants order by id limit ${RECORD_COST_TENANTS}`;
+  const viewers = others.map((o) => ({ ...viewer, tenantId: o.id, tenantSlug: o.slug }));
+  const meter = new CpuMeter(owner, database);
+  const costs: RecordCost[] = [];
+  const measure = async (batch: number, tenants: number, recordOne: (i: number) => void) => {
+    const stop = await meter.start(process.pid, 'audit-gateway');
+    const started = performance.now();
+    for (let written = 0; written < RECORD_COST_RECORDS; written += batch) {
+      for (let i = 0; i < batch; i++) recordOne(i);
+      await readLog.flush();
+    }
+    const wall = performance.now() - started;
+    const cpu = await stop();
+    const cost: RecordCost = {
+      batch,
+      tenants,
+      records: RECORD_COST_RECORDS,
+      nodeUs: cpu ? (cpu.server * 1e6) / RECORD_COST_RECORDS : Number.NaN,
+      databaseUs: cpu ? (cpu.database * 1e6) / RECORD_COST_RECORDS : Number.NaN,
+      wallUs: (wall * 1000) / RECORD_COST_RECORDS,
+    };
+    costs.push(cost);
+    log(
+      `read log: ${RECORD_COST_RECORDS} records, ${batch} per flush of ${tenants} tenant(s): ` +
+        `${cost.nodeUs.toFixed(0)} µs Node + ${cost.databaseUs.toFixed(0)} µs database per record`,
+    );
+  };
+  try {
+    // Warm the code paths (and the pool's connections) first.
+    for (let i = 0; i < 200; i++) readLog.record(viewer, 'events', filter, 50);
+    await readLog.flush();
+    for (const batch of RECORD_COST_BATCHES) {
+      await measure(batch, 1, () => readLog.record(viewer, 'events', filter, 50));
+    }
+    await measure(viewers.length, viewers.length, (i) =>
+      readLog.record(viewers[i] as Viewer, 'events', filter, 50),
+    );
+  } finally {
+    await readLog.close();
+    await owner`delete from audit_reads where key_id = 'bench-record-cost'`.catch(() => undefined);
+  }
+  return costs;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
