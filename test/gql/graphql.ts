@@ -219,7 +219,7 @@ export type ReadKind =
   | 'EVENTS'
   /** Events by id (`event`, `node`, `nodes`, a REST lookup). */
   | 'LOOKUP'
-  /** A page of this read log itself. */
+  /** A page or an export of this read log itself. */
   | 'READS'
   /** A live tail (`auditEventStream`), recorded twice: when it opens (`events` 0; the filter, and `afterSequence` when it resumed) and when it ends (`events` says how many it delivered; the filter adds `openedAt` and `endedBy`, the server's reason code or `client` when the client went away). */
   | 'TAIL'
