@@ -290,6 +290,7 @@ export function formatReadLogCost(rows: ReadLogRow[], costs: RecordCost[] = []):
       : `\n\n${table(
           [
             'records per flush',
+            'tenants',
             'µs/record Node',
             'µs/record db',
             'µs/record wall',

@@ -251,7 +251,7 @@ async function main(opts: Options): Promise<void> {
         .join(' ')}; ` +
         `${opts.duration}s measured per server (two interleaved halves), ${opts.warmup}s warm-up`,
       '',
-      formatTable(rows),
+      rows.length > 0 ? formatTable(rows) : '',
       '',
       formatIngest(rows),
       '',
