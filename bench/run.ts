@@ -9,7 +9,9 @@ import { isDeepStrictEqual } from 'node:util';
 import { Command, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
 import postgres from 'postgres';
-import { operatorViewer } from '../src/audit/viewer.ts';
+import { ReadLog } from '../src/audit/read-log.ts';
+import { TokenSigner } from '../src/audit/tokens.ts';
+import { operatorViewer, type Viewer } from '../src/audit/viewer.ts';
 import { createApiKey, findTenantBySlug } from '../src/auth/admin.ts';
 import { loadConfig } from '../src/config.ts';
 import { type Gateway, openGateway } from '../src/gateway.ts';
@@ -26,7 +28,17 @@ import {
   warmUp,
 } from './measure.ts';
 import { CpuMeter, MemoryWatch, REPO_ROOT, type Service, startFloor, startGateway } from './processes.ts';
-import { formatIngest, formatNotes, formatTable, judge, type Row, type Rss } from './report.ts';
+import {
+  formatIngest,
+  formatNotes,
+  formatReadLogCost,
+  formatTable,
+  judge,
+  type ReadLogRow,
+  type RecordCost,
+  type Row,
+  type Rss,
+} from './report.ts';
 import {
   buildScenarios,
   type DumpScenario,
@@ -145,6 +157,7 @@ async function main(opts: Options): Promise<void> {
     let keys: Keys;
     let cursor: string;
     let statementsForS3: number | null;
+    let recordCosts: RecordCost[] = [];
     const chains: { slug: string; intact: boolean; events: number; checkpoints: number }[] = [];
     try {
       if (!reused) chains.push(...(await verifySomeChains(inProcess, events, seed)));
@@ -158,6 +171,9 @@ async function main(opts: Options): Promise<void> {
       if (!issued) throw new Error('the largest tenant has no events');
       cursor = deepCursor(secrets.tokenSecret, params.largest.id, issued, params.s2.at, params.s2.id);
       statementsForS3 = await countS3Statements(inProcess, keys.largest, params, statements);
+      if (opts.scenarios.includes('R1')) {
+        recordCosts = await measureRecordCost(inProcess, owner, db.name, params.largest, secrets.tokenSecret);
+      }
     } finally {
       await inProcess.close();
     }
@@ -200,6 +216,7 @@ async function main(opts: Options): Promise<void> {
       },
     };
     const rows: Row[] = [];
+    const readLogRows: ReadLogRow[] = [];
     for (const scenario of scenarios) {
       const problem = await precheck(scenario, bases);
       if (problem) {
@@ -208,18 +225,16 @@ async function main(opts: Options): Promise<void> {
       }
       for (const c of opts.connections) {
         log(`${scenario.name} c=${c}: ${scenario.title}`);
-        const readLogOff = scenario.kind === 'load' && scenario.readLogOff === true;
-        if (readLogOff) await setReadLog(owner, params.largest.slug, false);
-        let row: Row;
-        try {
-          row =
+        if (scenario.kind === 'load' && scenario.readLogCost) {
+          const tenant = { id: params.largest.id, slug: params.largest.slug };
+          readLogRows.push(await measureReadLogCost(scenario, c, servers, opts, owner, tenant));
+        } else {
+          rows.push(
             scenario.kind === 'load'
               ? await measureLoad(scenario, c, servers, opts)
-              : await measureDump(scenario, c, servers, opts);
-        } finally {
-          if (readLogOff) await setReadLog(owner, params.largest.slug, true);
+              : await measureDump(scenario, c, servers, opts),
+          );
         }
-        rows.push(row);
         if (!gateway.alive())
           throw new Error(`the gateway died during ${scenario.name}; see ${gateway.logFile}`);
       }
@@ -236,11 +251,13 @@ async function main(opts: Options): Promise<void> {
         .join(' ')}; ` +
         `${opts.duration}s measured per server (two interleaved halves), ${opts.warmup}s warm-up`,
       '',
-      formatTable(rows),
+      rows.length > 0 ? formatTable(rows) : '',
       '',
       formatIngest(rows),
       '',
       formatNotes(rows),
+      '',
+      formatReadLogCost(readLogRows, recordCosts),
     ].join('\n');
     log(output);
 
@@ -264,6 +281,8 @@ async function main(opts: Options): Promise<void> {
           chainsVerified: chains,
           statementsForS3,
           rows,
+          readLogRows,
+          recordCosts,
         },
         null,
         2,
@@ -281,12 +300,12 @@ async function main(opts: Options): Promise<void> {
 
 // ---------------------------------------------------------------------------------------------
 
-/** The chains of a small, a middle and a larger tenant, checked by the project's verifier. */
 /** The tenant's read-log switch, as `audit-gateway tenants read-log` sets it (read at each request). */
 async function setReadLog(owner: postgres.Sql, slug: string, on: boolean): Promise<void> {
   await owner`update tenants set read_log = ${on} where slug = ${slug}`;
 }
 
+/** The chains of a small, a middle and a larger tenant, checked by the project's verifier. */
 async function verifySomeChains(gateway: Gateway, events: number, seed: number) {
   const plan = planDataset(events, seed).tenants;
   const picks = [plan.at(-1), plan[Math.floor(plan.length / 2)], plan[19]].filter((t) => t !== undefined);
@@ -532,6 +551,172 @@ function row(
     notes: [],
   };
 }
+
+/** Rounds of (off, on, on, off) or (on, off, off, on) runs in R1. */
+const READ_LOG_ROUNDS = 6;
+/**
+ * After each R1 run, longer than the gateway's READ_LOG_FLUSH_MS (250 ms): the run's last records
+ * are written (and their CPU counted) before the switch flips for the next run.
+ */
+const READ_LOG_SETTLE_MS = 600;
+
+/**
+ * R1: what the read log costs S1. One gateway, one dataset, one tenant; the tenant's real switch
+ * (the column `audit-gateway tenants read-log` sets, read at each request) flips between runs in
+ * rounds of off-on-on-off and on-off-off-on, so drift on a busy machine falls on both sides alike.
+ * Each run's CPU (Node and the pool's database backends, which also write the records) is taken
+ * until its records are flushed; the records the tenant gained say how many reads were recorded.
+ */
+async function measureReadLogCost(
+  s: LoadScenario,
+  connections: number,
+  servers: Servers,
+  opts: Options,
+  owner: postgres.Sql,
+  tenant: { id: number; slug: string },
+): Promise<ReadLogRow> {
+  const base = servers.bases.gateway;
+  const spec = s.requests.gateway as RequestSpec;
+  const recorded = async () =>
+    Number(
+      (await owner<{ n: string }[]>`select count(*) as n from audit_reads where tenant_id = ${tenant.id}`)[0]
+        ?.n ?? 0,
+    );
+  try {
+    await setReadLog(owner, tenant.slug, true);
+    const rate = await warmUp(base, spec, connections, opts.warmup);
+    const amount = (rate * opts.duration) / (2 * READ_LOG_ROUNDS);
+    const runs = { on: [] as Run[], off: [] as Run[] };
+    const records = { on: 0, off: 0 };
+    const pairs: number[] = [];
+    await sleep(READ_LOG_SETTLE_MS);
+    for (let round = 0; round < READ_LOG_ROUNDS; round++) {
+      const order: ('on' | 'off')[] =
+        round % 2 === 0 ? ['off', 'on', 'on', 'off'] : ['on', 'off', 'off', 'on'];
+      const roundRuns = { on: [] as Run[], off: [] as Run[] };
+      for (const side of order) {
+        await setReadLog(owner, tenant.slug, side === 'on');
+        const before = await recorded();
+        const run = await servers.cpu('gateway', async () => {
+          const r = await hammer(base, spec, connections, amount);
+          await sleep(READ_LOG_SETTLE_MS);
+          return r;
+        });
+        records[side] += (await recorded()) - before;
+        runs[side].push(run);
+        roundRuns[side].push(run);
+      }
+      pairs.push(summarize(roundRuns.on).rate / summarize(roundRuns.off).rate);
+    }
+    const on = summarize(runs.on);
+    const off = summarize(runs.off);
+    const ratio = on.rate / off.rate;
+    return {
+      id: s.id,
+      scenario: s.name,
+      connections,
+      on,
+      off,
+      ratio,
+      roundRatios: pairs,
+      recordsPerRequest: { on: records.on / Math.max(1, on.ok), off: records.off / Math.max(1, off.ok) },
+      target: s.target,
+      met: ratio >= 0.9,
+    };
+  } finally {
+    await setReadLog(owner, tenant.slug, true);
+  }
+}
+
+/** Records written per batch size, and batch sizes, in the direct measurement of a record's cost. */
+const RECORD_COST_RECORDS = 4000;
+const RECORD_COST_BATCHES = [1, 5, 25, 100, 500];
+const RECORD_COST_TENANTS = 20;
+
+/**
+ * What one record costs, measured directly rather than as a difference of two noisy throughputs:
+ * the gateway's ReadLog on its own pool records a read S1 would leave (the same filter), then
+ * writes the queue, `batch` records per flush; CPU of this process (Node: building the record,
+ * the multi-row INSERT) and of the pool's database backends, per record. At a batch of 1 every
+ * read pays a whole flush (a transaction of its own), the worst case: a tenant read less often
+ * than once per READ_LOG_FLUSH_MS.
+ */
+async function measureRecordCost(
+  gateway: Gateway,
+  owner: postgres.Sql,
+  database: string,
+  tenant: { id: number; slug: string },
+  tokenSecret: string,
+): Promise<RecordCost[]> {
+  const readLog = new ReadLog({
+    db: gateway.database.db,
+    tokens: new TokenSigner([tokenSecret]),
+    logger: pino({ level: 'silent' }),
+    flushMs: 3_600_000,
+    batchSize: 10_000,
+    queueLimit: 100_000,
+  });
+  const viewer: Viewer = {
+    tenantId: tenant.id,
+    tenantSlug: tenant.slug,
+    keyId: 'bench-record-cost',
+    scopes: new Set(['read']),
+    recordReads: true,
+    origin: { surface: 'graphql', operation: 'Page', clientAddress: '127.0.0.1', requestId: 'bench' },
+  };
+  const filter = {
+    actions: ['login'],
+    since: new Date('2026-06-01T00:00:00Z'),
+    until: new Date('2026-07-01T00:00:00Z'),
+    order: { field: 'occurredAt', direction: 'desc' },
+  };
+  // The many-tenants case: each flush holds one record of each of these tenants.
+  const others = await owner<{ id: number; slug: string }[]>`
+    select id, slug from tenants order by id limit ${RECORD_COST_TENANTS}`;
+  const viewers = others.map((o) => ({ ...viewer, tenantId: o.id, tenantSlug: o.slug }));
+  const meter = new CpuMeter(owner, database);
+  const costs: RecordCost[] = [];
+  const measure = async (batch: number, tenants: number, recordOne: (i: number) => void) => {
+    const stop = await meter.start(process.pid, 'audit-gateway');
+    const started = performance.now();
+    for (let written = 0; written < RECORD_COST_RECORDS; written += batch) {
+      for (let i = 0; i < batch; i++) recordOne(i);
+      await readLog.flush();
+    }
+    const wall = performance.now() - started;
+    const cpu = await stop();
+    const cost: RecordCost = {
+      batch,
+      tenants,
+      records: RECORD_COST_RECORDS,
+      nodeUs: cpu ? (cpu.server * 1e6) / RECORD_COST_RECORDS : Number.NaN,
+      databaseUs: cpu ? (cpu.database * 1e6) / RECORD_COST_RECORDS : Number.NaN,
+      wallUs: (wall * 1000) / RECORD_COST_RECORDS,
+    };
+    costs.push(cost);
+    log(
+      `read log: ${RECORD_COST_RECORDS} records, ${batch} per flush of ${tenants} tenant(s): ` +
+        `${cost.nodeUs.toFixed(0)} µs Node + ${cost.databaseUs.toFixed(0)} µs database per record`,
+    );
+  };
+  try {
+    // Warm the code paths (and the pool's connections) first.
+    for (let i = 0; i < 200; i++) readLog.record(viewer, 'events', filter, 50);
+    await readLog.flush();
+    for (const batch of RECORD_COST_BATCHES) {
+      await measure(batch, 1, () => readLog.record(viewer, 'events', filter, 50));
+    }
+    await measure(viewers.length, viewers.length, (i) =>
+      readLog.record(viewers[i] as Viewer, 'events', filter, 50),
+    );
+  } finally {
+    await readLog.close();
+    await owner`delete from audit_reads where key_id = 'bench-record-cost'`.catch(() => undefined);
+  }
+  return costs;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * The live tail's latency and fan-out and log-stream delivery next to ingest (bench/tail.ts), on a

@@ -69,6 +69,18 @@ const needsReadAndWrite = (ok: Outcome, forbidden: Outcome, unauthenticated: Out
   ...needsWrite(ok, forbidden, unauthenticated),
   write: forbidden,
 });
+/** The read log: a key with read_log, never a token (none can carry it). */
+const onlyReadLog = (ok: Outcome, forbidden: Outcome, unauthenticated: Outcome) => ({
+  read: forbidden,
+  write: forbidden,
+  readWrite: forbidden,
+  revoked: unauthenticated,
+  missing: unauthenticated,
+  token: forbidden,
+  restrictedToken: forbidden,
+  revokedToken: unauthenticated,
+  readLog: ok,
+});
 /** A stream id that exists nowhere: the door is checked before the lookup. */
 const NO_STREAM = '00000000-0000-4000-8000-000000000000';
 
@@ -141,17 +153,7 @@ const GRAPHQL_DOORS: Record<string, GraphQLDoor & { expect: Record<KeyKind, Outc
   // Who read the trail: only a key with read_log, never a token (none can carry it).
   'Query.auditReads': {
     query: '{ auditReads(first: 1) { edges { node { id keyId surface kind } } } }',
-    expect: {
-      read: '403 FORBIDDEN',
-      write: '403 FORBIDDEN',
-      readWrite: '403 FORBIDDEN',
-      revoked: UNAUTHENTICATED_GQL,
-      missing: UNAUTHENTICATED_GQL,
-      token: '403 FORBIDDEN',
-      restrictedToken: '403 FORBIDDEN',
-      revokedToken: UNAUTHENTICATED_GQL,
-      readLog: OK,
-    },
+    expect: onlyReadLog(OK, '403 FORBIDDEN', UNAUTHENTICATED_GQL),
   },
   'Query.logStreams': {
     query: '{ logStreams { id position lag failing nextRetryAt } }',
@@ -241,6 +243,15 @@ const REST_DOORS: Record<string, RestDoor & { expect: Record<KeyKind, Outcome> }
   'GET /v1/exports/events.ndjson': {
     path: () => '/v1/exports/events.ndjson',
     expect: needsRead('200 ok', '403 forbidden', UNAUTHENTICATED_REST),
+  },
+  // Who read the trail, exported: only a key with read_log (as Query.auditReads).
+  'GET /v1/exports/reads.csv': {
+    path: () => '/v1/exports/reads.csv',
+    expect: onlyReadLog('200 ok', '403 forbidden', UNAUTHENTICATED_REST),
+  },
+  'GET /v1/exports/reads.ndjson': {
+    path: () => '/v1/exports/reads.ndjson',
+    expect: onlyReadLog('200 ok', '403 forbidden', UNAUTHENTICATED_REST),
   },
 };
 
@@ -420,6 +431,124 @@ describe('every REST route answers each kind of key exactly as expected', () => 
         await Promise.all(KEYS.map(async (k) => [k, await restOutcome(route, door, keys[k])] as const)),
       );
       expect(actual).toEqual(door.expect);
+    });
+  }
+});
+
+/**
+ * What each door leaves in the read log (issue 13 §4) when a key it lets in uses it: the kinds of
+ * its records, none for a door that reads no event (writes, configuration, who-am-I, minting).
+ * Keyed like the doors above, so a new door fails here until someone decides what it records.
+ */
+const RECORDS: Record<string, string[]> = {
+  'Subscription.auditEventStream': ['TAIL'],
+  // The door's query asks for the page and its totalCount: two reads.
+  'Query.auditEvents': ['COUNT', 'EVENTS'],
+  'Query.auditEventCounts': ['COUNT'],
+  'Query.availableFilters': ['CATALOG'],
+  'Query.checkpoints': ['CHECKPOINTS'],
+  'Query.event': ['LOOKUP'],
+  'Query.node': ['LOOKUP'],
+  'Query.nodes': ['LOOKUP'],
+  'Query.verifyChain': ['VERIFY'],
+  'Query.viewer': [],
+  'Query.auditReads': ['READS'],
+  'Query.logStreams': [],
+  'Mutation.createLogStream': [],
+  'Mutation.deleteLogStream': [],
+  'Mutation.pauseLogStream': [],
+  'Mutation.resumeLogStream': [],
+  'Mutation.createViewerToken': [],
+  'Mutation.recordEvent': [],
+  'Mutation.recordEvents': [],
+  'GET /v1/audit': ['EVENTS'],
+  'GET /v1/audit/:eventId': ['LOOKUP'],
+  'GET /enterprise/v1/audit-log': ['EVENTS'],
+  'GET /api/data/audit': ['EVENTS'],
+  'GET /api/data/audit/filters': ['CATALOG'],
+  'GET /api/data/audit/:id': ['LOOKUP'],
+  'POST /audit/v1/event': [],
+  'POST /audit/v1/events': [],
+  'POST /v1/viewer-tokens': [],
+  'GET /v1/exports/events.csv': ['EVENTS'],
+  'GET /v1/exports/events.ndjson': ['EVENTS'],
+  'GET /v1/exports/reads.csv': ['READS'],
+  'GET /v1/exports/reads.ndjson': ['READS'],
+};
+
+/** The first key (read, then read and write, write, the read_log key, a token) this door lets in. */
+function admittedKey(expect: Record<KeyKind, Outcome>): KeyKind {
+  const kind = (['read', 'readWrite', 'write', 'readLog', 'token'] as const).find((k) =>
+    expect[k].startsWith('20'),
+  );
+  if (!kind) throw new Error('no key gets through this door');
+  return kind;
+}
+
+/** The kinds of the read-log records a request left, found by its X-Request-Id. */
+async function recordedKinds(requestId: string): Promise<string[]> {
+  await t.gateway.readLog.flush();
+  const res = await t.gqlRaw(
+    { query: '{ auditReads(first: 500) { edges { node { kind requestId } } } }' },
+    keys.readLog,
+  );
+  expect(res.errors).toBeUndefined();
+  type Page = { edges: { node: { kind: string; requestId: string } }[] };
+  const edges = (res.data?.auditReads as Page | undefined)?.edges ?? [];
+  return [...new Set(edges.filter((e) => e.node.requestId === requestId).map((e) => e.node.kind))].sort();
+}
+
+/** Sends a door's request with `key`; its X-Request-Id. A stream is read for a moment, then left. */
+async function knock(door: GraphQLDoor | (RestDoor & { route: string }), key: string): Promise<string> {
+  const graphql = 'query' in door;
+  const init: RequestInit & { key: string } = graphql
+    ? {
+        key,
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: door.stream ? 'text/event-stream' : 'application/json',
+        },
+        body: JSON.stringify({ query: door.query, variables: door.variables?.(eventId) ?? {} }),
+      }
+    : {
+        key,
+        method: door.route.split(' ')[0] as string,
+        ...(door.body === undefined
+          ? {}
+          : { body: JSON.stringify(door.body), headers: { 'content-type': 'application/json' } }),
+      };
+  const res = await t.fetch(graphql ? '/graphql' : door.path(eventId), init);
+  expect(res.status).toBeLessThan(300);
+  if (graphql && door.stream) {
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    const quiet = setTimeout(() => void reader.cancel(), 300);
+    while (!(await reader.read()).done);
+    clearTimeout(quiet);
+  } else {
+    await res.text();
+  }
+  return res.headers.get('x-request-id') as string;
+}
+
+describe('every read door leaves a record in the read log', () => {
+  it('every door is classified: what it records, or that it reads no event', () => {
+    expect(Object.keys(RECORDS).sort()).toEqual(
+      [...Object.keys(GRAPHQL_DOORS), ...Object.keys(REST_DOORS)].sort(),
+    );
+  });
+
+  for (const [name, door] of Object.entries(GRAPHQL_DOORS)) {
+    it(`${name}: ${RECORDS[name]?.join(', ') || 'no record'}`, async () => {
+      const requestId = await knock(door, keys[admittedKey(door.expect)] as string);
+      await expect.poll(() => recordedKinds(requestId)).toEqual(RECORDS[name]);
+    });
+  }
+
+  for (const [route, door] of Object.entries(REST_DOORS)) {
+    it(`${route}: ${RECORDS[route]?.join(', ') || 'no record'}`, async () => {
+      const requestId = await knock({ ...door, route }, keys[admittedKey(door.expect)] as string);
+      await expect.poll(() => recordedKinds(requestId)).toEqual(RECORDS[route]);
     });
   }
 });

@@ -6,6 +6,7 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import Ajv2020, { type ValidateFunction } from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiKey } from '../src/auth/admin.ts';
 import { startTestGateway, type TestGateway, type TestTenant } from './support/gateway.ts';
 import { jsonRequest } from './support/rest.ts';
 
@@ -261,6 +262,19 @@ describe('live responses match the documented schemas', () => {
       })) as string;
       expect(csv.length).toBeGreaterThan(0);
       await call(route, 400, `/v1/exports/events.${format}?since=yesterday`, { key: tenant.readKey });
+    }
+  });
+
+  it('GET /v1/exports/reads.csv and .ndjson', async () => {
+    const logKey = (await createApiKey(t.gateway.database, tenant.slug, ['read_log'])).key;
+    await t.gateway.readLog.flush();
+    for (const format of ['csv', 'ndjson']) {
+      const route = `GET /v1/exports/reads.${format}`;
+      const text = (await call(route, 200, `/v1/exports/reads.${format}?kinds=EVENTS&surfaces=EXPORT`, {
+        key: logKey,
+      })) as string;
+      expect(text).toContain('EXPORT');
+      await call(route, 400, `/v1/exports/reads.${format}?kinds=events`, { key: logKey });
     }
   });
 

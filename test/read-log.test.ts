@@ -8,11 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReadLog } from '../src/audit/read-log.ts';
 import { TokenSigner } from '../src/audit/tokens.ts';
 import { operatorViewer, type Viewer } from '../src/audit/viewer.ts';
-import { createApiKey, setReadLog } from '../src/auth/admin.ts';
+import { createApiKey, revokeApiKey, setReadLog } from '../src/auth/admin.ts';
 import { parseApiKey } from '../src/auth/keys.ts';
 import { scrape } from '../src/metrics.ts';
 import { graphql } from './gql/index.ts';
 import { startTestGateway, type TestGateway, type TestTenant } from './support/gateway.ts';
+import { openTail, serveGateway } from './support/live-tail-client.ts';
 
 const AuditReads = graphql(`
   query AuditReads($filter: AuditReadFilter, $first: Int, $after: String) {
@@ -207,6 +208,66 @@ describe('each surface leaves a record', () => {
     }
   });
 
+  it('a live tail is recorded when it opens (its filter) and when it ends (the events it delivered)', async () => {
+    const x = await t.newTenant('readlog-tail');
+    const xLog = (await createApiKey(t.gateway.database, x.slug, ['read_log'])).key;
+    const server = await serveGateway(t.gateway);
+    try {
+      const tailKinds = { kinds: ['TAIL'] };
+      const stream = openTail(server.url, x.readKey, { filter: { actions: ['login'] } });
+      expect(await stream.opened()).toBe(200);
+      // Open and not yet ended: the record of its opening is there already.
+      await expect.poll(async () => (await reads(xLog, tailKinds)).length, { timeout: 5000 }).toBe(1);
+      const inputs = ['login', 'logout', 'login', 'login', 'logout'].map((action) => ({ action }));
+      expect((await t.gateway.audit.recordEvents(operatorViewer(x), inputs)).every((r) => r.ok)).toBe(true);
+      expect(await stream.edges(3)).toHaveLength(3);
+      stream.close();
+      await expect.poll(async () => (await reads(xLog, tailKinds)).length, { timeout: 5000 }).toBe(2);
+      const [ended, opened] = await reads(xLog, tailKinds);
+      expect(opened).toMatchObject({
+        keyId: idOf(x.readKey),
+        surface: 'GRAPHQL',
+        operation: 'Tail',
+        clientAddress: '127.0.0.1',
+        events: 0,
+        filter: { actions: ['login'] },
+      });
+      expect(ended).toMatchObject({
+        keyId: idOf(x.readKey),
+        operation: 'Tail',
+        events: 3,
+        filter: { actions: ['login'], endedBy: 'client', openedAt: expect.any(String) },
+      });
+      expect(ended?.requestId).toBe(opened?.requestId);
+    } finally {
+      server.server.closeAllConnections();
+      await new Promise((resolve) => server.server.close(resolve));
+    }
+  });
+
+  it('a live tail the server ends records its reason', async () => {
+    const x = await t.newTenant('readlog-tail-revoked');
+    const xLog = (await createApiKey(t.gateway.database, x.slug, ['read_log'])).key;
+    const reader = await createApiKey(t.gateway.database, x.slug, ['read']);
+    const server = await serveGateway(t.gateway);
+    try {
+      const stream = openTail(server.url, reader.key, {});
+      expect(await stream.opened()).toBe(200);
+      await expect.poll(async () => (await reads(xLog, { kinds: ['TAIL'] })).length).toBe(1);
+      await t.gateway.audit.recordEvents(operatorViewer(x), [{ action: 'seen' }]);
+      expect(await stream.edges(1)).toHaveLength(1);
+      // Revoking the key ends its stream at the next recheck (LIVE_TAIL_RECHECK_SECONDS, 5 s here).
+      await revokeApiKey(t.gateway.database, reader.id);
+      await expect
+        .poll(async () => (await reads(xLog, { kinds: ['TAIL'] }))[0]?.filter.endedBy, { timeout: 15_000 })
+        .toBe('UNAUTHENTICATED');
+      expect((await reads(xLog, { kinds: ['TAIL'] }))[0]?.events).toBe(1);
+    } finally {
+      server.server.closeAllConnections();
+      await new Promise((resolve) => server.server.close(resolve));
+    }
+  });
+
   it('the operator at the command line leaves no record', async () => {
     const before = (await reads()).length;
     await t.gateway.audit.countEvents(operatorViewer(tenant), {});
@@ -291,6 +352,72 @@ describe('who may read the log', () => {
     expect(new Set(ids).size).toBe(4);
     const bad = await t.gql(AuditReads, { after: 'nonsense' }, logKey);
     expect(bad.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+});
+
+describe('exporting the read log', () => {
+  it('as NDJSON and CSV, the same records auditReads lists, resumable from any cursor, and recorded', async () => {
+    const x = await t.newTenant('readlog-export');
+    const xLog = (await createApiKey(t.gateway.database, x.slug, ['read_log'])).key;
+    await graphqlRead('query Seen { availableFilters { actions } }', x.readKey);
+    await t.fetch('/api/data/audit?count=2', { key: x.readKey }).then((r) => r.text());
+    await t.fetch('/v1/audit', { key: x.readKey }).then((r) => r.text());
+    const listed = await reads(xLog);
+    expect(listed).toHaveLength(3);
+
+    const ndjson = await t.fetch('/v1/exports/reads.ndjson', { key: xLog });
+    expect(ndjson.status).toBe(200);
+    expect(ndjson.headers.get('content-type')).toBe('application/x-ndjson');
+    type Line = Read & { id: string; at: string; cursor: string };
+    const lines = (await ndjson.text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Line);
+    // Newest first, like auditReads; the listing's own READS records are there too.
+    const exported = lines.filter((l) => l.kind !== 'READS');
+    const withoutCursor = ({ cursor: _, ...r }: Line) => r;
+    expect(exported.map(withoutCursor)).toEqual(listed);
+    expect(exported.map((l) => l.surface)).toEqual(['MADKUDU', 'WASABI', 'GRAPHQL']);
+
+    // Resumed after the first line: everything after it, nothing twice.
+    const resumed = await t.fetch(
+      `/v1/exports/reads.ndjson?after=${encodeURIComponent(lines[0]?.cursor ?? '')}`,
+      { key: xLog },
+    );
+    const rest = (await resumed.text()).trim().split('\n');
+    expect(rest.map((l) => (JSON.parse(l) as Line).id)).toEqual(lines.slice(1).map((l) => l.id));
+
+    const csv = await t.fetch('/v1/exports/reads.csv?surfaces=MADKUDU&surfaces=WASABI&bom=true', {
+      key: xLog,
+    });
+    expect(csv.status).toBe(200);
+    const bytes = new Uint8Array(await csv.arrayBuffer());
+    expect([...bytes.slice(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+    // (TextDecoder drops the byte order mark, as a spreadsheet does.)
+    const text = new TextDecoder().decode(bytes);
+    expect(text.split('\r\n')[0]).toBe(
+      'at,id,keyId,viewerTokenId,restriction,surface,operation,kind,filter,clientAddress,requestId,events,cursor',
+    );
+    const rows = text.trim().split('\r\n');
+    expect(rows).toHaveLength(3);
+    expect(rows[1]).toContain(',MADKUDU,GET /v1/audit,EVENTS,"{""order"":');
+    expect(rows[2]).toContain('WASABI');
+
+    // Refusals: the scope, a kind that is not one, a cursor that is not one.
+    expect((await t.fetch('/v1/exports/reads.csv', { key: x.readKey })).status).toBe(403);
+    const bad = await t.fetch('/v1/exports/reads.csv?kinds=NOPE', { key: xLog });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toMatch(/kinds/);
+    expect((await t.fetch('/v1/exports/reads.csv?after=nonsense', { key: xLog })).status).toBe(400);
+
+    // Each export is itself a read of the log.
+    await t.gateway.readLog.flush();
+    const own = await t.gql(AuditReads, { filter: { kinds: ['READS'], surfaces: ['EXPORT'] } }, xLog);
+    expect(own.data?.auditReads.edges.map((e) => e.node.operation).sort()).toEqual([
+      'GET /v1/exports/reads.csv',
+      'GET /v1/exports/reads.ndjson',
+      'GET /v1/exports/reads.ndjson',
+    ]);
   });
 });
 

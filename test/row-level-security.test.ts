@@ -5,6 +5,7 @@ import { sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { insertReads } from '../src/audit/repository/read-log.ts';
 import { operatorViewer } from '../src/audit/viewer.ts';
 import { type Db, openDatabase } from '../src/db/client.ts';
 import {
@@ -107,6 +108,33 @@ describe('row-level security', () => {
         sql`insert into audit_catalog (tenant_id, target_kind, action, actor_type) values (${b.id}, '', 'smuggled', '')`,
       ),
     ).toMatch(/row-level security|42501/);
+  });
+
+  it("the read log's one-statement insert sets its tenant for that statement alone and cannot write another's", async () => {
+    const read = (tenantId: number, id: string) => ({
+      tenantId,
+      at: new Date(),
+      id,
+      keyId: 'rls',
+      surface: 'graphql',
+      operation: 'Rls',
+      kind: 'count',
+      filter: {},
+      clientAddress: '192.0.2.1',
+      events: 0,
+    });
+    await insertReads(db, a.id, [read(a.id, '01900000-0000-7000-8000-00000000000a')]);
+    expect(
+      await sqlError(() => insertReads(db, a.id, [read(b.id, '01900000-0000-7000-8000-00000000000b')])),
+    ).toMatch(/row-level security|42501/);
+    // The setting did not outlive the statement.
+    const [after] = await query<{ n: string | number }>(sql`select count(*) as n from audit_reads`);
+    expect(Number(after?.n)).toBe(0);
+    const stored = await db.transaction(async (tx) => {
+      await tx.execute(sql`select set_config('app.tenant_id', ${String(a.id)}, true)`);
+      return rows<{ id: string }>(tx, sql`select id from audit_reads where key_id = 'rls'`);
+    });
+    expect(stored.map((r) => r.id)).toEqual(['01900000-0000-7000-8000-00000000000a']);
   });
 
   it('even the owner cannot UPDATE or TRUNCATE events, and may DELETE only inside a prune', async () => {

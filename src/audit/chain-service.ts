@@ -136,7 +136,9 @@ export class ChainService {
     limit: number,
   ): Promise<StoredStatement[]> {
     const tenantId = chainReader(viewer, 'The chain');
-    return listCheckpoints(this.db, tenantId, { afterSeq, limit });
+    const statements = await listCheckpoints(this.db, tenantId, { afterSeq, limit });
+    this.#readLog.record(viewer, 'checkpoints', { afterSequence: afterSeq, limit }, 0);
+    return statements;
   }
 
   #sign(tenantId: number, head: ChainHead, now: Date, force: boolean): SignedStatement | null {

@@ -59,7 +59,7 @@ const NEEDS_QUOTES = /[",\r\n]/;
  * Written here rather than with a CSV library: this is the whole rule, and the export's
  * throughput target (bench E1) left no room for a general-purpose stringifier's per-cell work.
  */
-function csvCell(value: string | number | null): string {
+export function csvCell(value: string | number | null): string {
   if (value === null) return '';
   if (typeof value === 'number') return String(value);
   const text = FORMULA_START.test(value) ? `'${value}` : value;

@@ -47,6 +47,9 @@ export type LiveTailOptions = LiveTailLimits & {
 /** What a stream yields: an event with its cursor, or, last of all, why the server ended it. */
 export type TailItem = { cursor: string; node: AuditEvent } | { ended: StreamEndedError };
 
+/** How a stream ended: the events it delivered, and the code of the server's reason (none: the client left). */
+export type StreamClosed = (delivered: number, reason: string | undefined) => void;
+
 /** Hands in notifications of commits on any instance (Database.listen on Postgres). */
 export type CommitListener = (
   channel: string,
@@ -122,9 +125,16 @@ export class LiveTail {
   /**
    * Opens a stream of the viewer's events after `afterSeq` (undefined: the current head) that
    * pass `filter` (validated) and the viewer's restriction. StreamLimitError when the key or
-   * tenant has as many open as allowed.
+   * tenant has as many open as allowed. `onClose` is told once, when the stream ends for any
+   * reason, how many events it delivered and the code of the server's reason (none when the client
+   * went away).
    */
-  async subscribe(viewer: Viewer, filter: EventFilter, afterSeq: number | undefined): Promise<Subscription> {
+  async subscribe(
+    viewer: Viewer,
+    filter: EventFilter,
+    afterSeq: number | undefined,
+    onClose?: StreamClosed,
+  ): Promise<Subscription> {
     if (this.#closed) throw new ShuttingDownError();
     const { perKey, perTenant } = this.options;
     const keyCount = this.#perKey.get(viewer.keyId) ?? 0;
@@ -153,7 +163,7 @@ export class LiveTail {
         reader = new TenantReader(this, viewer.tenantId, head, () => this.#readers.delete(viewer.tenantId));
         this.#readers.set(viewer.tenantId, reader);
       }
-      const sub = new Subscription(reader, viewer, filter, afterSeq ?? head, release);
+      const sub = new Subscription(reader, viewer, filter, afterSeq ?? head, release, onClose);
       reader.add(sub);
       return sub;
     } catch (error) {
@@ -273,6 +283,8 @@ export class Subscription implements AsyncIterableIterator<TailItem> {
   #ended: StreamEndedError | undefined;
   #done = false;
   #wakeConsumer: (() => void) | undefined;
+  /** Events handed to the transport so far. */
+  #delivered = 0;
   readonly #recheck: NodeJS.Timeout;
   readonly #expiry: NodeJS.Timeout | undefined;
 
@@ -282,6 +294,7 @@ export class Subscription implements AsyncIterableIterator<TailItem> {
     readonly filter: EventFilter,
     start: number,
     private readonly release: () => void,
+    private readonly onClose: StreamClosed | undefined,
   ) {
     this.position = start;
     this.#lastCursor = reader.tail.options.cursorOf(viewer.tenantId, start);
@@ -355,6 +368,7 @@ export class Subscription implements AsyncIterableIterator<TailItem> {
       if (e) {
         this.#lastCursor = this.reader.tail.options.cursorOf(this.viewer.tenantId, e.sequence);
         recordLiveStreamDelivered(1);
+        this.#delivered += 1;
         return { done: false, value: { cursor: this.#lastCursor, node: e } };
       }
       if (this.#ended) {
@@ -406,5 +420,7 @@ export class Subscription implements AsyncIterableIterator<TailItem> {
     this.reader.remove(this);
     this.release();
     liveStreamClosed(reason);
+    // Whatever was queued and not delivered is dropped with the queue; the count is final.
+    this.onClose?.(this.#delivered, reason);
   }
 }

@@ -9,6 +9,7 @@ import { uuidv7 } from 'uuidv7';
 import type { Db } from '../db/client.ts';
 import { ValidationError } from '../errors.ts';
 import { recordReadLog } from '../metrics.ts';
+import { BOM, csvCell, type ExportFormat } from './export-format.ts';
 import { isUuid } from './model.ts';
 import {
   insertReads,
@@ -23,14 +24,16 @@ import { requireScope, requireWholeTenant, type Viewer } from './viewer.ts';
 
 export type { ReadFilter, StoredRead } from './repository/read-log.ts';
 
-/** What a read was: a page or stream of events, a count, lookups by id, the filter catalog, a
- * verification or export of the chain, or a listing of the read log itself. */
+/** What a read was: a page or stream of events, a live tail, a count, lookups by id, the filter
+ * catalog, a verification, the checkpoints or an export of the chain, or the read log itself. */
 export const READ_KINDS = [
   'events',
+  'tail',
   'count',
   'lookup',
   'catalog',
   'verify',
+  'checkpoints',
   'chain_export',
   'reads',
 ] as const;
@@ -70,6 +73,24 @@ export type ReadConnection = {
 };
 
 const MAX_PAGE = 500;
+/** Records an export reads per statement. */
+const EXPORT_BATCH = 1000;
+
+/** The columns of a read-log export, as GraphQL's AuditRead names them (enum values upper case). */
+const EXPORT_COLUMNS: readonly { name: string; value: (r: StoredRead) => string | number | null }[] = [
+  { name: 'at', value: (r) => r.at.toISOString() },
+  { name: 'id', value: (r) => r.id },
+  { name: 'keyId', value: (r) => r.keyId },
+  { name: 'viewerTokenId', value: (r) => r.tokenId },
+  { name: 'restriction', value: (r) => (r.restriction == null ? null : JSON.stringify(r.restriction)) },
+  { name: 'surface', value: (r) => r.surface.toUpperCase() },
+  { name: 'operation', value: (r) => r.operation },
+  { name: 'kind', value: (r) => r.kind.toUpperCase() },
+  { name: 'filter', value: (r) => JSON.stringify(r.filter) },
+  { name: 'clientAddress', value: (r) => r.clientAddress },
+  { name: 'requestId', value: (r) => r.requestId },
+  { name: 'events', value: (r) => r.events },
+];
 /** The most values one read-log filter list may hold. */
 export const MAX_READ_FILTER_VALUES = 100;
 
@@ -153,10 +174,7 @@ export class ReadLog {
     const rows = await listReads(this.#opts.db, viewer.tenantId, { filter, after, limit: first + 1 });
     const page = rows.slice(0, first);
     this.record(viewer, 'reads', filter, 0);
-    const edges = page.map((node) => ({
-      cursor: this.#opts.tokens.sign('read-cursor', viewer.tenantId, { t: node.at.getTime(), i: node.id }),
-      node,
-    }));
+    const edges = page.map((node) => ({ cursor: this.#cursorOf(viewer.tenantId, node), node }));
     return {
       edges,
       pageInfo: {
@@ -166,6 +184,68 @@ export class ReadLog {
         endCursor: edges.at(-1)?.cursor ?? null,
       },
     };
+  }
+
+  /**
+   * The tenant's read log (or the part the filter picks) as CSV or NDJSON, newest first like
+   * `auditReads`, streamed in batches; each row carries the cursor to resume after it. Needs
+   * `read_log` and the whole tenant; checked before the first line. Recorded once, when it ends.
+   */
+  export(
+    viewer: Viewer,
+    filterIn: ReadFilter,
+    request: { format: ExportFormat; after?: string | undefined; bom?: boolean | undefined },
+  ): AsyncGenerator<string> {
+    requireScope(viewer, 'read_log');
+    requireWholeTenant(viewer, 'The read log');
+    const filter = validateReadFilter(filterIn);
+    const after =
+      request.after !== undefined ? this.#decodeCursor(viewer.tenantId, request.after) : undefined;
+    return this.#export(viewer, filter, request.format, after, request.bom ?? false);
+  }
+
+  async *#export(
+    viewer: Viewer,
+    filter: ReadFilter,
+    format: ExportFormat,
+    start: ReadPosition | undefined,
+    bom: boolean,
+  ): AsyncGenerator<string> {
+    try {
+      if (format === 'csv')
+        yield `${bom ? BOM : ''}${[...EXPORT_COLUMNS.map((c) => c.name), 'cursor'].join(',')}\r\n`;
+      let after = start;
+      for (;;) {
+        const rows = await listReads(this.#opts.db, viewer.tenantId, { filter, after, limit: EXPORT_BATCH });
+        let out = '';
+        for (const r of rows) {
+          const cursor = this.#cursorOf(viewer.tenantId, r);
+          if (format === 'csv') {
+            for (const column of EXPORT_COLUMNS) out += `${csvCell(column.value(r))},`;
+            out += `${csvCell(cursor)}\r\n`;
+          } else {
+            const { tenantId: _, tokenId, ...rest } = r;
+            out += `${JSON.stringify({
+              ...rest,
+              viewerTokenId: tokenId,
+              surface: r.surface.toUpperCase(),
+              kind: r.kind.toUpperCase(),
+              cursor,
+            })}\n`;
+          }
+        }
+        if (out) yield out;
+        const last = rows.at(-1);
+        if (!last || rows.length < EXPORT_BATCH) return;
+        after = { at: last.at, id: last.id };
+      }
+    } finally {
+      this.record(viewer, 'reads', { ...filter, format, ...(start ? { after: start } : {}) }, 0);
+    }
+  }
+
+  #cursorOf(tenantId: number, r: StoredRead): string {
+    return this.#opts.tokens.sign('read-cursor', tenantId, { t: r.at.getTime(), i: r.id });
   }
 
   #decodeCursor(tenantId: number, cursor: string): ReadPosition {

@@ -322,7 +322,15 @@ export class AuditService {
       );
     const afterSeq =
       after != null ? this.#cursors.decodeStreamPosition(viewer.tenantId, after, 'after') : undefined;
-    return this.liveTail.subscribe(viewer, filter, afterSeq);
+    // Two records per stream: one when it opens (it may stay open for days, and a crash would
+    // lose a record kept for the end) and one when it ends, with how many events it delivered.
+    const read = { ...filter, ...(afterSeq === undefined ? {} : { afterSequence: afterSeq }) };
+    const openedAt = new Date();
+    const stream = await this.liveTail.subscribe(viewer, filter, afterSeq, (delivered, reason) =>
+      this.#readLog.record(viewer, 'tail', { ...read, openedAt, endedBy: reason ?? 'client' }, delivered),
+    );
+    this.#readLog.record(viewer, 'tail', read, 0);
+    return stream;
   }
 
   /** OFFSET paging with an exact total, for the page-numbered dialect. */

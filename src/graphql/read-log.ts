@@ -32,6 +32,13 @@ const ReadKind = builder.enumType('ReadKind', {
       description:
         'A page or a stream of events (a listing, an export); `events` says how many it handed out.',
     },
+    TAIL: {
+      value: 'tail',
+      description:
+        'A live tail (`auditEventStream`), recorded twice: when it opens (`events` 0; the filter, and ' +
+        '`afterSequence` when it resumed) and when it ends (`events` says how many it delivered; the filter adds ' +
+        "`openedAt` and `endedBy`, the server's reason code or `client` when the client went away).",
+    },
     COUNT: {
       value: 'count',
       description: 'How many events match a filter (`totalCount`); no event came back.',
@@ -45,8 +52,12 @@ const ReadKind = builder.enumType('ReadKind', {
       value: 'verify',
       description: 'A verification of the hash chain; `events` says how many events it checked.',
     },
+    CHECKPOINTS: {
+      value: 'checkpoints',
+      description: 'A page of the signed checkpoints (`checkpoints`); `events` is 0.',
+    },
     CHAIN_EXPORT: { value: 'chain_export', description: 'An export of the whole hash chain.' },
-    READS: { value: 'reads', description: 'A page of this read log itself.' },
+    READS: { value: 'reads', description: 'A page or an export of this read log itself.' },
   } satisfies Record<string, { value: (typeof READ_KINDS)[number]; description: string }>,
 });
 

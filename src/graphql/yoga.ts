@@ -6,7 +6,7 @@ import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
-import { GraphQLError, getOperationAST, type ValidationContext } from 'graphql';
+import { type ExecutionArgs, GraphQLError, getOperationAST, type ValidationContext } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { ChainService } from '../audit/chain-service.ts';
@@ -51,13 +51,13 @@ export type YogaOptions = {
  * `anonymous` when it has no name.
  */
 function useReadOrigin(): Plugin {
-  return {
-    onExecute({ args }) {
-      const origin = (args.contextValue as Partial<GraphQLContext>).viewer?.origin;
-      if (!origin || origin.operation) return;
-      origin.operation = getOperationAST(args.document, args.operationName)?.name?.value ?? 'anonymous';
-    },
+  const name = ({ args }: { args: ExecutionArgs }) => {
+    const origin = (args.contextValue as Partial<GraphQLContext>).viewer?.origin;
+    if (!origin || origin.operation) return;
+    origin.operation = getOperationAST(args.document, args.operationName)?.name?.value ?? 'anonymous';
   };
+  // Subscriptions (the live tail) do not pass through onExecute.
+  return { onExecute: name, onSubscribe: name };
 }
 
 /** Turns an armor rejection into an error with a stable code that names the limit. */

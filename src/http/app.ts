@@ -230,7 +230,7 @@ export function createApp(deps: AppDeps): App {
   registerWasabi(app, { audit: deps.audit });
   registerReplicated(app, { audit: deps.audit });
   registerViewerTokens(app);
-  registerExports(app, { exports: deps.exports });
+  registerExports(app, { exports: deps.exports, readLog: deps.readLog });
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', securitySchemes.bearer);
   app.openAPIRegistry.registerComponent('securitySchemes', 'apikey', securitySchemes.apikey);

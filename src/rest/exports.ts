@@ -1,6 +1,7 @@
 // Filtered exports over REST (docs/analysts.md#exports):
 //   GET /v1/exports/events.csv     a spreadsheet: RFC 4180, header row, formula cells neutralised
 //   GET /v1/exports/events.ndjson  evidence: each event as hashed, closed by signed statements
+//   GET /v1/exports/reads.csv, reads.ndjson  the read log (who read the trail), `read_log` keys only
 // Both take the filters of GraphQL's AuditEventFilter as query parameters (a list filter repeats
 // its parameter: `actions=a&actions=b`), and `after=<cursor>` to resume a broken download.
 import { isIP } from 'node:net';
@@ -8,6 +9,7 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { EXPORT_FORMATS, type ExportFormat } from '../audit/export-format.ts';
 import type { ExportService } from '../audit/export-service.ts';
 import { type EventFilter, LIST_FILTER_NAMES, LIST_FILTERS, MAX_FILTER_VALUES } from '../audit/filters.ts';
+import { MAX_READ_FILTER_VALUES, READ_KINDS, READ_SURFACES, type ReadLog } from '../audit/read-log.ts';
 import { parseDateTime } from '../audit/time.ts';
 import type { AppEnv } from '../http/http-env.ts';
 import { errorResponses } from './errors.ts';
@@ -120,7 +122,89 @@ function exportRoute(format: ExportFormat) {
   });
 }
 
-export function registerExports(app: OpenAPIHono<AppEnv>, deps: { exports: ExportService }) {
+/** A repeatable parameter of the read-log export; `values` (upper case, as in GraphQL) when enumerated. */
+function readListParam(name: string, description: string, values?: readonly string[]) {
+  const upper = values?.map((v) => v.toUpperCase());
+  return z
+    .union([z.string(), z.array(z.string())])
+    .transform((v) => (Array.isArray(v) ? v : [v]))
+    .superRefine((list, ctx) => {
+      if (list.length > MAX_READ_FILTER_VALUES)
+        ctx.addIssue({ code: 'custom', message: `must be given at most ${MAX_READ_FILTER_VALUES} times` });
+      const unknown = upper && list.find((v) => !upper.includes(v));
+      if (unknown) ctx.addIssue({ code: 'custom', message: `must be one of ${upper.join(', ')}` });
+    })
+    .transform((list) => (upper ? list.map((v) => v.toLowerCase()) : list))
+    .optional()
+    .openapi({
+      param: { name, in: 'query', style: 'form', explode: true },
+      description: `${description} Repeat the parameter for several values.`,
+      type: 'array',
+      items: upper ? { type: 'string', enum: upper } : { type: 'string' },
+    } as never);
+}
+
+const ReadExportQuery = z.object({
+  since: timeParam('since', 'Only reads at or after this instant (inclusive).'),
+  until: timeParam('until', 'Only reads before this instant (exclusive).'),
+  keyIds: readListParam('keyIds', 'Only reads by these API keys (or tokens they minted).'),
+  surfaces: readListParam('surfaces', 'Only reads through these APIs.', READ_SURFACES),
+  kinds: readListParam('kinds', 'Only these kinds of read.', READ_KINDS),
+  after: z
+    .string()
+    .max(4096, { message: 'is not a cursor of the read log' })
+    .optional()
+    .openapi({
+      param: { name: 'after', in: 'query' },
+      description:
+        'Resume after the record this cursor names: the `cursor` of an NDJSON line or CSV row (or of an `auditReads` edge).',
+    }),
+  bom: ExportQuery.shape.bom,
+});
+
+const READ_DESCRIPTIONS: Record<ExportFormat, { summary: string; type: string }> = {
+  csv: { summary: 'Export the read log as CSV', type: 'text/csv; charset=utf-8; header=present' },
+  ndjson: { summary: 'Export the read log as NDJSON', type: 'application/x-ndjson' },
+};
+
+function readExportRoute(format: ExportFormat) {
+  const d = READ_DESCRIPTIONS[format];
+  return createRoute({
+    method: 'get',
+    path: `/v1/exports/reads.${format}`,
+    tags: ['Exports'],
+    summary: d.summary,
+    description:
+      'Who read your events: every record of the read log that matches, newest first (as `auditReads` in GraphQL), streamed. Needs an API key with the `read_log` scope. ' +
+      'Fields as GraphQL names them (`at`, `id`, `keyId`, `viewerTokenId`, `restriction`, `surface`, `operation`, `kind`, `filter`, `clientAddress`, `requestId`, `events`) and `cursor` to resume after the record; ' +
+      'in CSV `restriction` and `filter` are JSON text and cells are neutralised as in the event export. Records reach the log up to `READ_LOG_FLUSH_MS` after the read.',
+    security,
+    request: { query: ReadExportQuery },
+    responses: {
+      200: {
+        description: 'The read log, streamed.',
+        content: { [d.type.split(';')[0] as string]: { schema: z.string() } },
+      },
+      ...errorResponses,
+    },
+  });
+}
+
+export function registerExports(
+  app: OpenAPIHono<AppEnv>,
+  deps: { exports: ExportService; readLog: ReadLog },
+) {
+  for (const format of EXPORT_FORMATS) {
+    app.openapi(readExportRoute(format), async (c) => {
+      const { after, bom, ...filter } = c.req.valid('query');
+      const chunks = deps.readLog.export(viewerOf(c), filter, { format, after, bom: bom === 'true' });
+      return c.body(readable(chunks), 200, {
+        'Content-Type': READ_DESCRIPTIONS[format].type,
+        'Content-Disposition': `attachment; filename="reads.${format}"`,
+        'Cache-Control': 'no-store',
+      }) as never;
+    });
+  }
   for (const format of EXPORT_FORMATS) {
     app.openapi(exportRoute(format), async (c) => {
       const { since, until, after, bom, ...lists } = c.req.valid('query');

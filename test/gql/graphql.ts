@@ -211,14 +211,18 @@ export type ReadKind =
   | 'CATALOG'
   /** An export of the whole hash chain. */
   | 'CHAIN_EXPORT'
+  /** A page of the signed checkpoints (`checkpoints`); `events` is 0. */
+  | 'CHECKPOINTS'
   /** How many events match a filter (`totalCount`); no event came back. */
   | 'COUNT'
   /** A page or a stream of events (a listing, an export); `events` says how many it handed out. */
   | 'EVENTS'
   /** Events by id (`event`, `node`, `nodes`, a REST lookup). */
   | 'LOOKUP'
-  /** A page of this read log itself. */
+  /** A page or an export of this read log itself. */
   | 'READS'
+  /** A live tail (`auditEventStream`), recorded twice: when it opens (`events` 0; the filter, and `afterSequence` when it resumed) and when it ends (`events` says how many it delivered; the filter adds `openedAt` and `endedBy`, the server's reason code or `client` when the client went away). */
+  | 'TAIL'
   /** A verification of the hash chain; `events` says how many events it checked. */
   | 'VERIFY';
 
