@@ -4,6 +4,7 @@ import type { Db, Tx } from '../../db/client.ts';
 import type { StoredLink } from '../model.ts';
 import type { SignedStatement } from '../signer.ts';
 import { saveCheckpoint } from './checkpoints.ts';
+import { rebuildCountRollups } from './count-rollups.ts';
 import { type EventRow, eventColumns, rowToEvent, t } from './event-rows.ts';
 import { inTenant } from './transaction.ts';
 
@@ -75,7 +76,17 @@ export async function pruneThrough(
   const deleted = await tx
     .delete(t)
     .where(and(eq(t.tenantId, tenantId), sql`${t.seq} <= ${throughSeq}`))
-    .returning({ seq: t.seq });
+    .returning({ at: t.occurredAt });
+  // The rollups counted what is gone: recompute the slots it occurred in, in this transaction.
+  if (deleted.length > 0) {
+    let first = Number.POSITIVE_INFINITY;
+    let last = Number.NEGATIVE_INFINITY;
+    for (const { at } of deleted) {
+      first = Math.min(first, at.getTime());
+      last = Math.max(last, at.getTime());
+    }
+    await rebuildCountRollups(tx, tenantId, new Date(first), new Date(last + 1));
+  }
   return deleted.length;
 }
 

@@ -1,0 +1,208 @@
+// The count rollups (migration 0006): events per tenant and UTC hour, day or month, per action or
+// actor. Appends add to them in their own transaction; rebuildCountRollups recomputes a range
+// from the events wherever events are removed; planRollupRead decides whether a count query can
+// read them, and which parts of its window must still be read from the events.
+import { type SQL, sql } from 'drizzle-orm';
+import type { Tx } from '../../db/client.ts';
+import { countsByDayActor, countsByHourAction, countsByMonthActor } from '../../db/schema.ts';
+import type { CountDimension, CountQuery } from '../counts.ts';
+import type { Restriction } from '../viewer.ts';
+import { FILTER_SQL } from './event-reads.ts';
+import { t } from './event-rows.ts';
+
+/** The length of a rollup's slot: a UTC hour, day or calendar month. */
+export type Slot = 'hour' | 'day' | 'month';
+
+/** A dimension a rollup counts by; its filter of the same meaning. */
+type RollupDimension = 'action' | 'actor';
+const FILTER_OF = { action: 'actions', actor: 'actorIds' } as const;
+
+export type Rollup = {
+  table: typeof countsByHourAction;
+  dimension: RollupDimension;
+  slot: Slot;
+};
+
+/** Every rollup; per dimension, coarsest slot first (planRollupRead fills a window in that order). */
+export const ROLLUPS: readonly Rollup[] = [
+  { table: countsByHourAction, dimension: 'action', slot: 'hour' },
+  { table: countsByMonthActor, dimension: 'actor', slot: 'month' },
+  { table: countsByDayActor, dimension: 'actor', slot: 'day' },
+];
+
+/** The events' value for a rollup's dimension: the filters' own expressions ('' for no actor). */
+const DIMENSION_VALUE: Record<RollupDimension, SQL> = {
+  action: FILTER_SQL.actions,
+  actor: FILTER_SQL.actorIds,
+};
+
+/** The start of the UTC slot an instant falls in, in SQL (independent of the session's zone). */
+const slotOf = (slot: Slot, instant: SQL) =>
+  sql`(date_trunc(${sql.raw(`'${slot}'`)}, ${instant} at time zone 'UTC') at time zone 'UTC')`;
+
+/** The start of the UTC slot `ms` falls in. */
+export function slotFloor(slot: Slot, ms: number): number {
+  if (slot === 'hour') return Math.floor(ms / 3_600_000) * 3_600_000;
+  if (slot === 'day') return Math.floor(ms / 86_400_000) * 86_400_000;
+  const d = new Date(ms);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+}
+
+/** The first slot start at or after `ms`. */
+export function slotCeil(slot: Slot, ms: number): number {
+  const floor = slotFloor(slot, ms);
+  if (floor === ms) return ms;
+  if (slot !== 'month') return floor + (slot === 'hour' ? 3_600_000 : 86_400_000);
+  const d = new Date(floor);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
+}
+
+const iso = (ms: number) => sql`${new Date(ms).toISOString()}::timestamptz`;
+
+/**
+ * Adds the events of sequence (afterSeq, throughSeq] to every rollup: one statement that reads
+ * them back once and upserts one row per slot and value into each rollup. Runs in the append
+ * transaction, after the insert, under the chain head's lock: a tenant's appends take turns, so
+ * the upserts never race, and the rollups commit or roll back with the events they count.
+ */
+export async function addToCountRollups(
+  tx: Tx,
+  tenantId: number,
+  afterSeq: number,
+  throughSeq: number,
+): Promise<void> {
+  if (throughSeq <= afterSeq) return;
+  const upserts = ROLLUPS.map((r, i) => {
+    const table = r.table;
+    return sql`${sql.identifier(`r${i}`)} as (
+  insert into ${table} (${sql.identifier(table.tenantId.name)}, ${sql.identifier(table.slot.name)}, ${sql.identifier(table.value.name)}, ${sql.identifier(table.events.name)})
+  select ${tenantId}::integer, ${slotOf(r.slot, sql`e.at`)}, e.${sql.identifier(r.dimension)}, count(*) from e group by 2, 3
+  on conflict (${sql.identifier(table.tenantId.name)}, ${sql.identifier(table.slot.name)}, ${sql.identifier(table.value.name)})
+  do update set ${sql.identifier(table.events.name)} = ${table}.${sql.identifier(table.events.name)} + excluded.${sql.identifier(table.events.name)}
+)`;
+  });
+  await tx.execute(sql`with e as materialized (
+  select ${t.occurredAt} as at, ${DIMENSION_VALUE.action} as action, ${DIMENSION_VALUE.actor} as actor
+    from ${t} where ${t.tenantId} = ${tenantId} and ${t.seq} > ${afterSeq} and ${t.seq} <= ${throughSeq}
+), ${sql.join(upserts, sql`, `)}
+select 1`);
+}
+
+/**
+ * Recomputes every rollup slot of the tenant that overlaps [from, to) from the events now stored,
+ * in the caller's transaction. Call it, in the same transaction, after removing events (prune,
+ * dropping a partition) with a range that covers their occurredAt, and the rollups stay exact.
+ * Needs the table owner (the serving role cannot delete rollup rows) and the tenant set in the
+ * transaction (row-level security).
+ */
+export async function rebuildCountRollups(tx: Tx, tenantId: number, from: Date, to: Date): Promise<void> {
+  if (to.getTime() <= from.getTime()) return;
+  for (const r of ROLLUPS) {
+    const table = r.table;
+    const start = iso(slotFloor(r.slot, from.getTime()));
+    const end = iso(slotCeil(r.slot, to.getTime()));
+    await tx.execute(
+      sql`delete from ${table} where ${table.tenantId} = ${tenantId} and ${table.slot} >= ${start} and ${table.slot} < ${end}`,
+    );
+    await tx.execute(sql`insert into ${table} (${sql.identifier(table.tenantId.name)}, ${sql.identifier(table.slot.name)}, ${sql.identifier(table.value.name)}, ${sql.identifier(table.events.name)})
+  select ${tenantId}::integer, ${slotOf(r.slot, sql`${t.occurredAt}`)}, ${DIMENSION_VALUE[r.dimension]}, count(*)
+    from ${t} where ${t.tenantId} = ${tenantId} and ${t.occurredAt} >= ${start} and ${t.occurredAt} < ${end}
+   group by 2, 3`);
+  }
+}
+
+/** [from, to) in epoch ms; null ends are open. */
+export type Range = { from: number | null; to: number | null };
+
+/** A count query's window split between rollups (whole slots) and the events (the rest). */
+export type RollupPlan = {
+  dimension: RollupDimension;
+  /** Rows of a rollup whose slot starts in the range; slots lie wholly inside the window. */
+  pieces: { rollup: Rollup; range: Range }[];
+  /** What is left of the window, read from the events. */
+  eventRanges: Range[];
+  /** Values the rollup rows must have (the filter's and the restriction's), each a list to AND. */
+  valueLists: string[][];
+};
+
+/**
+ * Whether a count query can read rollups, and how its window splits. It can when the filter and
+ * the restriction narrow by at most the rollup's dimension, no free text is searched, and the
+ * query groups by nothing or by that dimension. Whether its time buckets line up with the slots
+ * is checked once the buckets are known (`bucketsAlign`). Otherwise null: the GROUP BY over the
+ * events answers.
+ */
+export function planRollupRead(q: CountQuery, restriction: Restriction | undefined): RollupPlan | null {
+  const f = q.filter;
+  if (f.search) return null;
+  const filtered = (
+    ['actions', 'actorIds', 'targetKinds', 'groupIds', 'actorEmails', 'targetIds', 'ipAddresses'] as const
+  ).filter((name) => f[name]?.length);
+  const restricted = (['actions', 'actorIds', 'targetIds', 'groupIds'] as const).filter(
+    (name) => restriction?.[name] !== undefined,
+  );
+  const candidates: RollupDimension[] = ['action', 'actor'];
+  const groupedBy = q.groupBy as CountDimension[];
+  // With neither a filter nor a grouping on one, the hourly action rollup has the finest slots.
+  const dimension = candidates.find(
+    (d) =>
+      filtered.every((n) => n === FILTER_OF[d]) &&
+      restricted.every((n) => n === FILTER_OF[d]) &&
+      groupedBy.every((g) => g === d),
+  );
+  if (!dimension) return null;
+  const valueLists: string[][] = [];
+  const own = f[FILTER_OF[dimension]];
+  if (own?.length) valueLists.push(own);
+  const slice = restriction?.[FILTER_OF[dimension]];
+  if (slice !== undefined) valueLists.push([...slice]);
+
+  const pieces: RollupPlan['pieces'] = [];
+  // Fill the window from the coarsest rollup down: each covers the whole slots of what the
+  // coarser ones left, and the events cover the rest.
+  let gaps: Range[] = [{ from: f.since?.getTime() ?? null, to: f.until?.getTime() ?? null }];
+  for (const rollup of ROLLUPS.filter((r) => r.dimension === dimension && slotFits(r.slot, q))) {
+    const next: Range[] = [];
+    for (const gap of gaps) {
+      const from = gap.from === null ? null : slotCeil(rollup.slot, gap.from);
+      const to = gap.to === null ? null : slotFloor(rollup.slot, gap.to);
+      if (from !== null && to !== null && from >= to) {
+        next.push(gap);
+        continue;
+      }
+      pieces.push({ rollup, range: { from, to } });
+      if (gap.from !== null && from !== null && gap.from < from) next.push({ from: gap.from, to: from });
+      if (gap.to !== null && to !== null && to < gap.to) next.push({ from: to, to: gap.to });
+    }
+    gaps = next;
+  }
+  if (pieces.length === 0) return null;
+  return { dimension, pieces, eventRanges: gaps, valueLists };
+}
+
+/**
+ * A slot can serve only buckets at least as long: an hourly histogram needs hourly slots, and a
+ * daily one cannot use monthly slots. (Zones whose bucket edges fall inside a slot are caught by
+ * bucketsAlign once the buckets are known.)
+ */
+function slotFits(slot: Slot, q: CountQuery): boolean {
+  const interval = q.buckets?.interval;
+  if (!interval || slot === 'hour') return true;
+  return slot === 'day' ? interval !== 'hour' : interval === 'month';
+}
+
+/**
+ * Whether every bucket edge inside a rollup piece falls on a slot edge, so each rollup row lies in
+ * one bucket. Bucket edges are local midnights (or month starts, or hours) in the query's zone:
+ * a zone whose offset is not whole hours, or a daily bucket read from daily UTC slots outside UTC,
+ * fails here and the events answer instead.
+ */
+export function bucketsAlign(plan: RollupPlan, bucketStarts: number[]): boolean {
+  for (const edge of bucketStarts.slice(1)) {
+    for (const { rollup, range } of plan.pieces) {
+      const inside = (range.from === null || edge > range.from) && (range.to === null || edge < range.to);
+      if (inside && slotFloor(rollup.slot, edge) !== edge) return false;
+    }
+  }
+  return true;
+}
