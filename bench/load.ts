@@ -265,20 +265,20 @@ async function load(
 /** The count rollups of migration 0006 (src/audit/repository/count-rollups.ts keeps them at ingest). */
 const COUNT_ROLLUPS = ['audit_counts_hour_action', 'audit_counts_day_actor', 'audit_counts_month_actor'];
 
-/** Fills the count rollups from every event, as migration 0006's backfill does. */
+/** Fills the count rollups from every event, as migration 0006's backfill does (in key order). */
 async function fillCountRollups(sql: postgres.Sql): Promise<void> {
   await sql.unsafe(`
     insert into audit_counts_hour_action (tenant_id, hour, action, events)
     select tenant_id, date_trunc('hour', occurred_at at time zone 'UTC') at time zone 'UTC', action, count(*)
-      from audit_events group by 1, 2, 3`);
+      from audit_events group by 1, 2, 3 order by 1, 2, 3`);
   await sql.unsafe(`
     insert into audit_counts_day_actor (tenant_id, day, actor_id, events)
     select tenant_id, date_trunc('day', occurred_at at time zone 'UTC') at time zone 'UTC', coalesce(actor_id, ''), count(*)
-      from audit_events group by 1, 2, 3`);
+      from audit_events group by 1, 2, 3 order by 1, 2, 3`);
   await sql.unsafe(`
     insert into audit_counts_month_actor (tenant_id, month, actor_id, events)
     select tenant_id, date_trunc('month', day at time zone 'UTC') at time zone 'UTC', actor_id, sum(events)
-      from audit_counts_day_actor group by 1, 2, 3`);
+      from audit_counts_day_actor group by 1, 2, 3 order by 1, 2, 3`);
   for (const table of COUNT_ROLLUPS) await sql.unsafe(`vacuum (analyze) "${table}"`);
 }
 

@@ -6,6 +6,7 @@ import { type SQL, sql } from 'drizzle-orm';
 import type { Tx } from '../../db/client.ts';
 import { countsByDayActor, countsByHourAction, countsByMonthActor } from '../../db/schema.ts';
 import type { CountDimension, CountQuery } from '../counts.ts';
+import { LIST_FILTER_NAMES } from '../filters.ts';
 import type { Restriction } from '../viewer.ts';
 import { FILTER_SQL } from './event-reads.ts';
 import { t } from './event-rows.ts';
@@ -135,12 +136,12 @@ export type RollupPlan = {
 export function planRollupRead(q: CountQuery, restriction: Restriction | undefined): RollupPlan | null {
   const f = q.filter;
   if (f.search) return null;
-  const filtered = (
-    ['actions', 'actorIds', 'targetKinds', 'groupIds', 'actorEmails', 'targetIds', 'ipAddresses'] as const
-  ).filter((name) => f[name]?.length);
-  const restricted = (['actions', 'actorIds', 'targetIds', 'groupIds'] as const).filter(
-    (name) => restriction?.[name] !== undefined,
-  );
+  // Every filter and restriction field is listed from its own definition, so one added later
+  // makes the rollups step aside until they learn it.
+  const filtered = LIST_FILTER_NAMES.filter((name) => f[name]?.length);
+  const restricted = Object.entries(restriction ?? {})
+    .filter(([, values]) => values !== undefined)
+    .map(([name]) => name);
   const candidates: RollupDimension[] = ['action', 'actor'];
   const groupedBy = q.groupBy as CountDimension[];
   // With neither a filter nor a grouping on one, the hourly action rollup has the finest slots.
@@ -182,14 +183,28 @@ export function planRollupRead(q: CountQuery, restriction: Restriction | undefin
 
 /**
  * A slot can serve only buckets at least as long: an hourly histogram needs hourly slots, and a
- * daily one cannot use monthly slots. (Zones whose bucket edges fall inside a slot are caught by
- * bucketsAlign once the buckets are known.)
+ * daily one cannot use monthly slots. Daily and monthly slots are UTC days and months, so they
+ * serve buckets only in UTC (elsewhere a local midnight falls inside them). Zones whose bucket
+ * edges still fall inside a slot (an offset that is not whole hours) are caught by bucketsAlign
+ * once the buckets are known.
  */
 function slotFits(slot: Slot, q: CountQuery): boolean {
-  const interval = q.buckets?.interval;
-  if (!interval || slot === 'hour') return true;
-  return slot === 'day' ? interval !== 'hour' : interval === 'month';
+  const b = q.buckets;
+  if (!b || slot === 'hour') return true;
+  if (!UTC_NAMES.has(b.timeZone)) return false;
+  return slot === 'day' ? b.interval !== 'hour' : b.interval === 'month';
 }
+
+const UTC_NAMES = new Set([
+  'UTC',
+  'Etc/UTC',
+  'Etc/UCT',
+  'UCT',
+  'Etc/Universal',
+  'Universal',
+  'Etc/Zulu',
+  'Zulu',
+]);
 
 /**
  * Whether every bucket edge inside a rollup piece falls on a slot edge, so each rollup row lies in
