@@ -12,8 +12,10 @@ import {
   checkCountRequest,
 } from '../src/audit/counts.ts';
 import { type EventFilter, validateFilter } from '../src/audit/filters.ts';
+import { rebuildCountRollups } from '../src/audit/repository/count-rollups.ts';
 import { countByGroupAndBucket } from '../src/audit/repository/event-counts.ts';
 import { operatorViewer, type Restriction } from '../src/audit/viewer.ts';
+import type { Tx } from '../src/db/client.ts';
 import { startTestGateway, type TestGateway, type TestTenant } from './support/gateway.ts';
 import { propertyRuns } from './support/property-runs.ts';
 import { rows, superuser } from './support/superuser.ts';
@@ -162,6 +164,30 @@ describe('the rollups stay exact', () => {
     // The 40 kept, plus the event that records the prune.
     expect(c.rollup.total).toBe(41);
     expect(c.rollup).toEqual(c.events);
+  });
+
+  it('rebuildCountRollups recomputes any range after events are removed by other means', async () => {
+    const target = await t.newTenant('rollups-rebuild');
+    await record(target, spreadEvents(150, 31));
+    // What a retention job dropping a partition does: remove the events of a time range (here
+    // unaligned to any slot) and rebuild that range. Done in two transactions here, to see the
+    // rollups stale in between.
+    const from = new Date(BASE + 9 * DAY + 41 * MINUTE);
+    const to = new Date(BASE + 40 * DAY + 7 * MINUTE);
+    const asOwner = (fn: (tx: Tx) => Promise<unknown>) =>
+      t.gateway.database.admin(async (tx) => {
+        await tx.execute(sql`select set_config('app.tenant_id', ${String(target.id)}, true)`);
+        await tx.execute(sql`select set_config('audit.pruning', 'on', true)`);
+        await fn(tx);
+      });
+    await asOwner((tx) =>
+      tx.execute(
+        sql`delete from audit_events where tenant_id = ${target.id} and occurred_at >= ${from.toISOString()}::timestamptz and occurred_at < ${to.toISOString()}::timestamptz`,
+      ),
+    );
+    expect((await drift(target.id)).length).toBeGreaterThan(0);
+    await asOwner((tx) => rebuildCountRollups(tx, target.id, from, to));
+    expect(await drift(target.id)).toEqual([]);
   });
 });
 
