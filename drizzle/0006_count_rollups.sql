@@ -25,9 +25,6 @@ CREATE TABLE "audit_counts_month_actor" (
 	CONSTRAINT "audit_counts_month_actor_pkey" PRIMARY KEY("tenant_id","month","actor_id")
 );
 --> statement-breakpoint
-ALTER TABLE "audit_counts_day_actor" ADD CONSTRAINT "audit_counts_day_actor_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
-ALTER TABLE "audit_counts_hour_action" ADD CONSTRAINT "audit_counts_hour_action_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
-ALTER TABLE "audit_counts_month_actor" ADD CONSTRAINT "audit_counts_month_actor_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 
 -- Backfill from the events already stored. The events' row-level security binds the owner too
 -- (FORCE), so it is lifted for this transaction only: the migration runs in one transaction and
