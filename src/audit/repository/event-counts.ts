@@ -97,9 +97,9 @@ async function runCount(
     : sql`select ${d1} as d1, ${d2} as d2, ${bucketOf(sql`${t.occurredAt}`)} as b, count(*) as n
   from ${t} where ${and(...filterConditions(tenantId, q.filter, restriction))}
   group by 1, 2, 3`;
-  const statement = sql`with cells as (
-  ${cells}
-), ranked as (
+  // Without buckets a cell is a group already: rank the cells themselves, with no join back.
+  const rankAndFold = buckets
+    ? sql`ranked as (
   select d1, d2, row_number() over (order by sum(n) desc, d1, d2) as rank from cells group by d1, d2
 ), folded as (
   select case when r.rank <= ${q.first} then r.rank else 0 end as rank,
@@ -108,7 +108,20 @@ async function runCount(
          c.b, sum(c.n) as n
   from cells c join ranked r on r.d1 = c.d1 and r.d2 = c.d2
   group by 1, 2, 3, 4
-)
+)`
+    : sql`ranked as (
+  select d1, d2, n, row_number() over (order by n desc, d1, d2) as rank from cells
+), folded as (
+  select case when rank <= ${q.first} then rank else 0 end as rank,
+         case when rank <= ${q.first} then d1 else '' end as d1,
+         case when rank <= ${q.first} then d2 else '' end as d2,
+         null::timestamptz as b, sum(n) as n
+  from ranked
+  group by 1, 2, 3
+)`;
+  const statement = sql`with cells as (
+  ${cells}
+), ${rankAndFold}
 select rank::int as rank, d1, d2, ${epochMs(sql`b`)} as b, n::float8 as n from folded
 union all
 select -1, '', '', ${buckets ? epochMs(sql`s.b`) : sql`null::float8`}, (select count(*) from ranked)::float8
