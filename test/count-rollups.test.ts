@@ -12,7 +12,11 @@ import {
   checkCountRequest,
 } from '../src/audit/counts.ts';
 import { type EventFilter, validateFilter } from '../src/audit/filters.ts';
-import { rebuildCountRollups } from '../src/audit/repository/count-rollups.ts';
+import {
+  coverWithSlots,
+  planRollupRead,
+  rebuildCountRollups,
+} from '../src/audit/repository/count-rollups.ts';
 import { countByGroupAndBucket } from '../src/audit/repository/event-counts.ts';
 import { operatorViewer, type Restriction } from '../src/audit/viewer.ts';
 import type { Tx } from '../src/db/client.ts';
@@ -221,6 +225,32 @@ describe('the benchmark shapes read the rollups', () => {
     expect(statements[0]).toContain('"audit_events"');
   });
 
+  it('takes back what lies outside the window from a slot it covers mostly, and agrees with the events', async () => {
+    // From 2 days into August to 1 hour before its end: August whole, less 2 days and 1 hour.
+    const since = new Date(Date.UTC(2026, 7, 3, 0, 0));
+    const until = new Date(Date.UTC(2026, 7, 31, 23, 0));
+    const q = query({ since, until }, { groupBy: ['actor'], first: 2 });
+    const plan = planRollupRead(q, undefined);
+    expect(plan?.pieces.map((p) => [p.rollup.slot, p.range.sign])).toEqual([
+      ['month', 1],
+      ['day', -1],
+    ]);
+    expect(plan?.eventRanges).toEqual([{ from: until.getTime(), to: Date.UTC(2026, 8, 1), sign: -1 }]);
+    const c = await bothWays(tenant.id, q, undefined);
+    expect(c.fromRollup).toBe(true);
+    expect(c.rollup).toEqual(c.events);
+    // An actor whose only events lie in the part taken back is not a group of the window.
+    const other = await t.newTenant('complement');
+    await record(other, [
+      { action: 'login', occurredAt: new Date(Date.UTC(2026, 7, 1, 5)), actor: { id: 'gone' } },
+      { action: 'login', occurredAt: new Date(Date.UTC(2026, 7, 10, 5)), actor: { id: 'kept' } },
+    ]);
+    const sparse = await bothWays(other.id, q, undefined);
+    expect(sparse.fromRollup).toBe(true);
+    expect(sparse.rollup).toEqual(sparse.events);
+    expect(JSON.stringify(sparse.rollup)).not.toContain('"gone"');
+  });
+
   it('falls back to the events where the rollups cannot answer', async () => {
     const since = new Date(Date.UTC(2026, 7, 1));
     const until = new Date(since.getTime() + 10 * DAY);
@@ -245,6 +275,49 @@ describe('the benchmark shapes read the rollups', () => {
     // A viewer restricted by group: the rollups do not know groups.
     const c = await bothWays(tenant.id, query({ since, until }, {}), { groupIds: ['group-1'] });
     expect(c.fromRollup).toBe(false);
+  });
+});
+
+describe('coverWithSlots', () => {
+  const H = 3_600_000;
+  const d = (day: number, hour = 0) => Date.UTC(2026, 7, day, hour);
+  it('covers from inside when that leaves less, and from outside with the rest taken back', () => {
+    // 10:00 on the 3rd to 06:00 on the 5th: the 3rd whole less its first 10 h, the 4th, and the
+    // 5th's first 6 h (16 h left to read finer; the days inside alone would leave 20 h).
+    expect(coverWithSlots('day', { from: d(3, 10), to: d(5, 6), sign: 1 }, true)).toEqual({
+      from: d(3),
+      to: d(5),
+      rest: [
+        { from: d(3), to: d(3, 10), sign: -1 },
+        { from: d(5), to: d(5, 6), sign: 1 },
+      ],
+    });
+    // Without complement: the days inside only.
+    expect(coverWithSlots('day', { from: d(3, 10), to: d(5, 6), sign: 1 }, false)?.rest).toEqual([
+      { from: d(3, 10), to: d(4), sign: 1 },
+      { from: d(5), to: d(5, 6), sign: 1 },
+    ]);
+    // Most of one day: the day, less the hour before and the hour after.
+    expect(coverWithSlots('day', { from: d(3, 1), to: d(3, 23), sign: 1 }, true)).toEqual({
+      from: d(3),
+      to: d(4),
+      rest: [
+        { from: d(3), to: d(3, 1), sign: -1 },
+        { from: d(3, 23), to: d(4), sign: -1 },
+      ],
+    });
+    // Without complement (buckets), only whole slots inside; none here.
+    expect(coverWithSlots('day', { from: d(3, 1), to: d(3, 23), sign: 1 }, false)).toBeNull();
+    // A part taken back is itself covered with the opposite sign.
+    expect(coverWithSlots('hour', { from: d(3), to: d(3, 1) + H / 2, sign: -1 }, true)?.rest).toEqual([
+      { from: d(3, 1), to: d(3, 1) + H / 2, sign: -1 },
+    ]);
+    // Open ends are covered to the end.
+    expect(coverWithSlots('month', { from: null, to: d(30), sign: 1 }, true)).toEqual({
+      from: null,
+      to: Date.UTC(2026, 8, 1),
+      rest: [{ from: d(30), to: Date.UTC(2026, 8, 1), sign: -1 }],
+    });
   });
 });
 

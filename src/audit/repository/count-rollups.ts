@@ -115,13 +115,20 @@ export async function rebuildCountRollups(tx: Tx, tenantId: number, from: Date, 
 /** [from, to) in epoch ms; null ends are open. */
 export type Range = { from: number | null; to: number | null };
 
+/** A range that is added to the counts (1) or taken from them (-1). */
+export type SignedRange = Range & { sign: 1 | -1 };
+
 /** A count query's window split between rollups (whole slots) and the events (the rest). */
 export type RollupPlan = {
   dimension: RollupDimension;
-  /** Rows of a rollup whose slot starts in the range; slots lie wholly inside the window. */
-  pieces: { rollup: Rollup; range: Range }[];
-  /** What is left of the window, read from the events. */
-  eventRanges: Range[];
+  /**
+   * Rows of a rollup whose slot starts in the range, added or subtracted. An added piece's slots
+   * lie wholly inside the window; a subtracted one lies inside a slot that a coarser piece added
+   * whole, and takes back the part of it outside the window.
+   */
+  pieces: { rollup: Rollup; range: SignedRange }[];
+  /** What is left, read from the events, added or subtracted likewise. */
+  eventRanges: SignedRange[];
   /** Values the rollup rows must have (the filter's and the restriction's), each a list to AND. */
   valueLists: string[][];
 };
@@ -158,27 +165,78 @@ export function planRollupRead(q: CountQuery, restriction: Restriction | undefin
   const slice = restriction?.[FILTER_OF[dimension]];
   if (slice !== undefined) valueLists.push([...slice]);
 
+  // Without buckets, a slot that the window covers mostly may be added whole and the part outside
+  // the window taken back (a month less two days reads far fewer rows than 29 days). With buckets
+  // every row must fall in one bucket, so only whole slots inside the window are added.
+  const complement = !q.buckets;
   const pieces: RollupPlan['pieces'] = [];
   // Fill the window from the coarsest rollup down: each covers the whole slots of what the
   // coarser ones left, and the events cover the rest.
-  let gaps: Range[] = [{ from: f.since?.getTime() ?? null, to: f.until?.getTime() ?? null }];
+  let gaps: SignedRange[] = [{ from: f.since?.getTime() ?? null, to: f.until?.getTime() ?? null, sign: 1 }];
   for (const rollup of ROLLUPS.filter((r) => r.dimension === dimension && slotFits(r.slot, q))) {
-    const next: Range[] = [];
+    const next: SignedRange[] = [];
     for (const gap of gaps) {
-      const from = gap.from === null ? null : slotCeil(rollup.slot, gap.from);
-      const to = gap.to === null ? null : slotFloor(rollup.slot, gap.to);
-      if (from !== null && to !== null && from >= to) {
+      const cover = coverWithSlots(rollup.slot, gap, complement);
+      if (!cover) {
         next.push(gap);
         continue;
       }
-      pieces.push({ rollup, range: { from, to } });
-      if (gap.from !== null && from !== null && gap.from < from) next.push({ from: gap.from, to: from });
-      if (gap.to !== null && to !== null && to < gap.to) next.push({ from: to, to: gap.to });
+      pieces.push({ rollup, range: { from: cover.from, to: cover.to, sign: gap.sign } });
+      next.push(...cover.rest);
     }
     gaps = next;
   }
   if (pieces.length === 0) return null;
   return { dimension, pieces, eventRanges: gaps, valueLists };
+}
+
+/**
+ * The slots of `slot` that best cover `gap`: from the whole slots inside it, or (with
+ * `complement`) from a slot that holds one of its ends, whichever leaves less of it to read
+ * finer. `rest` is what is left: the gap's own ends (same sign), or the parts of the outer slots
+ * outside the gap (opposite sign). Null when no slot helps.
+ */
+export function coverWithSlots(
+  slot: Slot,
+  gap: SignedRange,
+  complement: boolean,
+): { from: number | null; to: number | null; rest: SignedRange[] } | null {
+  const starts =
+    gap.from === null
+      ? [null]
+      : [slotCeil(slot, gap.from), ...(complement ? [slotFloor(slot, gap.from)] : [])];
+  const ends =
+    gap.to === null ? [null] : [slotFloor(slot, gap.to), ...(complement ? [slotCeil(slot, gap.to)] : [])];
+  const whole = gap.from !== null && gap.to !== null ? gap.to - gap.from : Number.POSITIVE_INFINITY;
+  let best: { from: number | null; to: number | null; left: number } | null = null;
+  for (const from of starts) {
+    for (const to of ends) {
+      if (from !== null && to !== null && from >= to) continue;
+      const left =
+        (from === null || gap.from === null ? 0 : Math.abs(from - gap.from)) +
+        (to === null || gap.to === null ? 0 : Math.abs(to - gap.to));
+      // Ties go to the inner cover (listed first), which subtracts nothing.
+      if (left < whole && (!best || left < best.left)) best = { from, to, left };
+    }
+  }
+  if (!best) return null;
+  const rest: SignedRange[] = [];
+  const opposite = gap.sign === 1 ? -1 : 1;
+  if (gap.from !== null && best.from !== null && best.from !== gap.from) {
+    rest.push(
+      best.from > gap.from
+        ? { from: gap.from, to: best.from, sign: gap.sign }
+        : { from: best.from, to: gap.from, sign: opposite },
+    );
+  }
+  if (gap.to !== null && best.to !== null && best.to !== gap.to) {
+    rest.push(
+      best.to < gap.to
+        ? { from: best.to, to: gap.to, sign: gap.sign }
+        : { from: gap.to, to: best.to, sign: opposite },
+    );
+  }
+  return { from: best.from, to: best.to, rest };
 }
 
 /**

@@ -182,7 +182,8 @@ function rollupCells(
   const parts: SQL[] = plan.pieces.map(({ rollup, range }) => {
     const r = rollup.table;
     const value = sql`${r.value}`;
-    return sql`select ${q.groupBy.length ? value : sql`''::text`} as d1, ''::text as d2, ${bucketOf(sql`${r.slot}`)} as b, ${r.events} as n
+    const n = range.sign === 1 ? sql`${r.events}` : sql`-${r.events}`;
+    return sql`select ${q.groupBy.length ? value : sql`''::text`} as d1, ''::text as d2, ${bucketOf(sql`${r.slot}`)} as b, ${n} as n
     from ${r} where ${and(
       sql`${r.tenantId} = ${tenantId}`,
       ...within(sql`${r.slot}`, range),
@@ -191,13 +192,16 @@ function rollupCells(
       ),
     )}`;
   });
-  if (plan.eventRanges.length) {
-    const unwindowed = { ...q.filter, since: undefined, until: undefined };
-    const edges = plan.eventRanges.map((r) => and(...within(sql`${t.occurredAt}`, r)) ?? sql`true`);
-    parts.push(sql`select ${d1} as d1, ${d2} as d2, ${bucketOf(sql`${t.occurredAt}`)} as b, count(*) as n
+  const unwindowed = { ...q.filter, since: undefined, until: undefined };
+  for (const sign of [1, -1] as const) {
+    const ranges = plan.eventRanges.filter((r) => r.sign === sign);
+    if (ranges.length === 0) continue;
+    const edges = ranges.map((r) => and(...within(sql`${t.occurredAt}`, r)) ?? sql`true`);
+    parts.push(sql`select ${d1} as d1, ${d2} as d2, ${bucketOf(sql`${t.occurredAt}`)} as b, ${sign === 1 ? sql`count(*)` : sql`-count(*)`} as n
     from ${t} where ${and(...filterConditions(tenantId, unwindowed, restriction), sql`(${sql.join(edges, sql` or `)})`)}
     group by 1, 2, 3`);
   }
+  // A group whose every event lies in a part taken back sums to 0: it has no event in the window.
   return sql`select d1, d2, b, sum(n) as n from (
     ${sql.join(
       parts,
@@ -205,7 +209,7 @@ function rollupCells(
     union all
     `,
     )}
-  ) as u group by 1, 2, 3`;
+  ) as u group by 1, 2, 3 having sum(n) <> 0`;
 }
 
 /** The database's refusal of a zone the runtime knew (their tz databases differ), as bad input. */
