@@ -14,7 +14,14 @@ afterAll(() => t.close());
 describe('collation', () => {
   it('is byte order ("C") exactly on the text columns schema.ts marks', async () => {
     const tables = Object.keys(BYTE_ORDER_COLUMNS).sort();
-    expect(tables).toEqual(['audit_catalog', 'audit_events', 'audit_reads']);
+    expect(tables).toEqual([
+      'audit_catalog',
+      'audit_counts_day_actor',
+      'audit_counts_hour_action',
+      'audit_counts_month_actor',
+      'audit_events',
+      'audit_reads',
+    ]);
     const rows = (await t.gateway.database.admin((tx) =>
       tx.execute(
         sql`select table_name, column_name from information_schema.columns

@@ -61,9 +61,10 @@ describe('row-level security', () => {
       relforcerowsecurity: boolean;
     }>(sql`
       select relname, relrowsecurity, relforcerowsecurity from pg_class
-       where relname in ('audit_events', 'audit_catalog', 'chain_heads', 'chain_checkpoints', 'audit_reads')
+       where relname in ('audit_events', 'audit_catalog', 'chain_heads', 'chain_checkpoints', 'audit_reads',
+                         'audit_counts_hour_action', 'audit_counts_day_actor', 'audit_counts_month_actor')
        order by relname`);
-    expect(forced).toHaveLength(5);
+    expect(forced).toHaveLength(8);
     for (const table of forced)
       expect(table, table.relname).toMatchObject({ relrowsecurity: true, relforcerowsecurity: true });
   });
@@ -108,6 +109,27 @@ describe('row-level security', () => {
         sql`insert into audit_catalog (tenant_id, target_kind, action, actor_type) values (${b.id}, '', 'smuggled', '')`,
       ),
     ).toMatch(/row-level security|42501/);
+    // The count rollups: no row for another tenant, and no removing rows (only the owner rebuilds).
+    expect(
+      await asA(
+        sql`insert into audit_counts_hour_action (tenant_id, hour, action, events) values (${b.id}, now(), 'smuggled', 1)`,
+      ),
+    ).toMatch(/row-level security|42501/);
+    expect(await asA(sql`delete from audit_counts_day_actor`)).toMatch(/42501|permission denied/);
+  });
+
+  it("a tenant's count rollups hold only its own events", async () => {
+    const seen = await db.transaction(async (tx) => {
+      await tx.execute(sql`select set_config('app.tenant_id', ${String(a.id)}, true)`);
+      return rows<{ action: string; events: string | number }>(
+        tx,
+        sql`select action, sum(events) as events from audit_counts_hour_action where true group by action order by action`,
+      );
+    });
+    expect(seen.map((r) => [r.action, Number(r.events)])).toEqual([
+      ['a1', 1],
+      ['a2', 1],
+    ]);
   });
 
   it("the read log's one-statement insert sets its tenant for that statement alone and cannot write another's", async () => {

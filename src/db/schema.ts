@@ -326,3 +326,34 @@ export const tenantRetention = pgTable(
     ),
   ],
 );
+
+/**
+ * Rollups of event counts (issue 13 §1; src/audit/repository/count-rollups.ts): how many of a
+ * tenant's events fall in each UTC hour, day or month per action or actor. They are kept exact in
+ * the append transaction and rebuilt by `rebuildCountRollups` wherever events are removed, and a
+ * count query reads them only where its filter, grouping and buckets line up with their slots.
+ * An absent actor is stored as '' (the events' coalesce() form).
+ */
+function countRollup(name: string, slot: string, dimension: string) {
+  return pgTable(
+    name,
+    {
+      // No foreign key to tenants: every row is derived from events, which have one, and a
+      // key check per new row was half the cost of keeping the rollups at ingest.
+      tenantId: integer('tenant_id').notNull(),
+      /** Start of the UTC hour, day or month the events occurred in. */
+      slot: timestamptz(slot).notNull(),
+      value: byteOrderText(name, dimension).notNull(),
+      events: bigint('events', { mode: 'number' }).notNull(),
+    },
+    // By time for a window over every value, by value for a window over a few.
+    (t) => [
+      primaryKey({ name: `${name}_pkey`, columns: [t.tenantId, t.slot, t.value] }),
+      index(`${name}_value_idx`).on(t.tenantId, t.value, t.slot),
+    ],
+  );
+}
+
+export const countsByHourAction = countRollup('audit_counts_hour_action', 'hour', 'action');
+export const countsByDayActor = countRollup('audit_counts_day_actor', 'day', 'actor_id');
+export const countsByMonthActor = countRollup('audit_counts_month_actor', 'month', 'actor_id');

@@ -1,6 +1,6 @@
 // Appending to a tenant's chain: one transaction per batch that locks the head, looks up the
 // idempotency keys the batch names, lets planAppend decide, and writes events, head, catalog and
-// any checkpoint that fell due.
+// any checkpoint that fell due, and adds the events to the count rollups.
 import { and, eq, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../../db/client.ts';
 import { auditCatalog, chainHeads } from '../../db/schema.ts';
@@ -9,6 +9,7 @@ import type { AppendOutcome, ChainHead, NewEvent } from '../model.ts';
 import type { SignedStatement } from '../signer.ts';
 import { lockHead } from './chain-heads.ts';
 import { saveCheckpoint } from './checkpoints.ts';
+import { addToCountRollups } from './count-rollups.ts';
 import {
   appendColumns,
   eventColumns,
@@ -50,6 +51,7 @@ export async function appendEvents(
       tx,
       plan.inserts.map((i) => toInsertRow(i.event, i.idempotencyKey, i.requestHash, i.canonical)),
     );
+    await addToCountRollups(tx, tenantId, head.seq, plan.head.seq);
     await tx
       .update(chainHeads)
       .set({ seq: plan.head.seq, hash: Buffer.from(plan.head.hash, 'hex') })

@@ -4,6 +4,7 @@ import type { Db, Tx } from '../../db/client.ts';
 import type { StoredLink } from '../model.ts';
 import type { SignedStatement } from '../signer.ts';
 import { saveCheckpoint } from './checkpoints.ts';
+import { rebuildCountRollups } from './count-rollups.ts';
 import { type EventRow, eventColumns, rowToEvent, t } from './event-rows.ts';
 import { type LegalHold, lockLegalHold } from './retention.ts';
 import { inTenant } from './transaction.ts';
@@ -93,7 +94,7 @@ export async function pruneThrough(
     tx
       .delete(t)
       .where(and(eq(t.tenantId, tenantId), sql`${t.seq} <= ${throughSeq}`))
-      .returning({ seq: t.seq, receivedAt: t.receivedAt }),
+      .returning({ seq: t.seq, receivedAt: t.receivedAt, occurredAt: t.occurredAt }),
   );
   const [range] = await tx
     .with(deleted)
@@ -102,9 +103,20 @@ export async function pruneThrough(
       fromSeq: sql<number | null>`min(${deleted.seq})`.mapWith(Number),
       firstReceivedAt: sql<Date | null>`min(${deleted.receivedAt})`.mapWith(t.receivedAt),
       lastReceivedAt: sql<Date | null>`max(${deleted.receivedAt})`.mapWith(t.receivedAt),
+      firstOccurredAt: sql<Date | null>`min(${deleted.occurredAt})`.mapWith(t.occurredAt),
+      lastOccurredAt: sql<Date | null>`max(${deleted.occurredAt})`.mapWith(t.occurredAt),
     })
     .from(deleted);
   const removed = range?.removed ?? 0;
+  // The rollups counted what is gone: recompute the slots it occurred in, in this transaction.
+  if (removed > 0 && range?.firstOccurredAt && range.lastOccurredAt) {
+    await rebuildCountRollups(
+      tx,
+      tenantId,
+      range.firstOccurredAt,
+      new Date(range.lastOccurredAt.getTime() + 1),
+    );
+  }
   return {
     removed,
     fromSeq: removed > 0 ? (range?.fromSeq ?? null) : null,
