@@ -21,7 +21,7 @@ import {
 import { type EventFilter, validateFilter } from './filters.ts';
 import type { ReadLog } from './read-log.ts';
 import { listCheckpoints } from './repository/checkpoints.ts';
-import { streamMatchingEvents, walkFromFirstMatch } from './repository/export-reads.ts';
+import { type ExportRange, streamMatchingEvents, walkFromFirstMatch } from './repository/export-reads.ts';
 import type { ChainSigner } from './signer.ts';
 import type { TokenSigner } from './tokens.ts';
 import { checkStatements } from './verify.ts';
@@ -58,6 +58,8 @@ export type ExportServiceOptions = {
   chain: Pick<ChainService, 'checkpointIfDue'>;
   /** Where every export leaves its record once it ends (who read the trail). */
   readLog: Pick<ReadLog, 'record'>;
+  /** How long one read of an export with filter.search may run before it is stopped (default 10 s). */
+  searchTimeoutMs?: number | undefined;
 };
 
 export class ExportService {
@@ -67,6 +69,7 @@ export class ExportService {
   readonly #cursors: Cursors;
   readonly #chain: Pick<ChainService, 'checkpointIfDue'>;
   readonly #readLog: Pick<ReadLog, 'record'>;
+  readonly #searchTimeoutMs: number;
 
   constructor(options: ExportServiceOptions) {
     this.#db = options.db;
@@ -75,6 +78,7 @@ export class ExportService {
     this.#cursors = new Cursors(options.tokens);
     this.#chain = options.chain;
     this.#readLog = options.readLog;
+    this.#searchTimeoutMs = options.searchTimeoutMs ?? 10_000;
   }
 
   /**
@@ -122,26 +126,46 @@ export class ExportService {
     // viewer resumes within the same filter and slice, which it may export anyway.
     const base = this.#tokens.sign('export', tenantId, { q: queryKey, t: throughSeq } satisfies ExportCursor);
     const cursor = (seq: number) => `${seq}:${base}`;
-    const range = { filter, restriction, afterSeq, throughSeq, batchSize: request.batchSize };
+    const range: Range = {
+      filter,
+      restriction,
+      afterSeq,
+      throughSeq,
+      batchSize: request.batchSize,
+      searchTimeoutMs: this.#searchTimeoutMs,
+    };
     const progress = { events: 0 };
     const chunks =
       request.format === 'csv'
         ? this.#csv(tenantId, range, cursor, request.bom ?? false, progress)
         : this.#ndjson(viewer, range, cursor, request.after ?? null, progress);
     const read = { ...filter, format: request.format, ...(request.after ? { after: request.after } : {}) };
-    return { throughSeq, chunks: this.#recorded(viewer, chunks, read, progress), progress };
+    // The first chunk holds the first read of events, so a refusal there (a search that runs too
+    // long) is still a clean error, before the response has begun.
+    let first: IteratorResult<string>;
+    try {
+      first = await chunks.next();
+    } catch (error) {
+      this.#readLog.record(viewer, 'events', read, 0);
+      throw error;
+    }
+    return { throughSeq, chunks: this.#recorded(viewer, first, chunks, read, progress), progress };
   }
 
   /** The export's chunks, leaving one read record when the export ends, however it ends. */
   async *#recorded(
     viewer: Viewer,
+    first: IteratorResult<string>,
     chunks: AsyncGenerator<string>,
     read: object,
     progress: { events: number },
   ): AsyncGenerator<string> {
     try {
+      if (first.done) return;
+      yield first.value;
       yield* chunks;
     } finally {
+      await chunks.return(undefined);
       this.#readLog.record(viewer, 'events', read, progress.events);
     }
   }
@@ -153,11 +177,13 @@ export class ExportService {
     bom: boolean,
     progress: { events: number },
   ): AsyncGenerator<string> {
-    yield (bom ? BOM : '') + csvHeader();
+    let head = (bom ? BOM : '') + csvHeader();
     for await (const batch of streamMatchingEvents(this.#db, tenantId, range)) {
       progress.events += batch.length;
-      yield csvRows(batch.map((event) => ({ event, cursor: cursor(event.sequence) })));
+      yield head + csvRows(batch.map((event) => ({ event, cursor: cursor(event.sequence) })));
+      head = '';
     }
+    if (head) yield head;
   }
 
   async *#ndjson(
@@ -176,7 +202,8 @@ export class ExportService {
     const checkpoint = stored.find((s) => s.kind === 'checkpoint' && s.seq === range.throughSeq);
     const filter = describeFilter(range.filter);
     const restriction = describeRestriction(range.restriction);
-    yield line({
+    // Sent with the first batch of the walk (see exportEvents).
+    let text = line({
       type: 'header',
       format: FILTERED_EXPORT_FORMAT,
       version: 1,
@@ -196,7 +223,6 @@ export class ExportService {
     let prev: string | null = null;
     let headHash: string | null = null;
     for await (const batch of walkFromFirstMatch(this.#db, tenantId, range)) {
-      let text = '';
       for (const link of batch) {
         const problem = linkProblem(link, tenantId, expected, prev, signedAt.get(link.seq));
         if (problem) {
@@ -212,7 +238,9 @@ export class ExportService {
       }
       progress.events = digest.count;
       yield text;
+      text = '';
     }
+    if (text) yield text;
     if (expected !== null && expected !== range.throughSeq + 1) {
       yield line({
         type: 'error',
@@ -246,13 +274,7 @@ export class ExportService {
   }
 }
 
-type Range = {
-  filter: EventFilter;
-  restriction?: Restriction | undefined;
-  afterSeq: number;
-  throughSeq: number;
-  batchSize?: number | undefined;
-};
+type Range = ExportRange;
 
 /** What is wrong with one walked link, or null: its hash, its place and its link to the one before. */
 function linkProblem(

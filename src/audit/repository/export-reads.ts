@@ -6,11 +6,11 @@ import type { Db } from '../../db/client.ts';
 import type { EventFilter } from '../filters.ts';
 import type { AuditEvent } from '../model.ts';
 import type { Restriction } from '../viewer.ts';
-import { filterConditions } from './event-reads.ts';
+import { boundSearch, filterConditions, type SearchBound } from './event-reads.ts';
 import { eventColumns, rowToEvent, t } from './event-rows.ts';
 import { inTenant } from './transaction.ts';
 
-export type ExportRange = {
+export type ExportRange = SearchBound & {
   filter: EventFilter;
   restriction?: Restriction | undefined;
   /** Strictly after this sequence number. */
@@ -30,18 +30,20 @@ export async function* streamMatchingEvents(
   let after = range.afterSeq;
   for (;;) {
     const rows = await inTenant(db, tenantId, (tx) =>
-      tx
-        .select(eventColumns)
-        .from(t)
-        .where(
-          and(
-            ...filterConditions(tenantId, range.filter, range.restriction),
-            gt(t.seq, after),
-            lte(t.seq, range.throughSeq),
-          ),
-        )
-        .orderBy(asc(t.seq))
-        .limit(batchSize),
+      boundSearch(tx, range.filter, range, () =>
+        tx
+          .select(eventColumns)
+          .from(t)
+          .where(
+            and(
+              ...filterConditions(tenantId, range.filter, range.restriction),
+              gt(t.seq, after),
+              lte(t.seq, range.throughSeq),
+            ),
+          )
+          .orderBy(asc(t.seq))
+          .limit(batchSize),
+      ),
     );
     if (rows.length > 0) yield rows.map(rowToEvent);
     if (rows.length < batchSize) return;
@@ -63,26 +65,30 @@ export async function* walkFromFirstMatch(
 ): AsyncGenerator<WalkedLink[]> {
   const batchSize = range.batchSize ?? 2000;
   const conditions = filterConditions(tenantId, range.filter, range.restriction);
-  const first = await inTenant(db, tenantId, async (tx) => {
-    const [row] = await tx
-      .select({ seq: t.seq })
-      .from(t)
-      .where(and(...conditions, gt(t.seq, range.afterSeq), lte(t.seq, range.throughSeq)))
-      .orderBy(asc(t.seq))
-      .limit(1);
-    return row ? Number(row.seq) : null;
-  });
+  const first = await inTenant(db, tenantId, (tx) =>
+    boundSearch(tx, range.filter, range, async () => {
+      const [row] = await tx
+        .select({ seq: t.seq })
+        .from(t)
+        .where(and(...conditions, gt(t.seq, range.afterSeq), lte(t.seq, range.throughSeq)))
+        .orderBy(asc(t.seq))
+        .limit(1);
+      return row ? Number(row.seq) : null;
+    }),
+  );
   if (first === null) return;
   const matches = sql<boolean>`(${and(...conditions)})`;
   let after = first - 1;
   for (;;) {
     const rows = await inTenant(db, tenantId, (tx) =>
-      tx
-        .select({ seq: t.seq, hash: t.hash, canonical: t.canonical, matches })
-        .from(t)
-        .where(and(eq(t.tenantId, tenantId), gt(t.seq, after), lte(t.seq, range.throughSeq)))
-        .orderBy(asc(t.seq))
-        .limit(batchSize),
+      boundSearch(tx, range.filter, range, () =>
+        tx
+          .select({ seq: t.seq, hash: t.hash, canonical: t.canonical, matches })
+          .from(t)
+          .where(and(eq(t.tenantId, tenantId), gt(t.seq, after), lte(t.seq, range.throughSeq)))
+          .orderBy(asc(t.seq))
+          .limit(batchSize),
+      ),
     );
     if (rows.length > 0)
       yield rows.map((r) => ({
