@@ -55,6 +55,11 @@ function pick<T extends object>(from: T, keys: readonly (keyof T)[]): Partial<T>
   return out;
 }
 
+/** Bytes as hex, read in place: `Buffer.from(bytes)` would copy them first. */
+export function hexOf(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
+
 // Built by assignment onto the picked object: spreading it into a literal with more keys
 // (`{ ...pick(r, FLAT_COLUMNS), sequence, … }`) took V8's slow object-clone path, about 20×
 // the time of everything else here (30 µs against 1.6 µs per row; bench E1). Same keys, same order.
@@ -77,7 +82,7 @@ export function rowToEvent(r: EventRow): AuditEvent {
       : null;
   e.feature =
     r.featureName === null ? null : { name: r.featureName, metas: (r.featureMetas ?? {}) as JsonObject };
-  e.hash = Buffer.from(r.hash).toString('hex');
+  e.hash = hexOf(r.hash);
   return e as AuditEvent;
 }
 

@@ -7,7 +7,7 @@ import type { EventFilter } from '../filters.ts';
 import type { AuditEvent } from '../model.ts';
 import type { Restriction } from '../viewer.ts';
 import { boundSearch, filterConditions, type SearchBound } from './event-reads.ts';
-import { eventColumns, rowToEvent, t } from './event-rows.ts';
+import { eventColumns, hexOf, rowToEvent, t } from './event-rows.ts';
 import { inTenant } from './transaction.ts';
 
 export type ExportRange = SearchBound & {
@@ -20,6 +20,33 @@ export type ExportRange = SearchBound & {
   batchSize?: number | undefined;
 };
 
+/**
+ * The keyset loop both export reads share: `read(after)` returns up to `batchSize` rows in
+ * sequence order after `after`, each read its own short transaction. While the caller handles
+ * one batch, the next is already being read (one statement in flight, on one connection), so
+ * the database's time and the gateway's overlap instead of adding up; a reader that stops
+ * pulling stops the reads one batch later. At most two batches are held.
+ */
+async function* keysetBatches<R extends { seq: unknown }>(
+  after: number,
+  batchSize: number,
+  read: (after: number) => Promise<R[]>,
+): AsyncGenerator<R[]> {
+  // A read ahead that fails while the caller is busy is reported when awaited, not as an
+  // unhandled rejection in between (or never, when the caller stops first).
+  const ahead = (from: number) => {
+    const rows = read(from);
+    rows.catch(() => {});
+    return rows;
+  };
+  let next: Promise<R[]> | null = ahead(after);
+  while (next) {
+    const rows: R[] = await next;
+    next = rows.length < batchSize ? null : ahead(Number(rows.at(-1)?.seq));
+    if (rows.length > 0) yield rows;
+  }
+}
+
 /** The matching events in (afterSeq, throughSeq], by sequence number. */
 export async function* streamMatchingEvents(
   db: Db,
@@ -27,9 +54,8 @@ export async function* streamMatchingEvents(
   range: ExportRange,
 ): AsyncGenerator<AuditEvent[]> {
   const batchSize = range.batchSize ?? 2000;
-  let after = range.afterSeq;
-  for (;;) {
-    const rows = await inTenant(db, tenantId, (tx) =>
+  const batches = keysetBatches(range.afterSeq, batchSize, (after) =>
+    inTenant(db, tenantId, (tx) =>
       boundSearch(tx, range.filter, range, () =>
         tx
           .select(eventColumns)
@@ -44,11 +70,9 @@ export async function* streamMatchingEvents(
           .orderBy(asc(t.seq))
           .limit(batchSize),
       ),
-    );
-    if (rows.length > 0) yield rows.map(rowToEvent);
-    if (rows.length < batchSize) return;
-    after = Number(rows.at(-1)?.seq);
-  }
+    ),
+  );
+  for await (const rows of batches) yield rows.map(rowToEvent);
 }
 
 export type WalkedLink = { seq: number; hash: string; canonical: string; matches: boolean };
@@ -78,9 +102,8 @@ export async function* walkFromFirstMatch(
   );
   if (first === null) return;
   const matches = sql<boolean>`(${and(...conditions)})`;
-  let after = first - 1;
-  for (;;) {
-    const rows = await inTenant(db, tenantId, (tx) =>
+  const batches = keysetBatches(first - 1, batchSize, (after) =>
+    inTenant(db, tenantId, (tx) =>
       boundSearch(tx, range.filter, range, () =>
         tx
           .select({ seq: t.seq, hash: t.hash, canonical: t.canonical, matches })
@@ -89,15 +112,13 @@ export async function* walkFromFirstMatch(
           .orderBy(asc(t.seq))
           .limit(batchSize),
       ),
-    );
-    if (rows.length > 0)
-      yield rows.map((r) => ({
-        seq: Number(r.seq),
-        hash: Buffer.from(r.hash).toString('hex'),
-        canonical: r.canonical,
-        matches: r.matches === true || (r.matches as unknown) === 't',
-      }));
-    if (rows.length < batchSize) return;
-    after = Number(rows.at(-1)?.seq);
-  }
+    ),
+  );
+  for await (const rows of batches)
+    yield rows.map((r) => ({
+      seq: Number(r.seq),
+      hash: hexOf(r.hash),
+      canonical: r.canonical,
+      matches: r.matches === true || (r.matches as unknown) === 't',
+    }));
 }
