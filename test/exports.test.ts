@@ -255,6 +255,53 @@ describe('NDJSON export', () => {
   });
 });
 
+describe('checkpoints on the way', () => {
+  it('stop the export when a validly signed one contradicts the chain, and never when a forged one does', async () => {
+    const insertCheckpoint = async (tenantId: number, seq: number, statement: string, signature: string) => {
+      const su = superuser(t);
+      try {
+        await su.run((tx) =>
+          tx.execute(sql`insert into chain_checkpoints (tenant_id, kind, seq, hash, signed_at, key_id, statement, signature)
+            values (${tenantId}, 'checkpoint', ${seq}, decode(${'ab'.repeat(32)}, 'hex'), now(), ${t.gateway.signer.keyId},
+              ${statement}, decode(${signature}, 'base64'))`),
+        );
+      } finally {
+        await su.close();
+      }
+    };
+    const wrong = {
+      type: 'checkpoint' as const,
+      seq: 2,
+      hash: 'ab'.repeat(32),
+      time: new Date().toISOString(),
+    };
+    // Signed with the gateway's own key: the chain disagrees with a genuine statement.
+    const signed = await t.newTenant('exports-cp-signed');
+    await recordBatch(
+      t,
+      signed.key,
+      Array.from({ length: 4 }, () => ({ action: 'cp' })),
+    );
+    const genuine = t.gateway.signer.sign({ ...wrong, tenant: signed.id });
+    await insertCheckpoint(signed.id, 2, genuine.statement, genuine.signature);
+    const stopped = await ndjson('', signed.readKey);
+    expect(stopped.at(-1)).toContain('does not match the signed checkpoint at 2');
+    expect(stopped.some((l) => l.includes('"type":"export"'))).toBe(false);
+    // The same claim under a signature that does not verify proves nothing: no alarm.
+    const forged = await t.newTenant('exports-cp-forged');
+    await recordBatch(
+      t,
+      forged.key,
+      Array.from({ length: 4 }, () => ({ action: 'cp' })),
+    );
+    const statement = t.gateway.signer.sign({ ...wrong, tenant: forged.id }).statement;
+    await insertCheckpoint(forged.id, 2, statement, Buffer.alloc(64, 7).toString('base64'));
+    const lines = await ndjson('', forged.readKey);
+    expect(lines.some((l) => l.includes('"type":"error"'))).toBe(false);
+    expect(await verify(lines)).toMatchObject({ status: 'intact', eventsChecked: 4 });
+  });
+});
+
 describe('search', () => {
   it('exports what filter.search finds in GraphQL, combined with the other filters', async () => {
     // Case and accents are ignored: "zurich" finds "Zürich"; every word must occur.

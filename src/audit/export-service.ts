@@ -196,6 +196,22 @@ export class ExportService {
     if (head) yield head;
   }
 
+  /**
+   * The stored checkpoints the walk holds the chain against, and the one the export stops at. In
+   * a function of its own so the rows read are garbage once it returns, not held by the
+   * generator for the whole export.
+   */
+  async #checkpoints(
+    tenantId: number,
+    range: Range,
+  ): Promise<{ checkpoints: SignedCheckpoints; checkpoint: StoredStatement | undefined }> {
+    const stored = await listCheckpoints(this.#db, tenantId, { afterSeq: range.afterSeq, limit: 10_000_000 });
+    return {
+      checkpoints: new SignedCheckpoints(this.#signer.ring, tenantId, stored),
+      checkpoint: stored.find((s) => s.kind === 'checkpoint' && s.seq === range.throughSeq),
+    };
+  }
+
   async *#ndjson(
     viewer: Viewer,
     range: Range,
@@ -204,9 +220,7 @@ export class ExportService {
     progress: { events: number },
   ): AsyncGenerator<string> {
     const tenantId = viewer.tenantId;
-    const stored = await listCheckpoints(this.#db, tenantId, { afterSeq: range.afterSeq, limit: 10_000_000 });
-    const checkpoints = new SignedCheckpoints(this.#signer.ring, tenantId, stored);
-    const checkpoint = stored.find((s) => s.kind === 'checkpoint' && s.seq === range.throughSeq);
+    const { checkpoints, checkpoint } = await this.#checkpoints(tenantId, range);
     const filter = describeFilter(range.filter);
     const restriction = describeRestriction(range.restriction);
     // Sent with the first batch of the walk (see exportEvents).

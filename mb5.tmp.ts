@@ -1,0 +1,36 @@
+import postgres from 'postgres';
+import { drizzle } from 'drizzle-orm/postgres-js';
+import { and, asc, eq, gt, sql } from 'drizzle-orm';
+import { t } from './src/audit/repository/event-rows.ts';
+import { ExportDigest, ndjsonEventLine } from './src/audit/export-format.ts';
+import { sha256Hex } from './src/audit/chain.ts';
+import { createHash } from 'node:crypto';
+const client = postgres('postgres://postgres@127.0.0.1:5432/audit_bench_exports', { max: 2, onnotice: () => {} });
+const db = drizzle({ client });
+const matches = sql<boolean>`(${eq(t.tenantId, 198)})`;
+const q = () => db.select({ seq: t.seq, hash: t.hash, canonical: t.canonical, matches }).from(t).where(and(eq(t.tenantId, 198), gt(t.seq, 50000))).orderBy(asc(t.seq)).limit(2000);
+const rows = await q();
+const raw = await client.unsafe(`select seq, hash, canonical, (tenant_id = $1) from audit_events where tenant_id = $2 and seq > 50000 order by seq limit 2000`, [198, 198]);
+const n = rows.length;
+const time = async (name: string, fn: () => unknown) => {
+  for (let i = 0; i < 3; i++) await fn();
+  let best = Infinity;
+  for (let r = 0; r < 12; r++) { const t0 = performance.now(); for (let i = 0; i < 3; i++) await fn(); best = Math.min(best, (performance.now() - t0) / 3); }
+  console.log(name.padEnd(30), ((best * 1000) / n).toFixed(2), 'µs/row (min)');
+};
+await time('drizzle query', q);
+await time('postgres.js query', () => client.unsafe(`select seq, hash, canonical, (tenant_id = $1) from audit_events where tenant_id = $2 and seq > 50000 order by seq limit 2000`, [198, 198], { prepare: true }));
+const mapped = rows.map((r) => ({ seq: Number(r.seq), hash: Buffer.from(r.hash).toString('hex'), canonical: r.canonical, matches: r.matches === true }));
+await time('map links', () => rows.map((r) => ({ seq: Number(r.seq), hash: Buffer.from(r.hash).toString('hex'), canonical: r.canonical, matches: r.matches === true })));
+await time('sha256Hex', () => { for (const l of mapped) sha256Hex(l.canonical); });
+await time('sha256 buffer digest', () => { for (const l of mapped) createHash('sha256').update(l.canonical).digest(); });
+await time('digest.add', () => { const d = new ExportDigest(); for (const l of mapped) d.add(l.seq, l.hash); d.hex(); });
+const base = 'x'.repeat(120);
+await time('lines', () => { let s = ''; for (const l of mapped) s += ndjsonEventLine(l.seq, l.hash, l.canonical, `${l.seq}:${base}`); return s; });
+let text = ''; for (const l of mapped) text += ndjsonEventLine(l.seq, l.hash, l.canonical, `${l.seq}:${base}`);
+await time('encode', () => new TextEncoder().encode(text + ''));
+await time('floor stringify', () => raw.map((r: any) => JSON.stringify({ seq: Number(r.seq), hash: r.hash.toString('hex'), canonical: r.canonical })).join('\n'));
+const ft = raw.map((r: any) => JSON.stringify({ seq: Number(r.seq), hash: r.hash.toString('hex'), canonical: r.canonical })).join('\n');
+await time('floor encode', () => Buffer.from(ft + ' ', 'utf8'));
+console.log('bytes/row gateway', text.length / n, 'floor', ft.length / n);
+await client.end();
