@@ -22,27 +22,20 @@ export type ExportRange = SearchBound & {
 
 /**
  * The keyset loop both export reads share: `read(after)` returns up to `batchSize` rows in
- * sequence order after `after`, each read its own short transaction. While the caller handles
- * one batch, the next is already being read (one statement in flight, on one connection), so
- * the database's time and the gateway's overlap instead of adding up; a reader that stops
- * pulling stops the reads one batch later. At most two batches are held.
+ * sequence order after `after`, each read its own short transaction; the next is read only when
+ * the caller asks for it, so a reader that stops pulling stops the reads. (Reading one batch
+ * ahead while the last is handled was tried: no throughput the bench could tell from noise, and
+ * two batches held instead of one; bench E1.)
  */
 async function* keysetBatches<R extends { seq: unknown }>(
   after: number,
   batchSize: number,
   read: (after: number) => Promise<R[]>,
 ): AsyncGenerator<R[]> {
-  // A read ahead that fails while the caller is busy is reported when awaited, not as an
-  // unhandled rejection in between (or never, when the caller stops first).
-  const ahead = (from: number) => {
-    const rows = read(from);
-    rows.catch(() => {});
-    return rows;
-  };
-  let next: Promise<R[]> | null = ahead(after);
-  while (next) {
-    const rows: R[] = await next;
-    next = rows.length < batchSize ? null : ahead(Number(rows.at(-1)?.seq));
+  let from: number | null = after;
+  while (from !== null) {
+    const rows: R[] = await read(from);
+    from = rows.length < batchSize ? null : Number(rows.at(-1)?.seq);
     if (rows.length > 0) yield rows;
   }
 }
