@@ -49,9 +49,8 @@ export type ExportStream = {
 type ExportCursor = { q: string; t: number };
 
 // The text goes out in pieces of about 64 KB (CSV rows of ~0.5 KB, NDJSON lines of ~1 KB), not a
-// database batch (~1-2 MB) at a time: pieces that size die young in V8's new space, where whole
-// batches went to large-object space and stayed until a full collection (bench E1: the export's
-// RSS growth and its time in GC).
+// database batch (~1-2 MB) at a time: a piece that size (and its encoded copy) can die young in
+// V8's new space; a whole batch's text goes to large-object space and waits for a full collection.
 const CHUNK_ROWS = 128;
 const CHUNK_CHARS = 64 * 1024;
 
