@@ -403,6 +403,8 @@ const handlers: Record<string, Handler> = {
         const rows = await inTenant(tenantId, (tx) =>
           run<EventRow>(tx, SQL.exportEvents, [tenantId, after, through, EXPORT_BATCH]),
         );
+        // The hash as hex, as the CSV has it: JSON.stringify would spell a Buffer out byte by byte.
+        for (const r of rows) (r as unknown as { hash: string }).hash = r.hash.toString('hex');
         await write(rows);
         if (rows.length < EXPORT_BATCH) return;
         after = Number(rows.at(-1)?.seq);

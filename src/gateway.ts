@@ -133,6 +133,7 @@ export async function openGateway({
       tokens,
       chain,
       readLog,
+      searchTimeoutMs: config.searchTimeoutMs,
     });
     await refuseForeignDevelopmentKey(database, chain, signer, secrets.signingKeyFile);
     await audit.liveTail.listen(database.listen);

@@ -202,6 +202,21 @@ describe('offline verification of an exported chain', { timeout: 240_000 }, () =
     expect(csv.stdout.startsWith('\uFEFFsequence,id,')).toBe(true);
     expect(parseCsv(csv.stdout, { bom: true })).toHaveLength(events.length + 1);
 
+    // --search is filter.search: the action's own text finds every event with that action.
+    const searched = await cli([
+      'export',
+      '--tenant',
+      'acme',
+      '--format',
+      'csv',
+      '--actions',
+      action,
+      '--search',
+      action,
+    ]);
+    expect(searched.code, searched.stderr).toBe(0);
+    expect(parseCsv(searched.stdout)).toHaveLength(events.length + 1);
+
     const refused = await cli(['export', '--tenant', 'acme', '--actions', action]);
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toContain('--format csv or ndjson');

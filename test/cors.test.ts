@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { operatorViewer } from '../src/audit/viewer.ts';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { dbKind, startTestGateway, type TestGateway, type TestTenant } from './support/gateway.ts';
+import { recordBatch } from './support/rest.ts';
 
 const APP = 'https://app.example.com';
 const FOREIGN = 'https://evil.example';
@@ -107,6 +108,23 @@ describe('CORS', () => {
       body: query,
     });
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it("a configured origin reads an export's chain position and file name", async () => {
+    const who = await open.newTenant('cors-export');
+    await recordBatch(open, who.key, [{ action: 'cors.export' }]);
+    for (const format of ['csv', 'ndjson']) {
+      const res = await open.fetch(`/v1/exports/events.${format}`, {
+        key: who.readKey,
+        headers: { origin: APP },
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('access-control-allow-origin')).toBe(APP);
+      const exposed = res.headers.get('access-control-expose-headers')?.toLowerCase().split(',') ?? [];
+      expect(exposed).toEqual(expect.arrayContaining(['export-through-sequence', 'content-disposition']));
+      expect(Number(res.headers.get('export-through-sequence'))).toBeGreaterThan(0);
+      await res.text();
+    }
   });
 
   it('answers a preflight from a configured origin with the methods and headers the API uses', async () => {

@@ -255,6 +255,134 @@ describe('NDJSON export', () => {
   });
 });
 
+describe('checkpoints on the way', () => {
+  it('stop the export when a validly signed one contradicts the chain, and never when a forged one does', async () => {
+    const insertCheckpoint = async (tenantId: number, seq: number, statement: string, signature: string) => {
+      const su = superuser(t);
+      try {
+        await su.run((tx) =>
+          tx.execute(sql`insert into chain_checkpoints (tenant_id, kind, seq, hash, signed_at, key_id, statement, signature)
+            values (${tenantId}, 'checkpoint', ${seq}, decode(${'ab'.repeat(32)}, 'hex'), now(), ${t.gateway.signer.keyId},
+              ${statement}, decode(${signature}, 'base64'))`),
+        );
+      } finally {
+        await su.close();
+      }
+    };
+    const wrong = {
+      type: 'checkpoint' as const,
+      seq: 2,
+      hash: 'ab'.repeat(32),
+      time: new Date().toISOString(),
+    };
+    // Signed with the gateway's own key: the chain disagrees with a genuine statement.
+    const signed = await t.newTenant('exports-cp-signed');
+    await recordBatch(
+      t,
+      signed.key,
+      Array.from({ length: 4 }, () => ({ action: 'cp' })),
+    );
+    const genuine = t.gateway.signer.sign({ ...wrong, tenant: signed.id });
+    await insertCheckpoint(signed.id, 2, genuine.statement, genuine.signature);
+    const stopped = await ndjson('', signed.readKey);
+    expect(stopped.at(-1)).toContain('does not match the signed checkpoint at 2');
+    expect(stopped.some((l) => l.includes('"type":"export"'))).toBe(false);
+    // The same claim under a signature that does not verify proves nothing: no alarm.
+    const forged = await t.newTenant('exports-cp-forged');
+    await recordBatch(
+      t,
+      forged.key,
+      Array.from({ length: 4 }, () => ({ action: 'cp' })),
+    );
+    const statement = t.gateway.signer.sign({ ...wrong, tenant: forged.id }).statement;
+    await insertCheckpoint(forged.id, 2, statement, Buffer.alloc(64, 7).toString('base64'));
+    const lines = await ndjson('', forged.readKey);
+    expect(lines.some((l) => l.includes('"type":"error"'))).toBe(false);
+    expect(await verify(lines)).toMatchObject({ status: 'intact', eventsChecked: 4 });
+  });
+});
+
+describe('search', () => {
+  it('exports what filter.search finds in GraphQL, combined with the other filters', async () => {
+    // Case and accents are ignored: "zurich" finds "Zürich"; every word must occur.
+    const zurich = (await csv('?search=zurich')).records;
+    const title = zurich[0]?.indexOf('title') as number;
+    expect(zurich.slice(1).map((r) => r[title])).toEqual(['Zürich — 東京 😀']);
+    const query = '?search=event&actions=export.a';
+    const rows = (await csv(query)).records.slice(1);
+    const listed = await t.gqlRaw(
+      {
+        query:
+          'query($f: AuditEventFilter) { auditEvents(first: 100, filter: $f, orderBy: { field: OCCURRED_AT, direction: ASC }) { edges { node { sequence title } } } }',
+        variables: { f: { search: 'event', actions: ['export.a'] } },
+      },
+      tenant.readKey,
+    );
+    expect(listed.errors).toBeUndefined();
+    type Listing = { edges: { node: { sequence: number; title: string } }[] };
+    const nodes = (listed.data as { auditEvents: Listing }).auditEvents.edges;
+    expect(nodes.length).toBeGreaterThan(0);
+    expect(rows.map((r) => Number(r[0]))).toEqual(nodes.map((e) => e.node.sequence));
+    expect(rows.every((r) => r[title]?.startsWith('event '))).toBe(true);
+  });
+
+  it('an NDJSON export with a search proves its events and resumes under the same search', async () => {
+    const lines = await ndjson('?search=actor&groupIds=group-late');
+    const evs = events(lines);
+    expect(evs).toHaveLength(15);
+    expect(await verify(lines)).toMatchObject({ status: 'intact', eventsChecked: 15 });
+    const header = JSON.parse(lines[0] as string);
+    expect(header.filter).toMatchObject({ search: 'actor', groupIds: ['group-late'] });
+    const rest = await ndjson(
+      `?search=actor&groupIds=group-late&after=${encodeURIComponent(evs[9]?.cursor as string)}`,
+    );
+    expect(events(rest).map((e) => e.seq)).toEqual(evs.slice(10).map((e) => e.seq));
+    expect(await verify(rest)).toMatchObject({ status: 'intact', eventsChecked: 5 });
+    // A cursor belongs to its search term.
+    const other = await get(
+      `/v1/exports/events.ndjson?search=actors&groupIds=group-late&after=${encodeURIComponent(evs[9]?.cursor as string)}`,
+    );
+    expect(other.status).toBe(400);
+    expect(JSON.stringify(await other.json())).toContain('after');
+  });
+
+  it('refuses a term that cannot be searched with a 400 on filter.search', async () => {
+    const nineWords = Array.from({ length: 9 }, (_, i) => `word${i}`).join(' ');
+    for (const term of ['ab', 'event actor 3', 'x'.repeat(201), nineWords, ' ']) {
+      for (const format of ['csv', 'ndjson']) {
+        const res = await get(`/v1/exports/events.${format}?search=${encodeURIComponent(term)}`);
+        expect(res.status, term).toBe(400);
+        const body = (await res.json()) as { parameter?: string; message: string };
+        expect(body.parameter, term).toBe('filter.search');
+      }
+    }
+  });
+});
+
+describe.runIf(dbKind === 'postgres')('a search export that runs too long', () => {
+  it('is refused by SEARCH_TIMEOUT_MS before the response begins, naming filter.search', async () => {
+    const slow = await startTestGateway({ SEARCH_TIMEOUT_MS: '1' });
+    try {
+      const busy = await slow.newTenant('exports-search-slow');
+      const many = Array.from({ length: 1000 }, (_, i) => ({
+        action: 'n',
+        description: `common word ${i}`,
+        metadata: { a: { b: [`v${i}`, i, 'more text'] } },
+      }));
+      for (let batch = 0; batch < 2; batch++) await recordBatch(slow, busy.key, many);
+      for (const format of ['csv', 'ndjson']) {
+        const res = await slow.fetch(`/v1/exports/events.${format}?search=common`, { key: busy.readKey });
+        expect(res.status, format).toBe(400);
+        const body = (await res.json()) as { parameter?: string; message: string };
+        expect(body.parameter).toBe('filter.search');
+        expect(body.message).toMatch(/matches too much to answer within 0.001 s/);
+      }
+    } finally {
+      await slow.close();
+    }
+  });
+});
+
 describe('the GraphiQL ExportEvents tab', () => {
   it('shows links that export', async () => {
     const tab = EXAMPLE_TABS.find((x) => x.name === 'ExportEvents');

@@ -2,7 +2,7 @@
 // tenant, its sequence number and the hash of the event before it, and its own hash is the
 // SHA-256 of those exact bytes. Changing, removing, inserting or reordering any stored event
 // breaks the chain at that point.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import type { AuditEvent, JsonObject } from './model.ts';
 
@@ -107,8 +107,10 @@ export function serializeCanonical(doc: CanonicalEvent): string {
   return s;
 }
 
+// The one-shot hash (a string is hashed as its UTF-8 bytes): about half the time of
+// createHash().update().digest() for an event's ~1 KB, which the export walk pays per link (bench E1).
 export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
+  return hash('sha256', text, 'hex');
 }
 
 /** Serializes and hashes one event placed after `prev`, in the current version of the form. */

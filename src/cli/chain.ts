@@ -93,6 +93,7 @@ export function registerChainCommands(program: Command, cli: Cli) {
     )
     .option('--since <time>', 'only events that occurred at or after this RFC 3339 time')
     .option('--until <time>', 'only events that occurred before this RFC 3339 time')
+    .option('--search <text>', 'free text, as filter.search in GraphQL (docs/analysts.md#search)')
     .option('--after <cursor>', 'resume after the row or line this cursor came from')
     .option('--bom', 'csv: start with a UTF-8 byte order mark (for Excel)');
   for (const name of LIST_FILTER_NAMES)
@@ -112,7 +113,11 @@ export function registerChainCommands(program: Command, cli: Cli) {
         if (typeof parsed === 'string') throw new InvalidArgumentError(`--${flag} ${parsed}`);
         return parsed;
       };
-      const filter: EventFilter = { since: time('since', opts.since), until: time('until', opts.until) };
+      const filter: EventFilter = {
+        since: time('since', opts.since),
+        until: time('until', opts.until),
+        search: opts.search as string | undefined,
+      };
       for (const name of LIST_FILTER_NAMES) if (opts[name]) filter[name] = opts[name] as string[];
       const filtered = Object.values(filter).some((v) => v !== undefined) || opts.after !== undefined;
       if (opts.format === 'chain' && filtered)

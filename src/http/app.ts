@@ -136,7 +136,9 @@ export function createApp(deps: AppDeps): App {
       origin: (origin) => (corsOrigins.has(origin) ? origin : null),
       allowMethods: ['GET', 'HEAD', 'POST'],
       allowHeaders: ['Authorization', 'Content-Type', 'X-API-Key', 'Idempotency-Key', 'X-Request-Id'],
-      exposeHeaders: ['X-Request-Id', 'Retry-After'],
+      // What a page reads beyond the CORS-safelisted headers: the request id and retry delay of
+      // any answer, and an export's chain position and file name (src/rest/exports.ts).
+      exposeHeaders: ['X-Request-Id', 'Retry-After', 'Export-Through-Sequence', 'Content-Disposition'],
       maxAge: 600,
     }),
   );

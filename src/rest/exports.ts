@@ -8,7 +8,13 @@ import { isIP } from 'node:net';
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { EXPORT_FORMATS, type ExportFormat } from '../audit/export-format.ts';
 import type { ExportService } from '../audit/export-service.ts';
-import { type EventFilter, LIST_FILTER_NAMES, LIST_FILTERS, MAX_FILTER_VALUES } from '../audit/filters.ts';
+import {
+  type EventFilter,
+  LIST_FILTER_NAMES,
+  LIST_FILTERS,
+  MAX_FILTER_VALUES,
+  SEARCH,
+} from '../audit/filters.ts';
 import { MAX_READ_FILTER_VALUES, READ_KINDS, READ_SURFACES, type ReadLog } from '../audit/read-log.ts';
 import { parseDateTime } from '../audit/time.ts';
 import type { AppEnv } from '../http/http-env.ts';
@@ -64,6 +70,14 @@ const ExportQuery = z.object({
     (typeof LIST_FILTER_NAMES)[number],
     ReturnType<typeof listParam>
   >),
+  search: z
+    .string()
+    .optional()
+    .openapi({
+      param: { name: 'search', in: 'query' },
+      description: `${SEARCH.description} Errors name \`filter.search\`; a search that runs too long is refused before the export begins (a later batch that does ends the download early: resume it with the last cursor).`,
+      example: 'invoice 4711',
+    }),
   after: z
     .string()
     .max(4096, { message: 'is not a cursor of an export of this tenant' })
@@ -207,8 +221,8 @@ export function registerExports(
   }
   for (const format of EXPORT_FORMATS) {
     app.openapi(exportRoute(format), async (c) => {
-      const { since, until, after, bom, ...lists } = c.req.valid('query');
-      const filter: EventFilter = { since, until, ...lists };
+      const { since, until, search, after, bom, ...lists } = c.req.valid('query');
+      const filter: EventFilter = { since, until, search, ...lists };
       const { throughSeq, chunks } = await deps.exports.exportEvents(viewerOf(c), {
         filter,
         format,

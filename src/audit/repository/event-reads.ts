@@ -87,7 +87,7 @@ export function readTenant<T>(
 }
 
 /** Runs `fn` in `tx`; with filter.search, stopped after the search timeout with an error on it. */
-async function boundSearch<T>(
+export async function boundSearch<T>(
   tx: Tx,
   filter: EventFilter,
   bound: SearchBound,
