@@ -406,13 +406,21 @@ function firstDifference(a: string, b: string): string {
 
 /** Null when both servers answer alike (reads byte for byte), else what differs. */
 async function precheck(s: Scenario, bases: Record<Target, string>): Promise<string | null> {
+  if (s.kind === 'dump' && s.compare === 'status') {
+    // Compared by status and completeness only: streamed like the measured dumps, since a whole
+    // export of the 10M dataset's largest tenant is longer than a string can be.
+    const [gw, fl] = await Promise.all([
+      dumpOnce(bases.gateway, s.dumps.gateway),
+      dumpOnce(bases.floor, s.dumps.floor),
+    ]);
+    return gw.pages === fl.pages ? null : `gateway gave ${gw.pages} pages, floor ${fl.pages}`;
+  }
   if (s.kind === 'dump') {
     const [gw, fl] = await Promise.all([
       dumpTexts(bases.gateway, s.dumps.gateway),
       dumpTexts(bases.floor, s.dumps.floor),
     ]);
     if (gw.length !== fl.length) return `gateway gave ${gw.length} pages, floor ${fl.length}`;
-    if (s.compare === 'status') return null;
     for (let i = 0; i < gw.length; i++) {
       if (gw[i] !== fl[i])
         return `page ${i + 1} differs ${firstDifference(gw[i] as string, fl[i] as string)}`;
