@@ -6,8 +6,8 @@ import path from 'node:path';
 import { parseEnv, promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
-import { ensureCompiledCli } from './support/cli.ts';
-import { createTestDatabase, dbKind, startTestGateway, testSecrets } from './support/gateway.ts';
+import { ensureCompiledCli, runCompiledCli, scratchCliStore } from './support/cli.ts';
+import { dbKind, startTestGateway } from './support/gateway.ts';
 
 const run = promisify(execFile);
 let bin: string;
@@ -19,21 +19,10 @@ let workDir: string;
 
 beforeAll(async () => {
   bin = await ensureCompiledCli();
-  workDir = mkdtempSync(path.join(tmpdir(), 'agw-cli-cwd-'));
-  const secrets = testSecrets();
-  if (dbKind === 'postgres') {
-    const db = await createTestDatabase();
-    env = { DATABASE_URL: db.url, ...secrets };
-    cleanup = db.drop;
-  } else {
-    const dir = mkdtempSync(path.join(tmpdir(), 'agw-cli-'));
-    env = { DATA_DIR: dir, ...secrets };
-    cleanup = async () => rmSync(dir, { recursive: true, force: true });
-  }
+  ({ env, workDir, cleanup } = await scratchCliStore('cli'));
 });
 afterAll(async () => {
   await cleanup?.();
-  rmSync(workDir, { recursive: true, force: true });
 });
 
 async function cli(...args: string[]) {
@@ -44,20 +33,9 @@ async function cli(...args: string[]) {
   return stdout;
 }
 
-type Outcome = { code: number; stdout: string; stderr: string };
-
 /** Runs the CLI with exactly this environment (plus PATH) in `cwd`; never throws. */
-async function runCli(args: string[], opts: { env?: Record<string, string>; cwd?: string } = {}) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [bin, ...args], {
-      env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...opts.env },
-      cwd: opts.cwd ?? workDir,
-    });
-    return { code: 0, stdout, stderr } as Outcome;
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr } as Outcome;
-  }
+function runCli(args: string[], opts: { env?: Record<string, string>; cwd?: string } = {}) {
+  return runCompiledCli(bin, args, { ...opts, cwd: opts.cwd ?? workDir });
 }
 
 function tempDir(prefix: string): string {

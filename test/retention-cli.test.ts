@@ -1,16 +1,9 @@
 // Retention from the shipped command line (docs/retention.md): setting a period with its
 // validation error, placing and lifting a legal hold, `prune` refusing a held tenant (alone, or
 // among all of them with exit status 1), one round of the job, and the chain verifying after.
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureCompiledCli } from './support/cli.ts';
-import { createTestDatabase, dbKind, testSecrets } from './support/gateway.ts';
+import { type CliOutcome, ensureCompiledCli, runCompiledCli, scratchCliStore } from './support/cli.ts';
 
-const run = promisify(execFile);
 let bin: string;
 let env: Record<string, string>;
 let cleanup: () => Promise<void>;
@@ -18,42 +11,19 @@ let workDir: string;
 
 beforeAll(async () => {
   bin = await ensureCompiledCli();
-  workDir = mkdtempSync(path.join(tmpdir(), 'agw-retention-cwd-'));
-  const secrets = testSecrets();
-  if (dbKind === 'postgres') {
-    const db = await createTestDatabase();
-    env = { DATABASE_URL: db.url, ...secrets };
-    cleanup = db.drop;
-  } else {
-    const dir = mkdtempSync(path.join(tmpdir(), 'agw-retention-'));
-    env = { DATA_DIR: dir, ...secrets };
-    cleanup = async () => rmSync(dir, { recursive: true, force: true });
-  }
+  ({ env, workDir, cleanup } = await scratchCliStore('retention'));
 });
 afterAll(async () => {
   await cleanup?.();
-  rmSync(workDir, { recursive: true, force: true });
 });
 
-type Outcome = { code: number; stdout: string; stderr: string };
+type Outcome = CliOutcome;
 
-async function cli(...args: string[]): Promise<Outcome> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [bin, ...args], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        ...env,
-        LOG_LEVEL: 'warn',
-        NODE_ENV: 'development',
-        DOTENV_FILE: 'none',
-      },
-      cwd: workDir,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+function cli(...args: string[]): Promise<Outcome> {
+  return runCompiledCli(bin, args, {
+    env: { ...env, NODE_ENV: 'development', DOTENV_FILE: 'none' },
+    cwd: workDir,
+  });
 }
 
 async function json<T>(...args: string[]): Promise<T> {

@@ -2,10 +2,12 @@
 // CLI tests exercise what ships. Rebuilt first when a source is newer than the last build; the
 // lock keeps test files running side by side from building at the same time.
 import { execFile } from 'node:child_process';
-import { mkdirSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import lockfile from 'proper-lockfile';
+import { createTestDatabase, dbKind, testSecrets } from './gateway.ts';
 
 export const cliEntry = path.resolve('dist/main.js');
 const stamp = path.resolve('dist/.built');
@@ -62,4 +64,55 @@ export async function ensureCompiledCli(): Promise<string> {
     await release();
   }
   return cliEntry;
+}
+
+/**
+ * A store of its own for CLI commands: a scratch Postgres database (TEST_DB=postgres) or a
+ * temporary embedded data directory, with the test secrets, and a working directory of its own,
+ * so a .env in the repository never leaks into a test. `cleanup` removes all of it.
+ */
+export async function scratchCliStore(
+  prefix: string,
+): Promise<{ env: Record<string, string>; workDir: string; cleanup: () => Promise<void> }> {
+  const workDir = mkdtempSync(path.join(tmpdir(), `agw-${prefix}-cwd-`));
+  const secrets = testSecrets();
+  let env: Record<string, string>;
+  let drop: () => Promise<void>;
+  if (dbKind === 'postgres') {
+    const db = await createTestDatabase();
+    env = { DATABASE_URL: db.url, ...secrets };
+    drop = db.drop;
+  } else {
+    const dir = mkdtempSync(path.join(tmpdir(), `agw-${prefix}-`));
+    env = { DATA_DIR: dir, ...secrets };
+    drop = async () => rmSync(dir, { recursive: true, force: true });
+  }
+  return {
+    env,
+    workDir,
+    cleanup: async () => {
+      await drop();
+      rmSync(workDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export type CliOutcome = { code: number; stdout: string; stderr: string };
+
+/** Runs the compiled CLI with exactly this environment (plus PATH, LOG_LEVEL=warn) in `cwd`; never throws. */
+export async function runCompiledCli(
+  bin: string,
+  args: string[],
+  opts: { env?: Record<string, string>; cwd: string },
+): Promise<CliOutcome> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [bin, ...args], {
+      env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...opts.env },
+      cwd: opts.cwd,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as CliOutcome;
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
 }
