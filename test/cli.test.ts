@@ -138,7 +138,7 @@ describe('CLI manners', () => {
 describe('secrets', { timeout: 240_000 }, () => {
   it('prints lines that Node’s .env reader and loadConfig accept', async () => {
     const result = await runCli(['secrets']);
-    expect(result.code).toBe(0);
+    expect(result.code, result.stderr).toBe(0);
     const lines = result.stdout.trimEnd().split('\n');
     expect(lines).toEqual([
       expect.stringMatching(/^export TOKEN_SECRET=\S+$/),
@@ -223,7 +223,7 @@ describe('configuration errors', () => {
     const result = await runCli(['tenants', 'list'], {
       env: { TOKEN_SECRET: validToken, SIGNING_KEY: signingKey, DATA_DIR: path.join(workDir, 'unused') },
     });
-    expect(result.code).toBe(2);
+    expect(result.code, result.stderr).toBe(2);
     expect(result.stderr).toMatch(message);
     expect(result.stderr).toContain('audit-gateway secrets');
   });
@@ -245,13 +245,13 @@ describe('configuration errors', () => {
 
   it('an env file that cannot be read exits 2, naming it', async () => {
     const result = await runCli(['--dotenv', 'missing.env', 'tenants', 'list']);
-    expect(result.code).toBe(2);
+    expect(result.code, result.stderr).toBe(2);
     expect(result.stderr).toContain('cannot read the env file missing.env');
   });
 
   it('a short TOKEN_SECRET names the variable and the command that makes one', async () => {
     const result = await runCli(['tenants', 'list'], { env: { TOKEN_SECRET: '...' } });
-    expect(result.code).toBe(2);
+    expect(result.code, result.stderr).toBe(2);
     expect(result.stderr).toMatch(/TOKEN_SECRET: must be at least 32 characters/);
     expect(result.stderr).toContain('audit-gateway secrets');
   });
@@ -261,7 +261,7 @@ describe('which database a command opens', { timeout: 240_000 }, () => {
   it('names the embedded database and its directory on stderr', async () => {
     const dataDir = path.join(tempDir('which'), 'data');
     const result = await runCli(['tenants', 'list'], { env: { DATA_DIR: dataDir } });
-    expect(result.code).toBe(0);
+    expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toContain(`database: embedded PGlite in ${dataDir} (DATABASE_URL not set)`);
   });
 
@@ -283,7 +283,7 @@ describe('which database a command opens', { timeout: 240_000 }, () => {
     const result = await runCli(['tenants', 'list'], {
       env: { ...env, DATABASE_URL: url.toString() },
     });
-    expect(result.code).toBe(0);
+    expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toContain(
       `database: Postgres database "${url.pathname.slice(1)}" on ${url.hostname}:`,
     );

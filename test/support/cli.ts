@@ -28,12 +28,18 @@ function newestSource(): number {
   return newest;
 }
 
+/**
+ * When dist/ was last built: the stamp a build here leaves, else (a fresh `npm ci`, whose
+ * `npm run build` leaves none) when tsc wrote the entry point, so the suite does not rebuild what
+ * `npm ci` has just built, under test files that are already running it.
+ */
 function builtAt(): number {
-  try {
-    return statSync(stamp).mtimeMs;
-  } catch {
-    return 0;
+  for (const file of [stamp, cliEntry]) {
+    try {
+      return statSync(file).mtimeMs;
+    } catch {}
   }
+  return 0;
 }
 
 /** Makes sure dist/ holds a build of the current sources; returns the executable's path. */
