@@ -87,6 +87,10 @@ describe.skipIf(dbKind !== 'pglite')('GraphiQL in a browser that can reach only 
     const answered = page.waitForResponse(
       (res) => res.url().endsWith('/graphql') && (res.request().postData() ?? '').includes(operationName),
     );
+    // GraphiQL re-reads a document's operation names on a debounce after the editor changes (a tab
+    // switch included): ▶ pressed within it names the previous tab's operation and fails in the
+    // page ("Cannot infer operation"), sending nothing. A person's pause, not a retry.
+    await new Promise((r) => setTimeout(r, 750));
     await page.locator('.graphiql-execute-button').click();
     const response = await answered;
     expect(response.status()).toBe(200);
