@@ -9,6 +9,10 @@ const COLUMNS =
   '"received_at", "metadata", "hash"';
 const BY_TIME_DESC = 'order by "audit_events"."occurred_at" desc, "audit_events"."id" desc';
 const BEFORE = '("audit_events"."occurred_at", "audit_events"."id") <';
+const SEARCH_DOCUMENT =
+  'public.audit_search_document("audit_events"."action", "audit_events"."name", "audit_events"."title", ' +
+  '"audit_events"."description", "audit_events"."actor_name", "audit_events"."actor_email", ' +
+  '"audit_events"."target_name", "audit_events"."target_id", "audit_events"."metadata")';
 
 const INSERT_COLUMNS =
   '"tenant_id", "seq", "id", "action", "name", "title", "description", "actor_id", "actor_email", "actor_name", ' +
@@ -62,10 +66,13 @@ export const FLOOR_SQL = {
     "select set_config('statement_timeout', $1, true), set_config('plan_cache_mode', 'force_custom_plan', true)",
   search:
     `select ${COLUMNS} from "audit_events" where ("audit_events"."tenant_id" = $1 and ` +
-    'public.audit_search_document("audit_events"."action", "audit_events"."name", "audit_events"."title", ' +
-    '"audit_events"."description", "audit_events"."actor_name", "audit_events"."actor_email", ' +
-    '"audit_events"."target_name", "audit_events"."target_id", "audit_events"."metadata") ' +
-    `like public.audit_search_pattern($2)) ${BY_TIME_DESC} limit $3`,
+    `${SEARCH_DOCUMENT} like public.audit_search_pattern($2)) ${BY_TIME_DESC} limit $3`,
+  /** A long hexadecimal word (an id): the index is asked for its two ends, the whole is checked. */
+  searchHexToken:
+    `select ${COLUMNS} from "audit_events" where ("audit_events"."tenant_id" = $1 and ` +
+    `${SEARCH_DOCUMENT} like public.audit_search_pattern($2) and ` +
+    `${SEARCH_DOCUMENT} like public.audit_search_pattern($3) and ` +
+    `strpos(${SEARCH_DOCUMENT}, public.audit_search_fold($4)) > 0) ${BY_TIME_DESC} limit $5`,
   offsetPage:
     `select ${COLUMNS} from "audit_events" where "audit_events"."tenant_id" = $1 ` +
     'order by "audit_events"."occurred_at" asc, "audit_events"."id" asc limit $2 offset $3',

@@ -14,6 +14,7 @@ import postgres from 'postgres';
 import { uuidv7 } from 'uuidv7';
 import { GENESIS_HASH, sealEvent } from '../src/audit/chain.ts';
 import type { AuditEvent, JsonObject } from '../src/audit/model.ts';
+import { hexTokenEnds } from '../src/audit/repository/event-reads.ts';
 import { TokenSigner } from '../src/audit/tokens.ts';
 import { parseApiKey, secretMatches } from '../src/auth/keys.ts';
 import { APP_ROLE } from '../src/db/client.ts';
@@ -231,7 +232,10 @@ const handlers: Record<string, Handler> = {
     const search = url.searchParams.get('search') as string;
     const rows = await inTenant(tenantId, async (tx) => {
       await run(tx, SQL.searchBound, [String(SEARCH_TIMEOUT_MS)]);
-      return run<EventRow>(tx, SQL.search, [tenantId, search, first + 1]);
+      const ends = hexTokenEnds(search);
+      return ends
+        ? run<EventRow>(tx, SQL.searchHexToken, [tenantId, ends[0], ends[1], search, first + 1])
+        : run<EventRow>(tx, SQL.search, [tenantId, search, first + 1]);
     });
     sendJson(res, 200, { data: { auditEvents: connection(tenantId, queryKey({ search }), rows, first) } });
   },

@@ -80,6 +80,13 @@ const OTHER_EVENTS: Record<string, RecordEventInput> = {
   backslash: { action: 'n', description: 'path c:\\dir9' },
   backslashLookalike: { action: 'n', description: 'path c:dir9 c:/dir9' },
   twoFields: { action: 'n', name: 'alpha', title: 'omega' },
+  // Long hexadecimal words (ids) are looked up in the index by their ends, then checked whole.
+  hexId: {
+    action: 'n',
+    target: { kind: 'doc', id: '0B3E9F2C-4A1D-4C7E-9F55-8D2A6B1C3E70' },
+    metadata: { requestId: '7F3A9C2E5B1D4086' },
+  },
+  hexEnds: { action: 'n', description: 'pieces 7f3a9c, then 1d4086, and 0b3e9f...6b1c3e70' },
 };
 
 /** 30 events with one common word, in two actions, for filters and paging. */
@@ -182,6 +189,16 @@ describe('case, accents and scripts', () => {
     expect(await search({ search: '請求書' })).toEqual(idsOf('japanese'));
     expect(await search({ search: 'СЧЕТ' })).toEqual(idsOf('cyrillic'));
     expect(await search({ search: 'αθηνα' })).toEqual(idsOf('greek'));
+  });
+});
+
+describe('long hexadecimal words (request ids, UUIDs)', () => {
+  it('match whole, in any case, also as part of a longer id; both ends alone do not', async () => {
+    expect(await search({ search: '7f3a9c2e5b1d4086' })).toEqual(idsOf('hexId'));
+    expect(await search({ search: '0b3e9f2c-4a1d-4c7e-9f55-8d2a6b1c3e70' })).toEqual(idsOf('hexId'));
+    expect(await search({ search: '4A1D-4C7E-9F55-8D2A' })).toEqual(idsOf('hexId'));
+    expect(await search({ search: '7f3a9c2e5b1d4087' })).toEqual([]);
+    expect(await search({ search: '0b3e9f00006b1c3e70' })).toEqual([]);
   });
 });
 
