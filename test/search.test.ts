@@ -3,6 +3,7 @@
 // AND-ed condition: with the other filters, keyset paging, a viewer's slice and the tenant.
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hexTokenEnds } from '../src/audit/repository/event-reads.ts';
 import type { AuditEventFilter, RecordEventInput, SearchEventsQuery } from './gql/graphql.ts';
 import { graphql } from './gql/index.ts';
 import {
@@ -199,6 +200,19 @@ describe('long hexadecimal words (request ids, UUIDs)', () => {
     expect(await search({ search: '4A1D-4C7E-9F55-8D2A' })).toEqual(idsOf('hexId'));
     expect(await search({ search: '7f3a9c2e5b1d4087' })).toEqual([]);
     expect(await search({ search: '0b3e9f00006b1c3e70' })).toEqual([]);
+  });
+
+  it('are ids with digits and letters; numbers and dates are searched whole, as any word', () => {
+    expect(hexTokenEnds('7F3A9C2E5B1D4086')).toEqual(['7F3A9C', '1D4086']);
+    expect(hexTokenEnds('0b3e9f2c-4a1d-4c7e-9f55-8d2a6b1c3e70')).toEqual(['0b3e9f', '1c3e70']);
+    for (const word of [
+      '4915112345678',
+      '2026-10-01-0930',
+      'deadbeefcafebabe',
+      '7f3a9c2e5b1d',
+      'zz3a9c2e5b1d4086',
+    ])
+      expect(hexTokenEnds(word), word).toBeNull();
   });
 });
 

@@ -53,10 +53,12 @@ export const FILTER_SQL: Record<ListFilterName, SQL> = {
 const SEARCH_DOCUMENT = sql`public.audit_search_document(${t.action}, ${t.name}, ${t.title}, ${t.description}, ${t.actorName}, ${t.actorEmail}, ${t.targetName}, ${t.targetId}, ${t.metadata})`;
 
 /**
- * A long hexadecimal token (a request id, a UUID, a hash), ASCII so that folding only lowercases
- * it. Random enough that its first and last few characters find it among millions of events.
+ * A long hexadecimal token (a request id, a UUID, a hash): digits and at least one letter, so that
+ * numbers, phone numbers and dates (whose ends are shared by many) are searched as before; ASCII,
+ * so that folding only lowercases it. Random enough that its first and last few characters find
+ * it among millions of events.
  */
-const HEX_TOKEN = /^(?=(?:[^0-9]*[0-9]){4})[0-9A-Fa-f-]{13,}$/;
+const HEX_TOKEN = /^(?=(?:[^0-9]*[0-9]){4})(?=.*[A-Fa-f])[0-9A-Fa-f-]{13,}$/;
 /** The characters at each end of a HEX_TOKEN that the trigram index is asked for. */
 const HEX_WINDOW = 6;
 
