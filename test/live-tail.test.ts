@@ -234,15 +234,6 @@ describe('live tail', () => {
       }
     }
   });
-
-  it('sends a heartbeat comment while idle', async () => {
-    const tenant = await t.newTenant('quiet');
-    const s = tail(tenant.readKey);
-    await s.opened();
-    const before = s.comments;
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    expect(s.comments - before).toBeGreaterThanOrEqual(2);
-  });
 });
 
 // A gateway on a database that outlives it (a data directory, or a Postgres database of its
