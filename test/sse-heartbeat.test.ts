@@ -6,7 +6,7 @@ import { withSseHeartbeat } from '../src/http/sse-heartbeat.ts';
 
 const decoder = new TextDecoder();
 
-/** An event stream that sends only what the test pushes, and its wrapped Response. */
+/** An event stream that sends only what the test pushes, read through the heartbeat. */
 function idleStream(intervalMs: number) {
   let push: (text: string) => void = () => {};
   const body = new ReadableStream<Uint8Array>({
@@ -20,7 +20,7 @@ function idleStream(intervalMs: number) {
   );
   const reader = (res.body as ReadableStream<Uint8Array>).getReader();
   const read = async () => decoder.decode((await reader.read()).value);
-  return { res, push, read, cancel: () => reader.cancel() };
+  return { push, read, cancel: () => reader.cancel() };
 }
 
 describe('the SSE heartbeat', () => {

@@ -1,6 +1,6 @@
 // A live tail client over real HTTP: the graphql-sse "distinct connections" request (POST
 // /graphql, Accept: text/event-stream) read with Node's fetch and a small SSE parser, so a test
-// can also stop reading (a slow consumer) or count heartbeat comments.
+// can also stop reading (a slow consumer).
 
 import { request } from 'node:http';
 import { Readable } from 'node:stream';
@@ -37,7 +37,6 @@ export class TailStream {
   #ended = false;
   readonly #abort = new AbortController();
   status = 0;
-  comments = 0;
 
   constructor(private readonly response: Promise<Response>) {}
 
@@ -70,7 +69,6 @@ export class TailStream {
   #parse(block: string) {
     const lines = block.split('\n');
     if (lines.every((l) => l.startsWith(':'))) {
-      this.comments++;
       this.#push({ event: 'comment' });
       return;
     }

@@ -66,7 +66,7 @@ const HEX_WINDOW = 6;
  * One search word's conditions. The index reads one posting list per trigram of a pattern, and a
  * hexadecimal id's trigrams are each common (16 characters, 14 trigrams, all of them in
  * thousands of other ids), so for such a word the index is asked for its two ends (8 trigrams,
- * about half the index work on the 10M dataset) and the few events it returns are checked for
+ * about a third of the index work on the 10M dataset: 4.3 ms instead of 12.5–13) and the few events it returns are checked for
  * the whole word by `strpos` on the same folded document: the same matches as the plain LIKE.
  */
 function searchConditions(word: string): SQL[] {
