@@ -21,6 +21,7 @@ import {
   type EventInput,
   type EventOrder,
   type NewEvent,
+  type OrderField,
   type Position,
   parseEventInput,
   positionOf,
@@ -29,6 +30,7 @@ import type { ReadLog } from './read-log.ts';
 import { appendEvents } from './repository/append.ts';
 import { countByGroupAndBucket } from './repository/event-counts.ts';
 import * as reads from './repository/event-reads.ts';
+import { type EventField, type Projection, projectionOf } from './repository/event-rows.ts';
 import type { TokenSigner } from './tokens.ts';
 import { requireScope, requireWholeTenant, type Viewer } from './viewer.ts';
 
@@ -48,6 +50,18 @@ export type ConnectionArgs = {
   last?: number | null | undefined;
   before?: string | null | undefined;
 };
+
+/** What every projected read holds: the id, and what the GraphQL layer recognises an event by. */
+const ALWAYS_READ = ['id', 'sequence', 'occurredAt'] as const satisfies readonly EventField[];
+
+/** The event field that holds each order's sort key (positionOf reads it for the cursor). */
+const ORDER_KEY_FIELD = {
+  occurredAt: 'occurredAt',
+  action: 'action',
+  actor: 'actor',
+  targetKind: 'target',
+  group: 'groupId',
+} as const satisfies Record<OrderField, EventField>;
 
 export type Edge = { cursor: string; node: AuditEvent };
 export type EventConnection = {
@@ -146,7 +160,14 @@ export class AuditService {
     filterIn: EventFilter,
     order: EventOrder,
     args: ConnectionArgs,
-    { withStreamPosition = false }: { withStreamPosition?: boolean } = {},
+    {
+      withStreamPosition = false,
+      fields,
+    }: {
+      withStreamPosition?: boolean;
+      /** The event fields the caller will read; every field when absent. */
+      fields?: Iterable<EventField> | undefined;
+    } = {},
   ): Promise<EventConnection> {
     requireScope(viewer, 'read');
     const { tenantId, restriction } = viewer;
@@ -168,6 +189,8 @@ export class AuditService {
       until: backward ? after : before,
       reverse: backward,
       limit: size + 1,
+      // A cursor is made of the order's key, the occurrence time and the id.
+      projection: fields && projectionOf([...fields, ...ALWAYS_READ, ORDER_KEY_FIELD[order.field]]),
     };
     let rows: AuditEvent[];
     let streamPosition: string | undefined;
@@ -229,12 +252,18 @@ export class AuditService {
    * outside a restricted viewer's slice, is null, exactly like one that does not exist. At most
    * MAX_IDS ids per call; `field` names the argument in the refusal.
    */
-  async loadEvents(viewer: Viewer, ids: readonly string[], field = 'ids'): Promise<(AuditEvent | null)[]> {
+  async loadEvents(
+    viewer: Viewer,
+    ids: readonly string[],
+    field = 'ids',
+    fields?: Iterable<EventField>,
+  ): Promise<(AuditEvent | null)[]> {
     requireScope(viewer, 'read');
     if (ids.length > MAX_IDS) {
       throw new ValidationError(field, `must list at most ${MAX_IDS} event ids per request`);
     }
-    const events = await reads.getEventsByIds(this.#db, viewer.tenantId, ids, viewer.restriction);
+    const projection: Projection | undefined = fields && projectionOf([...fields, ...ALWAYS_READ]);
+    const events = await reads.getEventsByIds(this.#db, viewer.tenantId, ids, viewer.restriction, projection);
     this.#readLog.record(viewer, 'lookup', { ids }, events.filter((e) => e !== null).length);
     return events;
   }

@@ -67,8 +67,10 @@ builder.node(AuditEventRef, {
     "belong to exactly one tenant; each carries its place in the tenant's hash chain.",
   id: { resolve: (e) => e.id },
   // Pothos brands loaded nodes, but a node served from its per-request cache to a second field
-  // arrives unbranded; recognise events by shape instead.
-  isTypeOf: (value) => typeof value === 'object' && value !== null && 'sequence' in value && 'hash' in value,
+  // arrives unbranded; recognise events by shape instead: a projected read (event-fields.ts)
+  // always holds these two, whatever the selection.
+  isTypeOf: (value) =>
+    typeof value === 'object' && value !== null && 'sequence' in value && 'occurredAt' in value,
   loadMany: (ids, ctx) => Promise.all(ids.map((id) => ctx.loaders.event.load(id))),
   fields: (t) => ({
     sequence: t.expose('sequence', {
@@ -307,6 +309,7 @@ builder.queryFields((t) => ({
         const filter = toFilter(args.filter);
         const page = await ctx.audit.listEvents(ctx.viewer, filter, toOrder(args.orderBy), args, {
           withStreamPosition: selectsField(info, 'streamPosition'),
+          fields: ctx.eventSelection.fields,
         });
         return { ...page, filter };
       },

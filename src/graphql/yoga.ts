@@ -17,9 +17,10 @@ import { DomainError } from '../errors.ts';
 import { useGraphQLTracing } from '../http/tracing.ts';
 import { useGraphQLMetrics } from '../metrics.ts';
 import type { LogStreamService } from '../streams/service.ts';
-import { createLoaders, type GraphQLContext } from './context.ts';
+import { createLoaders, type EventSelection, type GraphQLContext } from './context.ts';
 import { useCostLimit } from './cost.ts';
 import { createErrorMasking, domainToGraphQLError, useInputErrorCodes, useNoSuggestions } from './errors.ts';
+import { eventFieldsOf } from './event-fields.ts';
 import { graphiqlOptions, renderGraphiQLPage } from './graphiql.ts';
 import { useListLimits } from './list-limits.ts';
 import { useAcceptedMediaTypes } from './media-types.ts';
@@ -60,6 +61,16 @@ function useReadOrigin(): Plugin {
   return { onExecute: name, onSubscribe: name };
 }
 
+/** Tells the event reads which AuditEvent fields the operation selects (src/graphql/event-fields.ts). */
+function useEventProjection(): Plugin {
+  return {
+    onExecute({ args }) {
+      const selection = (args.contextValue as Partial<GraphQLContext>).eventSelection;
+      if (selection) selection.fields = eventFieldsOf(args.schema, args.document);
+    },
+  };
+}
+
 /** Turns an armor rejection into an error with a stable code that names the limit. */
 function rejectWith(code: string, limit: number) {
   return [
@@ -94,6 +105,7 @@ export function createGraphQLServer(opts: YogaOptions) {
     useCostLimit(GRAPHQL_LIMITS.cost),
     useInputErrorCodes(),
     useReadOrigin(),
+    useEventProjection(),
     useGraphQlJit() as Plugin,
     masking.useUnexpectedErrorLog() as Plugin,
     useGraphQLMetrics(),
@@ -123,15 +135,17 @@ export function createGraphQLServer(opts: YogaOptions) {
           // The operation's name: the one asked for, else the document's only one (see useReadOrigin).
           origin: { surface: 'graphql', operation: params.operationName ?? '', clientAddress, requestId },
         };
+        const eventSelection: EventSelection = { fields: undefined };
         return {
           viewer,
+          eventSelection,
           audit: opts.audit,
           chain: opts.chain,
           streams: opts.streams,
           readLog: opts.readLog,
           viewerTokens: opts.authenticator.viewerTokens,
           requestId,
-          loaders: createLoaders(opts.audit, viewer),
+          loaders: createLoaders(opts.audit, viewer, eventSelection),
         };
       } catch (error) {
         throw error instanceof DomainError ? domainToGraphQLError(error) : error;

@@ -15,7 +15,7 @@ import {
   type Position,
 } from '../model.ts';
 import type { Restriction } from '../viewer.ts';
-import { eventColumns, rowToEvent, t } from './event-rows.ts';
+import { type EventRow, eventColumns, type Projection, rowToEvent, t } from './event-rows.ts';
 import { inTenant, readInTenant, textArray } from './transaction.ts';
 
 /** SQL for the value an order sorts by; absent values sort as the empty string. */
@@ -172,6 +172,8 @@ export type ListQuery = SearchBound & {
   /** Scan against the order (for `last`/`before`); rows come back in scan order. */
   reverse?: boolean;
   limit: number;
+  /** Read only these fields' columns; every column when absent. */
+  projection?: Projection | undefined;
 };
 
 /** One keyset page. Ordered by (sort key, occurredAt, id), all in the same direction. */
@@ -203,12 +205,12 @@ export async function listEventsWithHead(
 
 async function selectPage(tx: Tx, tenantId: number, q: ListQuery): Promise<AuditEvent[]> {
   const rows = await tx
-    .select(eventColumns)
+    .select(q.projection?.columns ?? eventColumns)
     .from(t)
     .where(and(...filterConditions(tenantId, q.filter, q.restriction), ...keysetCondition(q)))
     .orderBy(...orderTerms(q.order, q.reverse ?? false))
     .limit(q.limit);
-  return rows.map(rowToEvent);
+  return rows.map(q.projection ? q.projection.toEvent : (r) => rowToEvent(r as EventRow));
 }
 
 async function selectHeadSeq(tx: Tx, tenantId: number): Promise<number> {
@@ -332,12 +334,13 @@ export async function getEventsByIds(
   tenantId: number,
   ids: readonly string[],
   restriction?: Restriction,
+  projection?: Projection,
 ): Promise<(AuditEvent | null)[]> {
   const wanted = ids.filter(isUuid);
   if (wanted.length === 0) return ids.map(() => null);
   const rows = await readInTenant(db, tenantId, (tx) =>
     tx
-      .select(eventColumns)
+      .select(projection?.columns ?? eventColumns)
       .from(t)
       .where(
         and(
@@ -347,7 +350,8 @@ export async function getEventsByIds(
         ),
       ),
   );
-  const byId = new Map(rows.map((r) => [r.id, rowToEvent(r)]));
+  const toEvent = projection ? projection.toEvent : (r: Partial<EventRow>) => rowToEvent(r as EventRow);
+  const byId = new Map(rows.map((r) => [r.id, toEvent(r)]));
   return ids.map((id) => byId.get(id.toLowerCase()) ?? null);
 }
 
