@@ -118,11 +118,13 @@ export async function startFloor(opts: {
   databaseUrl: string;
   tokenSecret: string;
   logDir: string;
+  /** bench/lean-floor.ts instead of bench/floor.ts. */
+  lean?: boolean;
 }): Promise<Service> {
   const port = await freePort();
   return startService(
-    'floor',
-    ['--import', 'tsx', 'bench/floor.ts'],
+    opts.lean ? 'lean-floor' : 'floor',
+    ['--import', 'tsx', opts.lean ? 'bench/lean-floor.ts' : 'bench/floor.ts'],
     { FLOOR_DATABASE_URL: opts.databaseUrl, FLOOR_TOKEN_SECRET: opts.tokenSecret, FLOOR_PORT: String(port) },
     opts.logDir,
     port,

@@ -26,10 +26,14 @@ export type Row = {
   gateway: Stats;
   /** Ingest only: the floor doing what appendEvents does (head lock, hash, head update). */
   floorChain?: Stats | undefined;
+  /** The lean floor (bench/lean-floor.ts), where it serves the scenario. */
+  lean?: Stats | undefined;
   gatewayRss: Rss | null;
   floorRss: Rss | null;
   target: string;
   verdict: { met: boolean | null; detail: string };
+  /** Issue 14's target, judged against the lean floor. */
+  leanVerdict: { met: boolean | null; detail: string };
   notes: string[];
 };
 
@@ -39,7 +43,47 @@ const TEN_MILLION = 10_000_000;
 
 /** Fills in each row's verdict against the issue's target. */
 export function judge(rows: Row[], extras: Extras): void {
-  for (const row of rows) row.verdict = verdict(row, rows, extras);
+  for (const row of rows) {
+    row.verdict = verdict(row, rows, extras);
+    row.leanVerdict = leanVerdict(row, rows, extras);
+  }
+}
+
+/** Issue 14's targets, against the lean floor of the same run. */
+function leanVerdict(row: Row, rows: Row[], extras: Extras): Row['leanVerdict'] {
+  const { gateway } = row;
+  const x = (n: number) => `${n.toFixed(2)}x`;
+  const on10M = extras.datasetEvents >= TEN_MILLION ? '' : ` (on ${millions(extras.datasetEvents)}, not 10M)`;
+  if (row.id === 'S2') {
+    const s1 = rows.find((r) => r.id === 'S1' && r.connections === row.connections);
+    if (!s1) return { met: null, detail: 'needs S1 in the same run' };
+    const ratio = gateway.p50 / s1.gateway.p50;
+    const leanRatio = row.lean && s1.lean ? ` (lean ${x(row.lean.p50 / s1.lean.p50)})` : '';
+    return { met: ratio <= 1.2, detail: `p50 ${x(ratio)} S1's${leanRatio}` };
+  }
+  if (row.id === 'S4') {
+    const limit = row.connections === 1 ? 5 : row.connections === 10 ? 15 : null;
+    if (limit === null)
+      return { met: null, detail: `p95 ${ms(gateway.p95)} ms (no target at c=${row.connections})` };
+    return { met: gateway.p95 <= limit, detail: `p95 ${ms(gateway.p95)} ms <= ${limit}${on10M}` };
+  }
+  const lean = row.lean;
+  if (!lean) {
+    const wanted = ['S1', 'S3', 'S5', 'S6', 'S7', 'S8'].includes(row.id);
+    return { met: wanted ? false : null, detail: wanted ? 'no lean floor yet' : '' };
+  }
+  const throughput = gateway.rate / lean.rate;
+  switch (row.id) {
+    case 'S1':
+    case 'S3':
+      return { met: throughput >= 0.8, detail: `${x(throughput)} lean` };
+    case 'S6': {
+      const ratio = gateway.p50 / lean.p50;
+      return { met: ratio <= 1.5, detail: `p50 ${x(ratio)} lean` };
+    }
+    default:
+      return { met: null, detail: '' };
+  }
 }
 
 function verdict(row: Row, rows: Row[], extras: Extras): Row['verdict'] {
@@ -192,6 +236,12 @@ export function formatTable(rows: Row[]): string {
     'target',
     'result',
     'met',
+    'lean req/s',
+    'gw/lean',
+    'lean p50/p99 ms',
+    'CPU ms/req lean',
+    'issue 14 result',
+    'met 14',
   ];
   const body = rows.map((r) => [
     r.id === 'S5' ? `${r.scenario} (per dump)` : r.scenario,
@@ -207,6 +257,12 @@ export function formatTable(rows: Row[]): string {
     r.target,
     r.verdict.detail,
     r.verdict.met === null ? '–' : r.verdict.met ? 'yes' : 'NO',
+    r.lean ? rate(r.lean.rate) : '–',
+    r.lean ? ratio(r.gateway.rate, r.lean.rate) : '–',
+    r.lean ? `${ms(r.lean.p50)} / ${ms(r.lean.p99)}` : '–',
+    r.lean ? cpu(r.lean) : '–',
+    r.leanVerdict.detail || '–',
+    r.leanVerdict.met === null ? '–' : r.leanVerdict.met ? 'yes' : 'NO',
   ]);
   return table(header, body);
 }
@@ -251,6 +307,7 @@ export function formatNotes(rows: Row[]): string {
       r.floor.failed ? `floor ${r.floor.failed}` : '',
       r.gateway.failed ? `gateway ${r.gateway.failed}` : '',
       r.floorChain?.failed ? `floor+chain ${r.floorChain.failed}` : '',
+      r.lean?.failed ? `lean ${r.lean.failed}` : '',
     ].filter(Boolean);
     if (failed.length > 0)
       lines.push(`${r.scenario} c=${r.connections}: failed requests: ${failed.join(', ')}`);

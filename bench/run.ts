@@ -198,9 +198,24 @@ async function main(opts: Options): Promise<void> {
     services.push(gateway);
     const floor = await startFloor({ databaseUrl: db.appUrl, tokenSecret: secrets.tokenSecret, logDir });
     services.push(floor);
-    log(`gateway pid ${gateway.pid} on ${gateway.url}, floor pid ${floor.pid} on ${floor.url}`);
+    const lean = await startFloor({
+      databaseUrl: db.appUrl,
+      tokenSecret: secrets.tokenSecret,
+      logDir,
+      lean: true,
+    });
+    services.push(lean);
+    log(
+      `gateway pid ${gateway.pid} on ${gateway.url}, floor pid ${floor.pid} on ${floor.url}, ` +
+        `lean floor pid ${lean.pid} on ${lean.url}`,
+    );
 
-    const bases: Record<Target, string> = { floor: floor.url, floorChain: floor.url, gateway: gateway.url };
+    const bases: Record<Target, string> = {
+      floor: floor.url,
+      floorChain: floor.url,
+      lean: lean.url,
+      gateway: gateway.url,
+    };
     const memory = { gateway: new MemoryWatch(gateway.pid), floor: new MemoryWatch(floor.pid) };
     const meter = new CpuMeter(owner, db.name);
     const servers: Servers = {
@@ -210,7 +225,9 @@ async function main(opts: Options): Promise<void> {
         const stop =
           target === 'gateway'
             ? await meter.start(gateway.pid, 'audit-gateway')
-            : await meter.start(floor.pid, 'audit-floor');
+            : target === 'lean'
+              ? await meter.start(lean.pid, 'audit-lean-floor')
+              : await meter.start(floor.pid, 'audit-floor');
         const result = await run();
         return { ...result, cpu: await stop() };
       },
@@ -441,9 +458,14 @@ async function precheck(s: Scenario, bases: Record<Target, string>): Promise<str
   }
   if (s.compare === 'status') return null;
   const gw = answers.get('gateway')?.text ?? '';
-  const fl = answers.get('floor')?.text ?? '';
-  if (gw === fl) return null;
-  return isDeepStrictEqual(JSON.parse(gw), JSON.parse(fl)) ? null : firstDifference(gw, fl);
+  for (const target of ['floor', 'lean'] as const) {
+    const fl = answers.get(target)?.text;
+    if (fl === undefined || gw === fl) continue;
+    // The lean floor must match byte for byte; the same-SQL floor as before, by value.
+    if (target === 'floor' && isDeepStrictEqual(JSON.parse(gw), JSON.parse(fl))) continue;
+    return `${target}: ${firstDifference(gw, fl)}`;
+  }
+  return null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -501,7 +523,7 @@ async function measureLoad(
   opts: Options,
 ): Promise<Row> {
   const { bases, memory } = servers;
-  const targets = (['floor', 'floorChain', 'gateway'] as Target[]).filter((t) => s.requests[t]);
+  const targets = (['floor', 'floorChain', 'lean', 'gateway'] as Target[]).filter((t) => s.requests[t]);
   const spec = (t: Target) => s.requests[t] as RequestSpec;
   const watch = watchBoth(memory);
   const rates = new Map<Target, number>();
@@ -552,10 +574,12 @@ function row(
     floor: summarize(runs.get('floor') ?? []),
     gateway: summarize(runs.get('gateway') ?? []),
     floorChain: chain ? summarize(chain) : undefined,
+    lean: runs.get('lean')?.length ? summarize(runs.get('lean') ?? []) : undefined,
     gatewayRss: rss.gateway,
     floorRss: rss.floor,
     target: s.target,
     verdict: { met: null, detail: '' },
+    leanVerdict: { met: null, detail: '' },
     notes: [],
   };
 }

@@ -5,7 +5,8 @@ import { TokenSigner } from '../src/audit/tokens.ts';
 import { DATASET_END, type PlannedEvent, planDataset, Rng, tenantEvents } from './dataset.ts';
 import type { DumpSpec, RequestSpec } from './measure.ts';
 
-export type Target = 'floor' | 'floorChain' | 'gateway';
+/** lean: the lean floor (bench/lean-floor.ts), issue 14's reference. */
+export type Target = 'floor' | 'floorChain' | 'lean' | 'gateway';
 
 export type ScenarioId =
   | 'S1'
@@ -358,6 +359,7 @@ export function buildScenarios(
         filter: { actions: [p.s1.action], since: p.s1.since, until: p.s1.until },
       }),
       floor: get(k, `/s1?${qs({ first: 50, action: p.s1.action, since: p.s1.since, until: p.s1.until })}`),
+      lean: get(k, `/s1?${qs({ first: 50, action: p.s1.action, since: p.s1.since, until: p.s1.until })}`),
     },
   };
   return [
@@ -384,6 +386,7 @@ export function buildScenarios(
       requests: {
         gateway: graphql(k, PAGE_QUERY, { after: cursor }),
         floor: get(k, `/s2?${qs({ first: 50, after: cursor })}`),
+        lean: get(k, `/s2?${qs({ first: 50, after: cursor })}`),
       },
     },
     {
@@ -397,6 +400,7 @@ export function buildScenarios(
       requests: {
         gateway: graphql(k, NODES_QUERY, { ids: p.s3.ids }),
         floor: get(k, `/s3?${qs({ ids: p.s3.ids.join(',') })}`),
+        lean: get(k, `/s3?${qs({ ids: p.s3.ids.join(',') })}`),
       },
     },
     {
@@ -407,7 +411,7 @@ export function buildScenarios(
       eventsPerRequest: 0,
       kind: 'load',
       compare: 'exact',
-      requests: { gateway: graphql(k, FILTERS_QUERY, {}), floor: get(k, '/s4') },
+      requests: { gateway: graphql(k, FILTERS_QUERY, {}), floor: get(k, '/s4'), lean: get(k, '/s4') },
     },
     {
       id: 'S5',
@@ -447,6 +451,7 @@ export function buildScenarios(
       requests: {
         gateway: get(k, '/api/data/audit?count=500&page=20'),
         floor: get(k, '/s6?count=500&page=20'),
+        lean: get(k, '/s6?count=500&page=20'),
       },
     },
     ...(

@@ -1,0 +1,302 @@
+// The lean floor, the benchmark's reference (issue 14): what any correct server must pay and no
+// more. The API key is read once and then served from memory; each read is one round trip (BEGIN,
+// the tenant setting, the query and COMMIT written together on one connection, postgres.js
+// pipelining them); only the columns the answer needs; as the same non-owner role (audit_gateway),
+// so row-level security still applies; the same JSON as the gateway, byte for byte. The same-SQL
+// floor (bench/floor.ts) copies the gateway's statements and with them its waste.
+//
+// Run by the benchmark as a child process: FLOOR_DATABASE_URL, FLOOR_TOKEN_SECRET, FLOOR_PORT.
+// Reads only (S1, S2, S3, S4, S6) so far; ingest and the Mural dump are not built yet.
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import canonicalize from 'canonicalize';
+import postgres from 'postgres';
+import type { JsonObject } from '../src/audit/model.ts';
+import { TokenSigner } from '../src/audit/tokens.ts';
+import { parseApiKey, secretMatches } from '../src/auth/keys.ts';
+import { APP_ROLE } from '../src/db/client.ts';
+import { FLOOR_SQL } from './floor-sql.ts';
+
+const sql = postgres(required('FLOOR_DATABASE_URL'), {
+  max: Number(process.env.FLOOR_POOL_SIZE ?? 10),
+  onnotice: () => {},
+  connection: { application_name: 'audit-lean-floor', role: APP_ROLE } as Record<string, string>,
+});
+const tokens = new TokenSigner([required('FLOOR_TOKEN_SECRET')]);
+
+type Param = postgres.ParameterOrJSON<never>;
+type Statement = [text: string, params: Param[]];
+
+/**
+ * The statements in one transaction under the tenant's setting, sent without waiting in between:
+ * one round trip. Resolves to each statement's rows.
+ */
+async function oneTrip<T extends object[][]>(tenantId: number, statements: Statement[]): Promise<T> {
+  const c = await sql.reserve();
+  try {
+    const sent = [
+      c.unsafe('begin'),
+      c.unsafe(FLOOR_SQL.setTenant, [String(tenantId)], { prepare: true }),
+      ...statements.map(([text, params]) => c.unsafe(text, params, { prepare: true })),
+      c.unsafe('commit'),
+    ];
+    const results = await Promise.all(sent);
+    return results.slice(2, -1) as unknown as T;
+  } catch (error) {
+    await c.unsafe('rollback').catch(() => undefined);
+    throw error;
+  } finally {
+    c.release();
+  }
+}
+
+/** Keys read once, then from memory for a while (a revoked key stops working within KEY_TTL_MS). */
+const KEY_TTL_MS = 30_000;
+const keyCache = new Map<string, { tenantId: number | null; until: number }>();
+
+async function authenticate(req: IncomingMessage): Promise<number | null> {
+  const header = req.headers.authorization ?? '';
+  const hit = keyCache.get(header);
+  if (hit && hit.until > Date.now()) return hit.tenantId;
+  const parsed = header.startsWith('Bearer ') ? parseApiKey(header.slice(7).trim()) : null;
+  if (!parsed) return null;
+  const [key] = await sql.unsafe<{ tenant_id: number; secret_hash: Buffer; revoked_at: Date | null }[]>(
+    'select tenant_id, secret_hash, revoked_at from api_keys where id = $1',
+    [parsed.id],
+    { prepare: true },
+  );
+  const tenantId =
+    key && !key.revoked_at && secretMatches(parsed.secret, key.secret_hash) ? key.tenant_id : null;
+  keyCache.set(header, { tenantId, until: Date.now() + KEY_TTL_MS });
+  return tenantId;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Only what each answer shows
+
+/** What the GraphQL selection (scenarios.ts EVENT_FIELDS) reads. */
+const GRAPHQL_COLUMNS =
+  'id, seq, action, occurred_at, actor_id, actor_email, actor_name, actor_type, actor_company, group_id, ' +
+  'target_kind, target_id, target_name, target_email, target_company, ip_address, metadata, hash';
+const NEWEST_FIRST = 'order by occurred_at desc, id desc';
+
+const LEAN_SQL = {
+  s1:
+    `select ${GRAPHQL_COLUMNS} from audit_events where tenant_id = $1 and occurred_at >= $2 and ` +
+    `occurred_at < $3 and action = any($4::text[]) ${NEWEST_FIRST} limit $5`,
+  s2:
+    `select ${GRAPHQL_COLUMNS} from audit_events where tenant_id = $1 and ` +
+    `(occurred_at, id) < ($2::timestamptz, $3::uuid) ${NEWEST_FIRST} limit $4`,
+  s3: `select ${GRAPHQL_COLUMNS} from audit_events where tenant_id = $1 and id = any($2::uuid[])`,
+  s4Catalog: 'select target_kind, action, actor_type from audit_catalog where tenant_id = $1',
+  s4Range:
+    'select (select occurred_at from audit_events where tenant_id = $1 order by occurred_at asc limit 1) as earliest, ' +
+    '(select occurred_at from audit_events where tenant_id = $1 order by occurred_at desc limit 1) as latest',
+  s6Page:
+    'select id, actor_id, action, target_kind, target_id, occurred_at from audit_events where tenant_id = $1 ' +
+    'order by occurred_at asc, id asc limit $2 offset $3',
+  s6Count: 'select count(*) from audit_events where tenant_id = $1',
+};
+
+type EventRow = {
+  id: string;
+  seq: string;
+  action: string;
+  actor_id: string | null;
+  actor_email: string | null;
+  actor_name: string | null;
+  actor_type: string | null;
+  actor_company: string | null;
+  group_id: string | null;
+  target_kind: string | null;
+  target_id: string | null;
+  target_name: string | null;
+  target_email: string | null;
+  target_company: string | null;
+  ip_address: string | null;
+  occurred_at: Date;
+  metadata: JsonObject;
+  hash: Buffer;
+};
+
+const hasAny = (...xs: (string | null)[]) => xs.some((x) => x !== null);
+
+function graphqlEvent(r: EventRow) {
+  return {
+    id: r.id,
+    sequence: Number(r.seq),
+    action: r.action,
+    occurredAt: r.occurred_at.toISOString(),
+    actor: hasAny(r.actor_id, r.actor_email, r.actor_name, r.actor_type, r.actor_company)
+      ? { id: r.actor_id, email: r.actor_email, name: r.actor_name, type: r.actor_type }
+      : null,
+    target: hasAny(r.target_kind, r.target_id, r.target_name, r.target_email, r.target_company)
+      ? { kind: r.target_kind, id: r.target_id, name: r.target_name }
+      : null,
+    groupId: r.group_id,
+    ipAddress: r.ip_address,
+    metadata: r.metadata,
+    hash: r.hash.toString('hex'),
+  };
+}
+
+function queryKey(filter: Record<string, unknown>): string {
+  const text = canonicalize({ filter, order: { field: 'occurredAt', direction: 'desc' } }) ?? '';
+  return createHash('sha256').update(text).digest('base64url').slice(0, 16);
+}
+
+function connection(tenantId: number, q: string, rows: EventRow[], first: number) {
+  const edges = rows.slice(0, first).map((r) => ({
+    cursor: tokens.sign('cursor', tenantId, { q, k: null, t: r.occurred_at.getTime(), i: r.id }),
+    node: graphqlEvent(r),
+  }));
+  return { edges, pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null } };
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
+type Handler = (tenantId: number, url: URL, res: ServerResponse) => Promise<void>;
+
+const handlers: Record<string, Handler> = {
+  async '/s1'(tenantId, url, res) {
+    const first = Number(url.searchParams.get('first') ?? 50);
+    const since = new Date(url.searchParams.get('since') as string);
+    const until = new Date(url.searchParams.get('until') as string);
+    const actions = url.searchParams.getAll('action');
+    const [rows] = await oneTrip<[EventRow[]]>(tenantId, [
+      [LEAN_SQL.s1, [tenantId, since.toISOString(), until.toISOString(), actions, first + 1]],
+    ]);
+    const q = queryKey({ since, until, actions });
+    sendJson(res, 200, { data: { auditEvents: connection(tenantId, q, rows, first) } });
+  },
+
+  async '/s2'(tenantId, url, res) {
+    const first = Number(url.searchParams.get('first') ?? 50);
+    const q = queryKey({});
+    const cursor = tokens.verify('cursor', tenantId, url.searchParams.get('after') ?? '') as {
+      q: string;
+      t: number;
+      i: string;
+    } | null;
+    if (!cursor || cursor.q !== q) return sendJson(res, 400, { error: 'bad cursor' });
+    const [rows] = await oneTrip<[EventRow[]]>(tenantId, [
+      [LEAN_SQL.s2, [tenantId, new Date(cursor.t).toISOString(), cursor.i, first + 1]],
+    ]);
+    sendJson(res, 200, { data: { auditEvents: connection(tenantId, q, rows, first) } });
+  },
+
+  async '/s3'(tenantId, url, res) {
+    const ids = (url.searchParams.get('ids') ?? '').split(',');
+    const [rows] = await oneTrip<[EventRow[]]>(tenantId, [[LEAN_SQL.s3, [tenantId, [...new Set(ids)]]]]);
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    sendJson(res, 200, {
+      data: {
+        nodes: ids.map((id) => {
+          const r = byId.get(id);
+          return r ? graphqlEvent(r) : null;
+        }),
+      },
+    });
+  },
+
+  async '/s4'(tenantId, _url, res) {
+    type Entry = { target_kind: string; action: string; actor_type: string };
+    const [entries, [range]] = await oneTrip<[Entry[], { earliest: Date | null; latest: Date | null }[]]>(
+      tenantId,
+      [
+        [LEAN_SQL.s4Catalog, [tenantId]],
+        [LEAN_SQL.s4Range, [tenantId]],
+      ],
+    );
+    const actions = new Set<string>();
+    const kinds = new Map<string, Set<string>>();
+    const actorTypes = new Set<string>();
+    for (const e of entries) {
+      actions.add(e.action);
+      if (e.actor_type) actorTypes.add(e.actor_type);
+      if (!e.target_kind) continue;
+      const set = kinds.get(e.target_kind) ?? new Set<string>();
+      set.add(e.action);
+      kinds.set(e.target_kind, set);
+    }
+    const sorted = (s: Iterable<string>) => [...s].sort();
+    sendJson(res, 200, {
+      data: {
+        availableFilters: {
+          actions: sorted(actions),
+          targetKinds: sorted(kinds.keys()).map((name) => ({ name, actions: sorted(kinds.get(name) ?? []) })),
+          actorTypes: sorted(actorTypes),
+          timeRange: {
+            earliest: range?.earliest?.toISOString() ?? null,
+            latest: range?.latest?.toISOString() ?? null,
+          },
+        },
+      },
+    });
+  },
+
+  async '/s6'(tenantId, url, res) {
+    const count = Number(url.searchParams.get('count') ?? 20);
+    const page = Number(url.searchParams.get('page') ?? 0);
+    type WasabiRow = Pick<
+      EventRow,
+      'id' | 'actor_id' | 'action' | 'target_kind' | 'target_id' | 'occurred_at'
+    >;
+    const [rows, [total]] = await oneTrip<[WasabiRow[], { count: string }[]]>(tenantId, [
+      [LEAN_SQL.s6Page, [tenantId, count, page * count]],
+      [LEAN_SQL.s6Count, [tenantId]],
+    ]);
+    sendJson(res, 200, {
+      audit_events: rows.map((r) => ({
+        id: r.id,
+        user_id: r.actor_id,
+        action_key: r.action,
+        target_kind: r.target_kind,
+        target_id: r.target_id,
+        time: r.occurred_at.toISOString(),
+      })),
+      total: Number(total?.count ?? 0),
+      page,
+    });
+  },
+};
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set`);
+  return value;
+}
+
+const server = createServer(async (req, res) => {
+  try {
+    const url = new URL(req.url ?? '/', 'http://lean-floor');
+    if (url.pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
+    const handler = handlers[url.pathname];
+    if (!handler) return sendJson(res, 404, { error: 'not_found' });
+    const tenantId = await authenticate(req);
+    if (tenantId === null) return sendJson(res, 401, { error: 'unauthenticated' });
+    await handler(tenantId, url, res);
+  } catch (error) {
+    process.stderr.write(
+      `lean floor: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    if (!res.headersSent) sendJson(res, 500, { error: 'internal' });
+    else res.destroy();
+  }
+});
+server.keepAliveTimeout = 65_000;
+server.listen(Number(process.env.FLOOR_PORT ?? 0), '127.0.0.1');
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, () => {
+    server.close();
+    server.closeAllConnections();
+    void sql.end({ timeout: 5 }).then(() => process.exit(0));
+  });
+}
