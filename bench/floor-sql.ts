@@ -7,6 +7,14 @@ const COLUMNS =
   '"actor_type", "actor_company", "group_id", "target_kind", "target_id", "target_name", "target_email", ' +
   '"target_company", "additional_id", "feature_name", "feature_metas", "ip_address", "occurred_at", "sent_at", ' +
   '"received_at", "metadata", "hash"';
+/**
+ * The columns of the bench's GraphQL selection (bench/scenarios.ts EVENT_FIELDS), as the
+ * gateway's projection (src/audit/repository/event-rows.ts FIELD_COLUMNS) lists them.
+ */
+const GRAPHQL_COLUMNS =
+  '"id", "seq", "action", "actor_id", "actor_email", "actor_name", "actor_type", "actor_company", "group_id", ' +
+  '"target_kind", "target_id", "target_name", "target_email", "target_company", "ip_address", "occurred_at", ' +
+  '"metadata", "hash"';
 const BY_TIME_DESC = 'order by "audit_events"."occurred_at" desc, "audit_events"."id" desc';
 const BEFORE = '("audit_events"."occurred_at", "audit_events"."id") <';
 const SEARCH_DOCUMENT =
@@ -37,14 +45,14 @@ export const FLOOR_SQL = {
     'where "api_keys"."id" = $1',
   setTenant: "select set_config('app.tenant_id', $1, true)",
   byActionInWindow:
-    `select ${COLUMNS} from "audit_events" where ("audit_events"."tenant_id" = $1 and ` +
+    `select ${GRAPHQL_COLUMNS} from "audit_events" where ("audit_events"."tenant_id" = $1 and ` +
     '"audit_events"."occurred_at" >= $2 and "audit_events"."occurred_at" < $3 and ' +
     `"audit_events"."action" = any($4::text[])) ${BY_TIME_DESC} limit $5`,
   afterCursor:
-    `select ${COLUMNS} from "audit_events" where ("audit_events"."tenant_id" = $1 and ` +
+    `select ${GRAPHQL_COLUMNS} from "audit_events" where ("audit_events"."tenant_id" = $1 and ` +
     `${BEFORE} ($2::timestamptz, $3::uuid)) ${BY_TIME_DESC} limit $4`,
   byIds:
-    `select ${COLUMNS} from "audit_events" where ("audit_events"."tenant_id" = $1 and ` +
+    `select ${GRAPHQL_COLUMNS} from "audit_events" where ("audit_events"."tenant_id" = $1 and ` +
     '"audit_events"."id" = any($2::uuid[]))',
   catalog:
     'select "target_kind", "action", "actor_type" from "audit_catalog" where "audit_catalog"."tenant_id" = $1',
@@ -65,11 +73,11 @@ export const FLOOR_SQL = {
   searchBound:
     "select set_config('statement_timeout', $1, true), set_config('plan_cache_mode', 'force_custom_plan', true)",
   search:
-    `select ${COLUMNS} from "audit_events" where ("audit_events"."tenant_id" = $1 and ` +
+    `select ${GRAPHQL_COLUMNS} from "audit_events" where ("audit_events"."tenant_id" = $1 and ` +
     `${SEARCH_DOCUMENT} like public.audit_search_pattern($2)) ${BY_TIME_DESC} limit $3`,
   /** A long hexadecimal word (an id): the index is asked for its two ends, the whole is checked. */
   searchHexToken:
-    `select ${COLUMNS} from "audit_events" where ("audit_events"."tenant_id" = $1 and ` +
+    `select ${GRAPHQL_COLUMNS} from "audit_events" where ("audit_events"."tenant_id" = $1 and ` +
     `${SEARCH_DOCUMENT} like public.audit_search_pattern($2) and ` +
     `${SEARCH_DOCUMENT} like public.audit_search_pattern($3) and ` +
     `strpos(${SEARCH_DOCUMENT}, public.audit_search_fold($4)) > 0) ${BY_TIME_DESC} limit $5`,
