@@ -40,6 +40,36 @@ export type AuditEvent = Omit<EventInput, 'idempotencyKey' | 'occurredAt'> & {
   hash: string;
 };
 
+/** A field of an AuditEvent, as reads that select only some fields (projection) name them. */
+export type EventField = keyof AuditEvent;
+
+/** Every field of an AuditEvent, in the order projections list their columns. */
+export const EVENT_FIELDS = [
+  'id',
+  'tenantId',
+  'sequence',
+  'action',
+  'name',
+  'title',
+  'description',
+  'actor',
+  'groupId',
+  'target',
+  'additionalId',
+  'feature',
+  'ipAddress',
+  'occurredAt',
+  'sentAt',
+  'receivedAt',
+  'metadata',
+  'hash',
+] as const satisfies readonly EventField[];
+
+// Fails to compile when AuditEvent gains a field that EVENT_FIELDS does not list.
+const everyFieldListed: [Exclude<EventField, (typeof EVENT_FIELDS)[number]>] extends [never] ? true : never =
+  true;
+void everyFieldListed;
+
 /** An event as accepted for storage: validated, normalized, not yet placed in the chain. */
 export type EventInput = ReturnType<typeof parseEventInput>;
 

@@ -18,6 +18,7 @@ import { GroupCommitter } from './group-commit.ts';
 import { LiveTail, type LiveTailLimits, type LiveTailOptions, type TailItem } from './live-tail.ts';
 import {
   type AuditEvent,
+  type EventField,
   type EventInput,
   type EventOrder,
   type NewEvent,
@@ -30,7 +31,7 @@ import type { ReadLog } from './read-log.ts';
 import { appendEvents } from './repository/append.ts';
 import { countByGroupAndBucket } from './repository/event-counts.ts';
 import * as reads from './repository/event-reads.ts';
-import { type EventField, type Projection, projectionOf } from './repository/event-rows.ts';
+import { type Projection, projectionOf } from './repository/event-rows.ts';
 import type { TokenSigner } from './tokens.ts';
 import { requireScope, requireWholeTenant, type Viewer } from './viewer.ts';
 

@@ -2,9 +2,8 @@
 // (with createLoaders below); nothing here outlives the request, so no cache can leak between tenants.
 import DataLoader from 'dataloader';
 import type { ChainService } from '../audit/chain-service.ts';
-import type { AuditEvent } from '../audit/model.ts';
+import type { AuditEvent, EventField } from '../audit/model.ts';
 import type { ReadLog } from '../audit/read-log.ts';
-import type { EventField } from '../audit/repository/event-rows.ts';
 import type { AuditService } from '../audit/service.ts';
 import type { Viewer } from '../audit/viewer.ts';
 import type { ViewerTokens } from '../auth/viewer-tokens.ts';

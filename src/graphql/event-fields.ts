@@ -2,7 +2,7 @@
 // (projection). Computed once per parsed document: yoga's parser cache hands the same document
 // object to every request that sends the same text, so a WeakMap on it is a per-document cache.
 import { type DocumentNode, type GraphQLSchema, TypeInfo, visit, visitWithTypeInfo } from 'graphql';
-import { EVENT_FIELDS, type EventField } from '../audit/repository/event-rows.ts';
+import { EVENT_FIELDS, type EventField } from '../audit/model.ts';
 
 const known = new Set<string>(EVENT_FIELDS);
 const cache = new WeakMap<DocumentNode, ReadonlySet<EventField> | null>();

@@ -3,7 +3,7 @@
 // mapper pair between a row and the domain's AuditEvent.
 import { getTableColumns } from 'drizzle-orm';
 import { auditEvents } from '../../db/schema.ts';
-import type { AuditEvent, JsonObject } from '../model.ts';
+import { type AuditEvent, EVENT_FIELDS, type EventField, type JsonObject } from '../model.ts';
 
 export const t = auditEvents;
 
@@ -105,8 +105,6 @@ export function rowToEvent(r: EventRow): AuditEvent {
 
 // Projection: a read that names the event fields it needs selects only their columns.
 
-export type EventField = keyof AuditEvent;
-
 /** The row columns each event field is read from; every served column belongs to one field. */
 export const FIELD_COLUMNS = {
   id: ['id'],
@@ -128,8 +126,6 @@ export const FIELD_COLUMNS = {
   metadata: ['metadata'],
   hash: ['hash'],
 } as const satisfies Record<EventField, readonly (keyof typeof eventColumns)[]>;
-
-export const EVENT_FIELDS = Object.keys(FIELD_COLUMNS) as EventField[];
 
 /**
  * A projection: the columns to select for these fields, and the mapper that builds an event of
