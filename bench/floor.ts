@@ -6,10 +6,8 @@
 // no chain) and a chained one (the repository's head lock, hash and head update).
 //
 // Run by the benchmark as a child process: FLOOR_DATABASE_URL, FLOOR_TOKEN_SECRET, FLOOR_PORT.
-import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import canonicalize from 'canonicalize';
 import postgres from 'postgres';
 import { uuidv7 } from 'uuidv7';
 import { GENESIS_HASH, sealEvent } from '../src/audit/chain.ts';
@@ -18,6 +16,15 @@ import { hexTokenEnds } from '../src/audit/repository/event-reads.ts';
 import { TokenSigner } from '../src/audit/tokens.ts';
 import { parseApiKey, secretMatches } from '../src/auth/keys.ts';
 import { APP_ROLE } from '../src/db/client.ts';
+import {
+  availableFilters,
+  connection,
+  graphqlEvent,
+  queryKey,
+  required,
+  sendJson,
+  wasabiEvent,
+} from './floor-answers.ts';
 import { FLOOR_SQL as SQL } from './floor-sql.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -95,28 +102,6 @@ async function authenticate(req: IncomingMessage): Promise<number | null> {
 // ---------------------------------------------------------------------------------------------
 // Response shapes: the same JSON the gateway answers with
 
-const hasAny = (...xs: (string | null)[]) => xs.some((x) => x !== null);
-
-/** The GraphQL selection the benchmark asks for (scenarios.ts EVENT_FIELDS), field for field. */
-function graphqlEvent(r: EventRow) {
-  return {
-    id: r.id,
-    sequence: Number(r.seq),
-    action: r.action,
-    occurredAt: r.occurred_at.toISOString(),
-    actor: hasAny(r.actor_id, r.actor_email, r.actor_name, r.actor_type, r.actor_company)
-      ? { id: r.actor_id, email: r.actor_email, name: r.actor_name, type: r.actor_type }
-      : null,
-    target: hasAny(r.target_kind, r.target_id, r.target_name, r.target_email, r.target_company)
-      ? { kind: r.target_kind, id: r.target_id, name: r.target_name }
-      : null,
-    groupId: r.group_id,
-    ipAddress: r.ip_address,
-    metadata: r.metadata,
-    hash: r.hash.toString('hex'),
-  };
-}
-
 const DAY_MS = 86_400_000;
 /** Rows per read while streaming a Mural dump, as MURAL.batchSize in src/rest/mural.ts. */
 const MURAL_BATCH = 1000;
@@ -146,48 +131,10 @@ function muralEntry(r: EventRow) {
   };
 }
 
-function wasabiEvent(r: EventRow) {
-  return {
-    id: r.id,
-    user_id: r.actor_id,
-    action_key: r.action,
-    target_kind: r.target_kind,
-    target_id: r.target_id,
-    time: r.occurred_at.toISOString(),
-  };
-}
-
-/** What the service binds a cursor to: a hash of the filter and the (default) order. */
-function queryKey(filter: Record<string, unknown>): string {
-  const text = canonicalize({ filter, order: { field: 'occurredAt', direction: 'desc' } }) ?? '';
-  return createHash('sha256').update(text).digest('base64url').slice(0, 16);
-}
-
-function connection(tenantId: number, q: string, rows: EventRow[], first: number) {
-  const page = rows.slice(0, first);
-  const edges = page.map((r) => ({
-    cursor: tokens.sign('cursor', tenantId, { q, k: null, t: r.occurred_at.getTime(), i: r.id }),
-    node: graphqlEvent(r),
-  }));
-  return {
-    edges,
-    pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null },
-  };
-}
-
 // ---------------------------------------------------------------------------------------------
 // Handlers, one per scenario
 
 type Handler = (tenantId: number, url: URL, req: IncomingMessage, res: ServerResponse) => Promise<void>;
-
-function sendJson(res: ServerResponse, status: number, value: unknown): void {
-  const body = JSON.stringify(value);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-  });
-  res.end(body);
-}
 
 const EXPORT_BATCH = 2000;
 
@@ -223,7 +170,7 @@ const handlers: Record<string, Handler> = {
       ]),
     );
     const q = queryKey({ since, until, actions });
-    sendJson(res, 200, { data: { auditEvents: connection(tenantId, q, rows, first) } });
+    sendJson(res, 200, { data: { auditEvents: connection(tokens, tenantId, q, rows, first) } });
   },
 
   /** Q1, Q2: the first page of filter.search, newest first, under the gateway's default bound. */
@@ -237,7 +184,9 @@ const handlers: Record<string, Handler> = {
         ? run<EventRow>(tx, SQL.searchHexToken, [tenantId, ends[0], ends[1], search, first + 1])
         : run<EventRow>(tx, SQL.search, [tenantId, search, first + 1]);
     });
-    sendJson(res, 200, { data: { auditEvents: connection(tenantId, queryKey({ search }), rows, first) } });
+    sendJson(res, 200, {
+      data: { auditEvents: connection(tokens, tenantId, queryKey({ search }), rows, first) },
+    });
   },
 
   /** S2: a page after a cursor, unfiltered. */
@@ -253,7 +202,7 @@ const handlers: Record<string, Handler> = {
     const rows = await inTenant(tenantId, (tx) =>
       run<EventRow>(tx, SQL.afterCursor, [tenantId, new Date(cursor.t).toISOString(), cursor.i, first + 1]),
     );
-    sendJson(res, 200, { data: { auditEvents: connection(tenantId, q, rows, first) } });
+    sendJson(res, 200, { data: { auditEvents: connection(tokens, tenantId, q, rows, first) } });
   },
 
   /** S3: events by id, in the order asked, null where missing. */
@@ -282,31 +231,11 @@ const handlers: Record<string, Handler> = {
       first: await run<{ occurred_at: Date }>(tx, SQL.earliest, [tenantId, 1]),
       last: await run<{ occurred_at: Date }>(tx, SQL.latest, [tenantId, 1]),
     }));
-    const actions = new Set<string>();
-    const kinds = new Map<string, Set<string>>();
-    const actorTypes = new Set<string>();
-    for (const e of entries) {
-      actions.add(e.action);
-      if (e.actor_type) actorTypes.add(e.actor_type);
-      if (!e.target_kind) continue;
-      const set = kinds.get(e.target_kind) ?? new Set<string>();
-      set.add(e.action);
-      kinds.set(e.target_kind, set);
-    }
-    const sorted = (s: Iterable<string>) => [...s].sort();
-    sendJson(res, 200, {
-      data: {
-        availableFilters: {
-          actions: sorted(actions),
-          targetKinds: sorted(kinds.keys()).map((name) => ({ name, actions: sorted(kinds.get(name) ?? []) })),
-          actorTypes: sorted(actorTypes),
-          timeRange: {
-            earliest: first[0]?.occurred_at.toISOString() ?? null,
-            latest: last[0]?.occurred_at.toISOString() ?? null,
-          },
-        },
-      },
-    });
+    sendJson(
+      res,
+      200,
+      availableFilters(entries, first[0]?.occurred_at ?? null, last[0]?.occurred_at ?? null),
+    );
   },
 
   /** S5: the Mural dump, streamed in the gateway's keyset batches. */
@@ -657,12 +586,6 @@ function batchResults(stored: AuditEvent[]) {
 
 // ---------------------------------------------------------------------------------------------
 // Server
-
-function required(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set`);
-  return value;
-}
 
 const server = createServer(async (req, res) => {
   try {

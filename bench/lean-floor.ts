@@ -7,14 +7,21 @@
 //
 // Run by the benchmark as a child process: FLOOR_DATABASE_URL, FLOOR_TOKEN_SECRET, FLOOR_PORT.
 // Reads only (S1, S2, S3, S4, S6) so far; ingest and the Mural dump are not built yet.
-import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import canonicalize from 'canonicalize';
 import postgres from 'postgres';
-import type { JsonObject } from '../src/audit/model.ts';
 import { TokenSigner } from '../src/audit/tokens.ts';
 import { parseApiKey, secretMatches } from '../src/auth/keys.ts';
 import { APP_ROLE } from '../src/db/client.ts';
+import {
+  availableFilters,
+  connection,
+  type GraphqlRow,
+  graphqlEvent,
+  queryKey,
+  required,
+  sendJson,
+  wasabiEvent,
+} from './floor-answers.ts';
 import { FLOOR_SQL } from './floor-sql.ts';
 
 const sql = postgres(required('FLOOR_DATABASE_URL'), {
@@ -98,70 +105,6 @@ const LEAN_SQL = {
   s6Count: 'select count(*) from audit_events where tenant_id = $1',
 };
 
-type EventRow = {
-  id: string;
-  seq: string;
-  action: string;
-  actor_id: string | null;
-  actor_email: string | null;
-  actor_name: string | null;
-  actor_type: string | null;
-  actor_company: string | null;
-  group_id: string | null;
-  target_kind: string | null;
-  target_id: string | null;
-  target_name: string | null;
-  target_email: string | null;
-  target_company: string | null;
-  ip_address: string | null;
-  occurred_at: Date;
-  metadata: JsonObject;
-  hash: Buffer;
-};
-
-const hasAny = (...xs: (string | null)[]) => xs.some((x) => x !== null);
-
-function graphqlEvent(r: EventRow) {
-  return {
-    id: r.id,
-    sequence: Number(r.seq),
-    action: r.action,
-    occurredAt: r.occurred_at.toISOString(),
-    actor: hasAny(r.actor_id, r.actor_email, r.actor_name, r.actor_type, r.actor_company)
-      ? { id: r.actor_id, email: r.actor_email, name: r.actor_name, type: r.actor_type }
-      : null,
-    target: hasAny(r.target_kind, r.target_id, r.target_name, r.target_email, r.target_company)
-      ? { kind: r.target_kind, id: r.target_id, name: r.target_name }
-      : null,
-    groupId: r.group_id,
-    ipAddress: r.ip_address,
-    metadata: r.metadata,
-    hash: r.hash.toString('hex'),
-  };
-}
-
-function queryKey(filter: Record<string, unknown>): string {
-  const text = canonicalize({ filter, order: { field: 'occurredAt', direction: 'desc' } }) ?? '';
-  return createHash('sha256').update(text).digest('base64url').slice(0, 16);
-}
-
-function connection(tenantId: number, q: string, rows: EventRow[], first: number) {
-  const edges = rows.slice(0, first).map((r) => ({
-    cursor: tokens.sign('cursor', tenantId, { q, k: null, t: r.occurred_at.getTime(), i: r.id }),
-    node: graphqlEvent(r),
-  }));
-  return { edges, pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null } };
-}
-
-function sendJson(res: ServerResponse, status: number, value: unknown): void {
-  const body = JSON.stringify(value);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-  });
-  res.end(body);
-}
-
 type Handler = (tenantId: number, url: URL, res: ServerResponse) => Promise<void>;
 
 const handlers: Record<string, Handler> = {
@@ -170,11 +113,11 @@ const handlers: Record<string, Handler> = {
     const since = new Date(url.searchParams.get('since') as string);
     const until = new Date(url.searchParams.get('until') as string);
     const actions = url.searchParams.getAll('action');
-    const [rows] = await oneTrip<[EventRow[]]>(tenantId, [
+    const [rows] = await oneTrip<[GraphqlRow[]]>(tenantId, [
       [LEAN_SQL.s1, [tenantId, since.toISOString(), until.toISOString(), actions, first + 1]],
     ]);
     const q = queryKey({ since, until, actions });
-    sendJson(res, 200, { data: { auditEvents: connection(tenantId, q, rows, first) } });
+    sendJson(res, 200, { data: { auditEvents: connection(tokens, tenantId, q, rows, first) } });
   },
 
   async '/s2'(tenantId, url, res) {
@@ -186,15 +129,15 @@ const handlers: Record<string, Handler> = {
       i: string;
     } | null;
     if (!cursor || cursor.q !== q) return sendJson(res, 400, { error: 'bad cursor' });
-    const [rows] = await oneTrip<[EventRow[]]>(tenantId, [
+    const [rows] = await oneTrip<[GraphqlRow[]]>(tenantId, [
       [LEAN_SQL.s2, [tenantId, new Date(cursor.t).toISOString(), cursor.i, first + 1]],
     ]);
-    sendJson(res, 200, { data: { auditEvents: connection(tenantId, q, rows, first) } });
+    sendJson(res, 200, { data: { auditEvents: connection(tokens, tenantId, q, rows, first) } });
   },
 
   async '/s3'(tenantId, url, res) {
     const ids = (url.searchParams.get('ids') ?? '').split(',');
-    const [rows] = await oneTrip<[EventRow[]]>(tenantId, [[LEAN_SQL.s3, [tenantId, [...new Set(ids)]]]]);
+    const [rows] = await oneTrip<[GraphqlRow[]]>(tenantId, [[LEAN_SQL.s3, [tenantId, [...new Set(ids)]]]]);
     const byId = new Map(rows.map((r) => [r.id, r]));
     sendJson(res, 200, {
       data: {
@@ -215,64 +158,23 @@ const handlers: Record<string, Handler> = {
         [LEAN_SQL.s4Range, [tenantId]],
       ],
     );
-    const actions = new Set<string>();
-    const kinds = new Map<string, Set<string>>();
-    const actorTypes = new Set<string>();
-    for (const e of entries) {
-      actions.add(e.action);
-      if (e.actor_type) actorTypes.add(e.actor_type);
-      if (!e.target_kind) continue;
-      const set = kinds.get(e.target_kind) ?? new Set<string>();
-      set.add(e.action);
-      kinds.set(e.target_kind, set);
-    }
-    const sorted = (s: Iterable<string>) => [...s].sort();
-    sendJson(res, 200, {
-      data: {
-        availableFilters: {
-          actions: sorted(actions),
-          targetKinds: sorted(kinds.keys()).map((name) => ({ name, actions: sorted(kinds.get(name) ?? []) })),
-          actorTypes: sorted(actorTypes),
-          timeRange: {
-            earliest: range?.earliest?.toISOString() ?? null,
-            latest: range?.latest?.toISOString() ?? null,
-          },
-        },
-      },
-    });
+    sendJson(res, 200, availableFilters(entries, range?.earliest ?? null, range?.latest ?? null));
   },
 
   async '/s6'(tenantId, url, res) {
     const count = Number(url.searchParams.get('count') ?? 20);
     const page = Number(url.searchParams.get('page') ?? 0);
     type WasabiRow = Pick<
-      EventRow,
+      GraphqlRow,
       'id' | 'actor_id' | 'action' | 'target_kind' | 'target_id' | 'occurred_at'
     >;
     const [rows, [total]] = await oneTrip<[WasabiRow[], { count: string }[]]>(tenantId, [
       [LEAN_SQL.s6Page, [tenantId, count, page * count]],
       [LEAN_SQL.s6Count, [tenantId]],
     ]);
-    sendJson(res, 200, {
-      audit_events: rows.map((r) => ({
-        id: r.id,
-        user_id: r.actor_id,
-        action_key: r.action,
-        target_kind: r.target_kind,
-        target_id: r.target_id,
-        time: r.occurred_at.toISOString(),
-      })),
-      total: Number(total?.count ?? 0),
-      page,
-    });
+    sendJson(res, 200, { audit_events: rows.map(wasabiEvent), total: Number(total?.count ?? 0), page });
   },
 };
-
-function required(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set`);
-  return value;
-}
 
 const server = createServer(async (req, res) => {
   try {
