@@ -2,6 +2,7 @@
 // gateway sends for the bench's operations, built from rows by hand. Pure functions only; each
 // floor keeps its own SQL and its own server.
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import canonicalize from 'canonicalize';
 import type { JsonObject } from '../src/audit/model.ts';
@@ -128,4 +129,119 @@ export function required(name: string): string {
   const value = process.env[name];
   if (!value) throw new Error(`${name} is not set`);
   return value;
+}
+
+/** A Mural row: the columns of an entry (src/rest/mural.ts). */
+export type MuralRow = {
+  id: string;
+  action: string;
+  actor_id: string | null;
+  actor_email: string | null;
+  actor_name: string | null;
+  actor_type: string | null;
+  actor_company: string | null;
+  target_kind: string | null;
+  target_id: string | null;
+  target_name: string | null;
+  target_email: string | null;
+  target_company: string | null;
+  ip_address: string | null;
+  occurred_at: Date;
+};
+
+const DAY_MS = 86_400_000;
+/** Rows per read while streaming a Mural dump, as MURAL.batchSize in src/rest/mural.ts. */
+const MURAL_BATCH = 1000;
+
+function muralEntry(r: MuralRow) {
+  const day = Math.floor(r.occurred_at.getTime() / DAY_MS) * DAY_MS;
+  return {
+    action: r.action,
+    actor: {
+      company: r.actor_company,
+      email: r.actor_email,
+      id: r.actor_id,
+      name: r.actor_name,
+      type: r.actor_type,
+    },
+    date: r.occurred_at.toISOString(),
+    id: r.id,
+    ip: r.ip_address,
+    snapshotDate: new Date(day + DAY_MS - 1).toISOString(),
+    affected: {
+      company: r.target_company,
+      email: r.target_email,
+      id: r.target_id,
+      name: r.target_name,
+      type: r.target_kind,
+    },
+  };
+}
+
+/** Reads up to `limit` rows of the window newest first, after a position when one is given. */
+export type MuralBatch = (
+  since: string,
+  until: string,
+  after: { t: string; i: string } | null,
+  limit: number,
+) => Promise<MuralRow[]>;
+
+/**
+ * The Mural dump (S5) as the gateway streams it: keyset batches of the window, `maxResults`
+ * entries, and a signed nextToken when more remain. Each floor reads the batches its own way.
+ */
+export async function muralDump(
+  tokens: TokenSigner,
+  tenantId: number,
+  url: URL,
+  res: ServerResponse,
+  read: MuralBatch,
+): Promise<void> {
+  const maxResults = Number(url.searchParams.get('maxResults') ?? 50_000);
+  const nextToken = url.searchParams.get('nextToken');
+  type MuralToken = { s: number; u: number; a: null; t: number; i: string };
+  let query: { s: number; u: number; a: null };
+  let after: { t: number; i: string } | null = null;
+  if (nextToken) {
+    const token = tokens.verify('continuation', tenantId, nextToken) as MuralToken | null;
+    if (!token) return sendJson(res, 400, { error: 'bad token' });
+    query = { s: token.s, u: token.u, a: null };
+    after = { t: token.t, i: token.i };
+  } else {
+    // A date-time `until` is inclusive to the millisecond, as the gateway reads it.
+    const since = Date.parse(url.searchParams.get('since') as string);
+    const until = Date.parse(url.searchParams.get('until') as string) + 1;
+    query = { s: since, u: until, a: null };
+  }
+  const since = new Date(query.s).toISOString();
+  const until = new Date(query.u).toISOString();
+  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
+  res.write('{"data":[');
+  let written = 0;
+  let remaining = maxResults + 1;
+  let last: MuralRow | undefined;
+  let more = false;
+  while (remaining > 0) {
+    const limit = Math.min(MURAL_BATCH, remaining);
+    const rows = await read(since, until, after && { t: new Date(after.t).toISOString(), i: after.i }, limit);
+    remaining -= rows.length;
+    const room = maxResults - written;
+    const take = rows.length > room ? rows.slice(0, room) : rows;
+    if (rows.length > room) more = true;
+    if (take.length > 0) {
+      const chunk = take.map((r) => JSON.stringify(muralEntry(r))).join(',');
+      if (!res.write(written > 0 ? `,${chunk}` : chunk)) await once(res, 'drain');
+      written += take.length;
+      last = take.at(-1);
+    }
+    if (more || rows.length < limit) break;
+    const end = rows.at(-1) as MuralRow;
+    after = { t: end.occurred_at.getTime(), i: end.id };
+  }
+  if (more && last) {
+    const token: MuralToken = { ...query, t: last.occurred_at.getTime(), i: last.id };
+    res.end(`],"nextToken":${JSON.stringify(tokens.sign('continuation', tenantId, token))}}`);
+  } else {
+    res.end(']}');
+  }
 }

@@ -9,8 +9,6 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import postgres from 'postgres';
-import { uuidv7 } from 'uuidv7';
-import { GENESIS_HASH, sealEvent } from '../src/audit/chain.ts';
 import type { AuditEvent, JsonObject } from '../src/audit/model.ts';
 import { hexTokenEnds } from '../src/audit/repository/event-reads.ts';
 import { TokenSigner } from '../src/audit/tokens.ts';
@@ -20,11 +18,22 @@ import {
   availableFilters,
   connection,
   graphqlEvent,
+  muralDump,
   queryKey,
   required,
   sendJson,
   wasabiEvent,
 } from './floor-answers.ts';
+import {
+  batchResults,
+  columns,
+  insertRow,
+  type LockedHead,
+  readJson,
+  replicatedInput,
+  sealBatch,
+  toEvents,
+} from './floor-ingest.ts';
 import { FLOOR_SQL as SQL } from './floor-sql.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -97,38 +106,6 @@ async function authenticate(req: IncomingMessage): Promise<number | null> {
     [parsed.id],
   );
   return key && !key.revoked_at && secretMatches(parsed.secret, key.secret_hash) ? key.tenant_id : null;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Response shapes: the same JSON the gateway answers with
-
-const DAY_MS = 86_400_000;
-/** Rows per read while streaming a Mural dump, as MURAL.batchSize in src/rest/mural.ts. */
-const MURAL_BATCH = 1000;
-
-function muralEntry(r: EventRow) {
-  const day = Math.floor(r.occurred_at.getTime() / DAY_MS) * DAY_MS;
-  return {
-    action: r.action,
-    actor: {
-      company: r.actor_company,
-      email: r.actor_email,
-      id: r.actor_id,
-      name: r.actor_name,
-      type: r.actor_type,
-    },
-    date: r.occurred_at.toISOString(),
-    id: r.id,
-    ip: r.ip_address,
-    snapshotDate: new Date(day + DAY_MS - 1).toISOString(),
-    affected: {
-      company: r.target_company,
-      email: r.target_email,
-      id: r.target_id,
-      name: r.target_name,
-      type: r.target_kind,
-    },
-  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -238,67 +215,15 @@ const handlers: Record<string, Handler> = {
     );
   },
 
-  /** S5: the Mural dump, streamed in the gateway's keyset batches. */
+  /** S5: the Mural dump, streamed in the gateway's keyset batches, every column read. */
   async '/s5'(tenantId, url, _req, res) {
-    const maxResults = Number(url.searchParams.get('maxResults') ?? 50_000);
-    const nextToken = url.searchParams.get('nextToken');
-    type MuralToken = { s: number; u: number; a: null; t: number; i: string };
-    let query: { s: number; u: number; a: null };
-    let after: { t: number; i: string } | null = null;
-    if (nextToken) {
-      const token = tokens.verify('continuation', tenantId, nextToken) as MuralToken | null;
-      if (!token) return sendJson(res, 400, { error: 'bad token' });
-      query = { s: token.s, u: token.u, a: null };
-      after = { t: token.t, i: token.i };
-    } else {
-      // A date-time `until` is inclusive to the millisecond, as the gateway reads it.
-      const since = Date.parse(url.searchParams.get('since') as string);
-      const until = Date.parse(url.searchParams.get('until') as string) + 1;
-      query = { s: since, u: until, a: null };
-    }
-    const since = new Date(query.s).toISOString();
-    const until = new Date(query.u).toISOString();
-    res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
-    res.write('{"data":[');
-    let written = 0;
-    let remaining = maxResults + 1;
-    let last: EventRow | undefined;
-    let more = false;
-    while (remaining > 0) {
-      const limit = Math.min(MURAL_BATCH, remaining);
-      const position = after;
-      const rows = await inTenant(tenantId, (tx) =>
-        position
-          ? run<EventRow>(tx, SQL.windowAfter, [
-              tenantId,
-              since,
-              until,
-              new Date(position.t).toISOString(),
-              position.i,
-              limit,
-            ])
+    await muralDump(tokens, tenantId, url, res, (since, until, after, limit) =>
+      inTenant(tenantId, (tx) =>
+        after
+          ? run<EventRow>(tx, SQL.windowAfter, [tenantId, since, until, after.t, after.i, limit])
           : run<EventRow>(tx, SQL.window, [tenantId, since, until, limit]),
-      );
-      remaining -= rows.length;
-      const room = maxResults - written;
-      const take = rows.length > room ? rows.slice(0, room) : rows;
-      if (rows.length > room) more = true;
-      if (take.length > 0) {
-        const chunk = take.map((r) => JSON.stringify(muralEntry(r))).join(',');
-        if (!res.write(written > 0 ? `,${chunk}` : chunk)) await once(res, 'drain');
-        written += take.length;
-        last = take.at(-1);
-      }
-      if (more || rows.length < limit) break;
-      const end = rows.at(-1) as EventRow;
-      after = { t: end.occurred_at.getTime(), i: end.id };
-    }
-    if (more && last) {
-      const token: MuralToken = { ...query, t: last.occurred_at.getTime(), i: last.id };
-      res.end(`],"nextToken":${JSON.stringify(tokens.sign('continuation', tenantId, token))}}`);
-    } else {
-      res.end(']}');
-    }
+      ),
+    );
   },
 
   /** E1: the NDJSON export's SQL (head, first match, the walk), each row as JSON.stringify writes it. */
@@ -431,102 +356,6 @@ const handlers: Record<string, Handler> = {
 // ---------------------------------------------------------------------------------------------
 // Ingest
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-}
-
-/** A Replicated body in the canonical input shape, as the Replicated route maps it. */
-function replicatedInput(body: unknown): Record<string, unknown> {
-  const b = body as Record<string, string | null | undefined>;
-  return {
-    action: b.action,
-    name: b.name,
-    title: b.title,
-    description: b.description,
-    ipAddress: b.ip_address,
-  };
-}
-
-type Party = Record<string, string | null | undefined> | null | undefined;
-const five = <K extends string>(p: Party, keys: readonly K[]) =>
-  p && keys.some((k) => p[k] != null)
-    ? (Object.fromEntries(keys.map((k) => [k, p[k] ?? null])) as Record<K, string | null>)
-    : null;
-
-/** The event the service would store for each input (no validation: this is the floor). */
-function toEvents(tenantId: number, inputs: Record<string, unknown>[]): AuditEvent[] {
-  const now = new Date();
-  return inputs.map((i) => {
-    const feature = i.feature as { name: string; metas?: JsonObject } | null | undefined;
-    return {
-      id: uuidv7(),
-      tenantId,
-      sequence: 0,
-      action: i.action as string,
-      name: (i.name as string | null | undefined) ?? null,
-      title: (i.title as string | null | undefined) ?? null,
-      description: (i.description as string | null | undefined) ?? null,
-      actor: five(i.actor as Party, ['id', 'email', 'name', 'type', 'company'] as const),
-      groupId: (i.groupId as string | null | undefined) ?? null,
-      target: five(i.target as Party, ['kind', 'id', 'name', 'email', 'company'] as const),
-      additionalId: (i.additionalId as string | null | undefined) ?? null,
-      feature: feature ? { name: feature.name, metas: feature.metas ?? {} } : null,
-      ipAddress: (i.ipAddress as string | null | undefined) ?? null,
-      occurredAt: i.occurredAt ? new Date(i.occurredAt as string) : now,
-      sentAt: i.sentAt ? new Date(i.sentAt as string) : null,
-      receivedAt: now,
-      metadata: (i.metadata as JsonObject | undefined) ?? {},
-      hash: '',
-    };
-  });
-}
-
-type Cell = string | number | null;
-
-/** An event row as the repository sends it: JSON, times and bytes as text, cast back in SQL. */
-function insertRow(e: AuditEvent, canonical: string, hash: string): Cell[] {
-  const json = (v: JsonObject | null | undefined) => (v ? JSON.stringify(v) : null);
-  return [
-    e.tenantId,
-    e.sequence,
-    e.id,
-    e.action,
-    e.name,
-    e.title,
-    e.description,
-    e.actor?.id ?? null,
-    e.actor?.email ?? null,
-    e.actor?.name ?? null,
-    e.actor?.type ?? null,
-    e.actor?.company ?? null,
-    e.groupId,
-    e.target?.kind ?? null,
-    e.target?.id ?? null,
-    e.target?.name ?? null,
-    e.target?.email ?? null,
-    e.target?.company ?? null,
-    e.additionalId,
-    e.feature?.name ?? null,
-    json(e.feature?.metas),
-    e.ipAddress,
-    e.occurredAt.toISOString(),
-    e.sentAt?.toISOString() ?? null,
-    e.receivedAt.toISOString(),
-    json(e.metadata),
-    null,
-    null,
-    canonical,
-    hash,
-  ];
-}
-
-/** Rows to one array per column, the parameters of the unnest insert. */
-function columns(rows: Cell[][]): Param[] {
-  return Array.from({ length: 30 }, (_, c) => rows.map((r) => r[c] ?? null) as Param);
-}
-
 /** Sequence numbers for the plain floor, which keeps no chain head: taken from memory. */
 const nextSeq = new Map<number, Promise<{ value: number }>>();
 
@@ -552,36 +381,17 @@ async function insertPlain(tenantId: number, events: AuditEvent[]): Promise<Audi
 
 async function insertChained(tenantId: number, events: AuditEvent[]): Promise<AuditEvent[]> {
   return inTenant(tenantId, async (tx) => {
-    type Head = { seq: string; hash: Buffer };
-    let [head] = await run<Head>(tx, SQL.lockHead, [tenantId]);
+    let [head] = await run<LockedHead>(tx, SQL.lockHead, [tenantId]);
     if (!head) {
       await run(tx, SQL.createHead, [tenantId, 0, Buffer.alloc(32)]);
-      [head] = await run<Head>(tx, SQL.lockHead, [tenantId]);
+      [head] = await run<LockedHead>(tx, SQL.lockHead, [tenantId]);
     }
-    let seq = Number(head?.seq ?? 0);
-    let prev = head && Number(head.seq) > 0 ? head.hash.toString('hex') : GENESIS_HASH;
-    const rows: Cell[][] = [];
-    const placed: AuditEvent[] = [];
-    const catalog = new Map<string, Param[]>();
-    for (const e of events) {
-      seq += 1;
-      const { hash: _, ...fields } = { ...e, sequence: seq };
-      const sealed = sealEvent(fields, prev);
-      prev = sealed.hash;
-      placed.push({ ...fields, hash: sealed.hash });
-      rows.push(insertRow(fields as AuditEvent, sealed.canonical, sealed.hash));
-      const entry = [tenantId, e.target?.kind ?? '', e.action, e.actor?.type ?? ''];
-      catalog.set(JSON.stringify(entry), entry);
-    }
-    await run(tx, SQL.insertEvents, columns(rows));
-    await run(tx, SQL.updateHead, [seq, Buffer.from(prev, 'hex'), tenantId]);
-    await run(tx, SQL.insertCatalog(catalog.size), [...catalog.values()].flat());
-    return placed;
+    const sealed = sealBatch(tenantId, head, events);
+    await run(tx, SQL.insertEvents, sealed.insert);
+    await run(tx, SQL.updateHead, sealed.head);
+    await run(tx, SQL.insertCatalog(sealed.catalogRows), sealed.catalog);
+    return sealed.placed;
   });
-}
-
-function batchResults(stored: AuditEvent[]) {
-  return stored.map((e, index) => ({ index, status: 'stored', id: e.id, sequence: e.sequence }));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,9 +6,13 @@
 // floor (bench/floor.ts) copies the gateway's statements and with them its waste.
 //
 // Run by the benchmark as a child process: FLOOR_DATABASE_URL, FLOOR_TOKEN_SECRET, FLOOR_PORT.
-// Reads only (S1, S2, S3, S4, S6) so far; ingest and the Mural dump are not built yet.
+// Ingest (S7, S8) keeps the same chain as appendEvents (head lock, hashes, head, catalog) in two
+// round trips: the head is read under its lock with BEGIN and the tenant setting, then the events,
+// the head, the catalog and COMMIT go together. The Mural dump (S5) reads each keyset batch in one
+// trip with only the columns of an entry.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import postgres from 'postgres';
+import type { AuditEvent } from '../src/audit/model.ts';
 import { TokenSigner } from '../src/audit/tokens.ts';
 import { parseApiKey, secretMatches } from '../src/auth/keys.ts';
 import { APP_ROLE } from '../src/db/client.ts';
@@ -17,17 +21,30 @@ import {
   connection,
   type GraphqlRow,
   graphqlEvent,
+  type MuralRow,
+  muralDump,
   queryKey,
   required,
   sendJson,
   wasabiEvent,
 } from './floor-answers.ts';
+import {
+  batchResults,
+  type LockedHead,
+  readJson,
+  replicatedInput,
+  sealBatch,
+  toEvents,
+} from './floor-ingest.ts';
 import { FLOOR_SQL } from './floor-sql.ts';
 
 const sql = postgres(required('FLOOR_DATABASE_URL'), {
   max: Number(process.env.FLOOR_POOL_SIZE ?? 10),
   onnotice: () => {},
-  connection: { application_name: 'audit-lean-floor', role: APP_ROLE } as Record<string, string>,
+  connection: { application_name: 'audit-lean-floor', role: APP_ROLE, synchronous_commit: 'on' } as Record<
+    string,
+    string
+  >,
 });
 const tokens = new TokenSigner([required('FLOOR_TOKEN_SECRET')]);
 
@@ -49,6 +66,41 @@ async function oneTrip<T extends object[][]>(tenantId: number, statements: State
     ];
     const results = await Promise.all(sent);
     return results.slice(2, -1) as unknown as T;
+  } catch (error) {
+    await c.unsafe('rollback').catch(() => undefined);
+    throw error;
+  } finally {
+    c.release();
+  }
+}
+
+/**
+ * Appends events to the tenant's chain in two round trips on one connection: BEGIN, the tenant
+ * setting and the head under its row lock; then the sealed events, the new head, the catalog and
+ * COMMIT, whose answer is awaited (acknowledged means committed).
+ */
+async function appendChained(tenantId: number, events: AuditEvent[]): Promise<AuditEvent[]> {
+  const c = await sql.reserve();
+  const run = <T extends object[]>(text: string, params: Param[] = []) =>
+    c.unsafe<T>(text, params, { prepare: params.length > 0 }) as unknown as Promise<T>;
+  try {
+    let [, , [head]] = await Promise.all([
+      run('begin'),
+      run(FLOOR_SQL.setTenant, [String(tenantId)]),
+      run<LockedHead[]>(FLOOR_SQL.lockHead, [tenantId]),
+    ]);
+    if (!head) {
+      await run(FLOOR_SQL.createHead, [tenantId, 0, Buffer.alloc(32)]);
+      [head] = await run<LockedHead[]>(FLOOR_SQL.lockHead, [tenantId]);
+    }
+    const sealed = sealBatch(tenantId, head, events);
+    await Promise.all([
+      run(FLOOR_SQL.insertEvents, sealed.insert),
+      run(FLOOR_SQL.updateHead, sealed.head),
+      run(FLOOR_SQL.insertCatalog(sealed.catalogRows), sealed.catalog),
+      run('commit'),
+    ]);
+    return sealed.placed;
   } catch (error) {
     await c.unsafe('rollback').catch(() => undefined);
     throw error;
@@ -85,6 +137,10 @@ async function authenticate(req: IncomingMessage): Promise<number | null> {
 const GRAPHQL_COLUMNS =
   'id, seq, action, occurred_at, actor_id, actor_email, actor_name, actor_type, actor_company, group_id, ' +
   'target_kind, target_id, target_name, target_email, target_company, ip_address, metadata, hash';
+/** What a Mural entry shows (floor-answers.ts muralEntry). */
+const MURAL_COLUMNS =
+  'id, action, actor_id, actor_email, actor_name, actor_type, actor_company, target_kind, target_id, ' +
+  'target_name, target_email, target_company, ip_address, occurred_at';
 const NEWEST_FIRST = 'order by occurred_at desc, id desc';
 
 const LEAN_SQL = {
@@ -103,9 +159,15 @@ const LEAN_SQL = {
     'select id, actor_id, action, target_kind, target_id, occurred_at from audit_events where tenant_id = $1 ' +
     'order by occurred_at asc, id asc limit $2 offset $3',
   s6Count: 'select count(*) from audit_events where tenant_id = $1',
+  s5Window:
+    `select ${MURAL_COLUMNS} from audit_events where tenant_id = $1 and occurred_at >= $2 and occurred_at < $3 ` +
+    `${NEWEST_FIRST} limit $4`,
+  s5WindowAfter:
+    `select ${MURAL_COLUMNS} from audit_events where tenant_id = $1 and occurred_at >= $2 and occurred_at < $3 ` +
+    `and (occurred_at, id) < ($4::timestamptz, $5::uuid) ${NEWEST_FIRST} limit $6`,
 };
 
-type Handler = (tenantId: number, url: URL, res: ServerResponse) => Promise<void>;
+type Handler = (tenantId: number, url: URL, res: ServerResponse, req: IncomingMessage) => Promise<void>;
 
 const handlers: Record<string, Handler> = {
   async '/s1'(tenantId, url, res) {
@@ -174,6 +236,30 @@ const handlers: Record<string, Handler> = {
     ]);
     sendJson(res, 200, { audit_events: rows.map(wasabiEvent), total: Number(total?.count ?? 0), page });
   },
+
+  async '/s5'(tenantId, url, res) {
+    await muralDump(tokens, tenantId, url, res, async (since, until, after, limit) => {
+      const [rows] = await oneTrip<[MuralRow[]]>(tenantId, [
+        after
+          ? [LEAN_SQL.s5WindowAfter, [tenantId, since, until, after.t, after.i, limit]]
+          : [LEAN_SQL.s5Window, [tenantId, since, until, limit]],
+      ]);
+      return rows;
+    });
+  },
+
+  /** S7: one Replicated event, chained. */
+  async '/s7'(tenantId, _url, res, req) {
+    await appendChained(tenantId, toEvents(tenantId, [replicatedInput(await readJson(req))]));
+    res.writeHead(201, { 'content-type': 'text/plain; charset=utf-8', 'content-length': 0 });
+    res.end();
+  },
+
+  /** S8: a batch, chained. */
+  async '/s8'(tenantId, _url, res, req) {
+    const { events } = (await readJson(req)) as { events: Record<string, unknown>[] };
+    sendJson(res, 200, { results: batchResults(await appendChained(tenantId, toEvents(tenantId, events))) });
+  },
 };
 
 const server = createServer(async (req, res) => {
@@ -184,7 +270,7 @@ const server = createServer(async (req, res) => {
     if (!handler) return sendJson(res, 404, { error: 'not_found' });
     const tenantId = await authenticate(req);
     if (tenantId === null) return sendJson(res, 401, { error: 'unauthenticated' });
-    await handler(tenantId, url, res);
+    await handler(tenantId, url, res, req);
   } catch (error) {
     process.stderr.write(
       `lean floor: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,

@@ -81,6 +81,25 @@ function leanVerdict(row: Row, rows: Row[], extras: Extras): Row['leanVerdict'] 
       const ratio = gateway.p50 / lean.p50;
       return { met: ratio <= 1.5, detail: `p50 ${x(ratio)} lean` };
     }
+    case 'S5': {
+      const wall = gateway.p50 / lean.p50;
+      const [growth] = growthOf(row.gatewayRss);
+      return {
+        met: wall <= 1.3 && (row.connections !== 10 || growth <= 64),
+        detail: `wall ${x(wall)} lean; RSS +${mb(growth)} MB while measured`,
+      };
+    }
+    case 'S7':
+      return { met: throughput >= 0.8, detail: `${x(throughput)} lean (chained)` };
+    case 'S8': {
+      // Issue 14: 12,000 events/s at c=10, and 0.9x a floor keeping the same chain.
+      const events = gateway.rate * row.eventsPerRequest;
+      const sustained = row.connections !== 10 || events >= 12_000;
+      return {
+        met: sustained && throughput >= 0.9,
+        detail: `${Math.round(events).toLocaleString('en-US')} events/s, ${x(throughput)} lean (chained)`,
+      };
+    }
     default:
       return { met: null, detail: '' };
   }

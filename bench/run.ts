@@ -433,14 +433,16 @@ async function precheck(s: Scenario, bases: Record<Target, string>): Promise<str
     return gw.pages === fl.pages ? null : `gateway gave ${gw.pages} pages, floor ${fl.pages}`;
   }
   if (s.kind === 'dump') {
-    const [gw, fl] = await Promise.all([
-      dumpTexts(bases.gateway, s.dumps.gateway),
-      dumpTexts(bases.floor, s.dumps.floor),
-    ]);
-    if (gw.length !== fl.length) return `gateway gave ${gw.length} pages, floor ${fl.length}`;
-    for (let i = 0; i < gw.length; i++) {
-      if (gw[i] !== fl[i])
-        return `page ${i + 1} differs ${firstDifference(gw[i] as string, fl[i] as string)}`;
+    const gw = await dumpTexts(bases.gateway, s.dumps.gateway);
+    for (const target of ['floor', 'lean'] as const) {
+      const spec = s.dumps[target];
+      if (!spec) continue;
+      const fl = await dumpTexts(bases[target], spec);
+      if (gw.length !== fl.length) return `gateway gave ${gw.length} pages, ${target} ${fl.length}`;
+      for (let i = 0; i < gw.length; i++) {
+        if (gw[i] !== fl[i])
+          return `${target}: page ${i + 1} differs ${firstDifference(gw[i] as string, fl[i] as string)}`;
+      }
     }
     return null;
   }
@@ -544,16 +546,17 @@ async function measureDump(
   opts: Options,
 ): Promise<Row> {
   const { bases, memory } = servers;
-  const targets: ('floor' | 'gateway')[] = ['floor', 'gateway'];
-  await Promise.all(targets.map((t) => dumpOnce(bases[t], s.dumps[t])));
+  const targets = (['floor', 'lean', 'gateway'] as const).filter((t) => s.dumps[t]);
+  const spec = (t: (typeof targets)[number]) => s.dumps[t] as DumpSpec;
+  await Promise.all(targets.map((t) => dumpOnce(bases[t], spec(t))));
   const watch = watchBoth(memory);
-  for (const t of targets) await hammerDumps(bases[t], s.dumps[t], connections, opts.warmup);
+  for (const t of targets) await hammerDumps(bases[t], spec(t), connections, opts.warmup);
   watch.measuring();
   const runs = new Map<Target, Run[]>(targets.map((t) => [t, []]));
-  for (const t of interleaved(targets)) {
+  for (const t of interleaved([...targets])) {
     runs
       .get(t)
-      ?.push(await servers.cpu(t, () => hammerDumps(bases[t], s.dumps[t], connections, opts.duration / 2)));
+      ?.push(await servers.cpu(t, () => hammerDumps(bases[t], spec(t), connections, opts.duration / 2)));
   }
   return row(s, connections, runs, watch.done());
 }

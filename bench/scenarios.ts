@@ -64,7 +64,7 @@ export type LoadScenario = Common & {
 
 export type DumpScenario = Common & {
   kind: 'dump';
-  dumps: { floor: DumpSpec; gateway: DumpSpec };
+  dumps: { floor: DumpSpec; gateway: DumpSpec; lean?: DumpSpec };
   /** Mural's dumps answer byte-identical JSON on both servers; an export (signed, CSV) only the same status. */
   compare?: 'exact' | 'status';
 };
@@ -438,6 +438,11 @@ export function buildScenarios(
           first: get(k, `/s5?${qs({ maxResults: s5.maxResults, since: s5.since, until: s5.until })}`),
           next: (token) => get(k, `/s5?${qs({ maxResults: s5.maxResults, nextToken: token })}`),
         },
+        lean: {
+          pages: MURAL_PAGES,
+          first: get(k, `/s5?${qs({ maxResults: s5.maxResults, since: s5.since, until: s5.until })}`),
+          next: (token) => get(k, `/s5?${qs({ maxResults: s5.maxResults, nextToken: token })}`),
+        },
       },
     },
     {
@@ -515,6 +520,9 @@ export function buildScenarios(
         gateway: graphql(keys.ingestGateway, RECORD_MUTATION, { input: replicatedInput }),
         floor: post(keys.ingestFloor, '/s7', REPLICATED_EVENT),
         floorChain: post(keys.ingestFloorChain, '/s7-chain', REPLICATED_EVENT),
+        // The lean floor keeps the same chain, in the chained floor's tenant (targets run one
+        // at a time).
+        lean: post(keys.ingestFloorChain, '/s7', REPLICATED_EVENT),
       },
     },
     {
@@ -529,6 +537,9 @@ export function buildScenarios(
         gateway: post(keys.ingestGateway, '/audit/v1/event', REPLICATED_EVENT),
         floor: post(keys.ingestFloor, '/s7', REPLICATED_EVENT),
         floorChain: post(keys.ingestFloorChain, '/s7-chain', REPLICATED_EVENT),
+        // The lean floor keeps the same chain, in the chained floor's tenant (targets run one
+        // at a time).
+        lean: post(keys.ingestFloorChain, '/s7', REPLICATED_EVENT),
       },
     },
     {
@@ -543,6 +554,7 @@ export function buildScenarios(
         gateway: post(keys.ingestGateway, '/audit/v1/events', { events: batch }),
         floor: post(keys.ingestFloor, '/s8', { events: batch }),
         floorChain: post(keys.ingestFloorChain, '/s8-chain', { events: batch }),
+        lean: post(keys.ingestFloorChain, '/s8', { events: batch }),
       },
     },
     {
@@ -557,6 +569,7 @@ export function buildScenarios(
         gateway: graphql(keys.ingestGateway, RECORD_MANY_MUTATION, { inputs: batch }),
         floor: post(keys.ingestFloor, '/s8', { events: batch }),
         floorChain: post(keys.ingestFloorChain, '/s8-chain', { events: batch }),
+        lean: post(keys.ingestFloorChain, '/s8', { events: batch }),
       },
     },
     ...(['ndjson', 'csv'] as const).map(
