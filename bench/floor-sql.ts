@@ -84,7 +84,9 @@ export const FLOOR_SQL = {
   offsetPage:
     `select ${COLUMNS} from "audit_events" where "audit_events"."tenant_id" = $1 ` +
     'order by "audit_events"."occurred_at" asc, "audit_events"."id" asc limit $2 offset $3',
-  count: 'select count(*) from "audit_events" where "audit_events"."tenant_id" = $1',
+  /** A whole tenant's count: its run of sequence numbers (event-reads.ts WHOLE_TENANT_COUNT). */
+  count:
+    'select coalesce(max("seq") - min("seq") + 1, 0) from "audit_events" where "audit_events"."tenant_id" = $1',
   maxSeq: 'select coalesce(max("seq"), 0) as "seq" from "audit_events" where "audit_events"."tenant_id" = $1',
   lockHead:
     'select "seq", "hash", "checkpoint_seq", "checkpoint_at" from "chain_heads" ' +

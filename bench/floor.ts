@@ -276,9 +276,9 @@ const handlers: Record<string, Handler> = {
     const page = Number(url.searchParams.get('page') ?? 0);
     const [rows, [total]] = await Promise.all([
       inTenant(tenantId, (tx) => run<EventRow>(tx, SQL.offsetPage, [tenantId, count, page * count])),
-      inTenant(tenantId, (tx) => run<{ count: string }>(tx, SQL.count, [tenantId])),
+      inTenant(tenantId, (tx) => run<{ coalesce: string }>(tx, SQL.count, [tenantId])),
     ]);
-    sendJson(res, 200, { audit_events: rows.map(wasabiEvent), total: Number(total?.count ?? 0), page });
+    sendJson(res, 200, { audit_events: rows.map(wasabiEvent), total: Number(total?.coalesce ?? 0), page });
   },
 
   /** C1: a daily histogram by the plain GROUP BY, empty days included. */

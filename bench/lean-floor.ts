@@ -158,7 +158,7 @@ const LEAN_SQL = {
   s6Page:
     'select id, actor_id, action, target_kind, target_id, occurred_at from audit_events where tenant_id = $1 ' +
     'order by occurred_at asc, id asc limit $2 offset $3',
-  s6Count: 'select count(*) from audit_events where tenant_id = $1',
+  s6Count: 'select coalesce(max(seq) - min(seq) + 1, 0) as count from audit_events where tenant_id = $1',
   s5Window:
     `select ${MURAL_COLUMNS} from audit_events where tenant_id = $1 and occurred_at >= $2 and occurred_at < $3 ` +
     `${NEWEST_FIRST} limit $4`,

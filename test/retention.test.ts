@@ -66,6 +66,18 @@ async function stored(tenantId: number) {
   }));
 }
 
+/**
+ * The whole-tenant totals (Wasabi `total`, GraphQL `totalCount`), which count a tenant's run of
+ * sequence numbers instead of its rows (event-reads.ts WHOLE_TENANT_COUNT): after a prune they
+ * must still equal the rows stored.
+ */
+async function totals(tenant: { key: string }): Promise<number[]> {
+  const wasabi = await t.fetch('/api/data/audit?count=1&page=0', { key: tenant.key });
+  const graphql = await t.gqlRaw({ query: '{ auditEvents(first: 1) { totalCount } }' }, tenant.key);
+  const total = ((await wasabi.json()) as { total: number }).total;
+  return [total, (graphql.data?.auditEvents as { totalCount: number } | undefined)?.totalCount ?? -1];
+}
+
 async function record(tenant: { id: number; slug: string }, n: number, label: string): Promise<AuditEvent[]> {
   const events: AuditEvent[] = [];
   for (let i = 0; i < n; i++)
@@ -266,6 +278,8 @@ describe('the retention job and legal hold', () => {
       from: expected.length + 1,
       headSequence: beforeShort.length + 1,
     });
+    expect(await totals(short)).toEqual([afterShort.length, afterShort.length]);
+    expect(await totals(long)).toEqual(Array(2).fill((await stored(long.id)).length));
 
     // The default (13 months) and 7 years keep everything; the held tenant keeps everything.
     for (const tenant of [byDefault, long, held])
@@ -285,6 +299,7 @@ describe('the retention job and legal hold', () => {
     expect(late.held).toEqual([held.slug]);
     const left = await stored(byDefault.id);
     expect(left.map((e) => e.action)).toEqual(['audit.pruned']);
+    expect(await totals(byDefault)).toEqual([1, 1]);
     expect(await t.gateway.chain.verify(operatorViewer(byDefault))).toMatchObject({
       status: 'intact',
       eventsChecked: 1,

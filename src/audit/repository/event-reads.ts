@@ -319,14 +319,24 @@ export async function countEvents(
   restriction: Restriction | undefined,
   bound: SearchBound,
 ): Promise<number> {
+  const where = filterConditions(tenantId, filter, restriction);
   return readTenant(db, tenantId, filter, bound, async (tx) => {
     const [row] = await tx
-      .select({ n: sql<string>`count(*)` })
+      .select({ n: where.length === 1 ? WHOLE_TENANT_COUNT : sql<string>`count(*)` })
       .from(t)
-      .where(and(...filterConditions(tenantId, filter, restriction)));
+      .where(and(...where));
     return Number(row?.n ?? 0);
   });
 }
+
+/**
+ * Every event of a tenant, counted exactly from two probes of the (tenant, seq) index instead of
+ * a scan (122 ms on a 165k-event tenant): a tenant's stored events are always one run of sequence
+ * numbers. Appends are gap-free under the head lock, the append-only trigger refuses every DELETE
+ * but a prune's, and a prune removes a prefix (seq <= n, chain-read.ts pruneThrough). Rows removed
+ * any other way are tampering, which verification reports.
+ */
+const WHOLE_TENANT_COUNT = sql<string>`coalesce(max(${t.seq}) - min(${t.seq}) + 1, 0)`;
 
 /** Batch lookup for DataLoader: same length and order as `ids`, null where absent or outside `restriction`. */
 export async function getEventsByIds(
