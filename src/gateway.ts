@@ -136,7 +136,8 @@ export async function openGateway({
       searchTimeoutMs: config.searchTimeoutMs,
     });
     await refuseForeignDevelopmentKey(database, chain, signer, secrets.signingKeyFile);
-    await audit.liveTail.listen(database.listen);
+    // PGlite's live tails are woken in-process after each local commit; only Postgres needs NOTIFY.
+    await audit.liveTail.listen(database.kind === 'postgres' ? database.listen : undefined);
     const demoApiKey =
       !config.databaseUrl && config.demoSeed
         ? await ensureDemo(database, audit, config, logger, onDemoProgress)
