@@ -101,6 +101,8 @@ const EnvSchema = z.object({
   GRAPHIQL: booleanFlag.optional(),
   GRAPHQL_INTROSPECTION: booleanFlag.optional(),
   AUTH_FAILURES_PER_MINUTE: positiveInt(1, 100_000).default(30),
+  AUTH_CACHE_KEYS: positiveInt(1, 10_000_000).default(10_000),
+  AUTH_CACHE_MAX_AGE_MS: positiveInt(0, 3_600_000).default(30_000),
   SHUTDOWN_TIMEOUT_SECONDS: positiveInt(1, 600).default(20),
   DEMO_SEED: booleanFlag.default(true),
   DEMO_EVENTS: positiveInt(0, 1_000_000).default(3000),
@@ -234,6 +236,8 @@ function configFrom(
     graphiql: e.GRAPHIQL ?? !production,
     introspection: e.GRAPHQL_INTROSPECTION ?? !production,
     authFailuresPerMinute: e.AUTH_FAILURES_PER_MINUTE,
+    /** API key rows kept in the process (src/auth/key-cache.ts); maxAgeMs 0 turns it off. */
+    authCache: { maxKeys: e.AUTH_CACHE_KEYS, maxAgeMs: e.AUTH_CACHE_MAX_AGE_MS },
     shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT_SECONDS,
     demoSeed: e.DEMO_SEED,
     demoEvents: e.DEMO_EVENTS,

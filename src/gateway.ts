@@ -14,6 +14,7 @@ import { TokenSigner } from './audit/tokens.ts';
 import { operatorViewer } from './audit/viewer.ts';
 import { createApiKey, createTenant, listTenants } from './auth/admin.ts';
 import { Authenticator } from './auth/authenticate.ts';
+import { KeyCache } from './auth/key-cache.ts';
 import { ViewerTokens } from './auth/viewer-tokens.ts';
 import type { Config } from './config.ts';
 import { type Database, openDatabase } from './db/client.ts';
@@ -98,10 +99,12 @@ export async function openGateway({
       recordEvent: (viewer, input, derived) => audit.recordEvent(viewer, input, derived),
       readLog,
     });
+    const keyCache = new KeyCache(config.authCache);
     const authenticator = new Authenticator(
       database.db,
       config.authFailuresPerMinute,
       new ViewerTokens(new TokenSigner(secrets.tokenSecrets)),
+      keyCache,
     );
     const audit = new AuditService({
       db: database.db,
@@ -136,7 +139,10 @@ export async function openGateway({
       searchTimeoutMs: config.searchTimeoutMs,
     });
     await refuseForeignDevelopmentKey(database, chain, signer, secrets.signingKeyFile);
-    await audit.liveTail.listen(database.listen);
+    // PGlite's live tails are woken in-process after each local commit; only Postgres needs NOTIFY.
+    await audit.liveTail.listen(database.kind === 'postgres' ? database.listen : undefined);
+    // Key and tenant changes (Database.notify) from every instance, on both drivers: see key-cache.ts.
+    await keyCache.listen(database.listen);
     const demoApiKey =
       !config.databaseUrl && config.demoSeed
         ? await ensureDemo(database, audit, config, logger, onDemoProgress)
@@ -190,6 +196,7 @@ export async function openGateway({
       endStreams: () => audit.liveTail.close(),
       close: async () => {
         await audit.liveTail.close();
+        await keyCache.close();
         sweep?.stop();
         await retentionJob?.stop();
         await audit.drain();

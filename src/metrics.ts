@@ -123,6 +123,13 @@ const replicaLag = new Gauge({
   registers: [registry],
 });
 
+const authKeyLookups = new Counter({
+  name: 'agw_auth_key_lookups_total',
+  help: "API key rows an authentication needed, by where they came from: cache (this process's key cache) or database (a read: not cached, older than AUTH_CACHE_MAX_AGE_MS, evicted, or a long-lived stream's recheck).",
+  labelNames: ['source'] as const,
+  registers: [registry],
+});
+
 const readLogRecords = new Counter({
   name: 'agw_read_log_records_total',
   help: 'Read-log records: written (stored in audit_reads), dropped_queue_full (the bounded queue was full), dropped_write_failed (their batch failed to write).',
@@ -255,6 +262,10 @@ export function databaseFailed<E>(error: E): E {
   if (error instanceof DatabaseUnavailableError) databaseErrors.inc({ kind: 'unavailable' });
   else if (!(error instanceof DomainError)) databaseErrors.inc({ kind: 'query' });
   return error;
+}
+
+export function recordKeyLookup(source: 'cache' | 'database'): void {
+  authKeyLookups.inc({ source });
 }
 
 export type ReadRoute = { servedBy: 'replica' } | { servedBy: 'primary'; reason: string };

@@ -8,6 +8,7 @@ import { TokenSigner } from '../src/audit/tokens.ts';
 import { operatorViewer, type Viewer } from '../src/audit/viewer.ts';
 import { createApiKey, revokeApiKey } from '../src/auth/admin.ts';
 import { Authenticator } from '../src/auth/authenticate.ts';
+import { KeyCache } from '../src/auth/key-cache.ts';
 import { parseApiKey } from '../src/auth/keys.ts';
 import { MAX_RESTRICTION_VALUES, ViewerTokens } from '../src/auth/viewer-tokens.ts';
 import { UnauthenticatedError } from '../src/errors.ts';
@@ -437,10 +438,12 @@ describe('the end of a token', () => {
   });
 
   it('recheck (for long-lived streams) refuses a viewer once its key is revoked', async () => {
+    // A cache that hears no notification and keeps rows for an hour: recheck must not use it.
     const authenticator = new Authenticator(
       t.gateway.database.db,
       100,
       new ViewerTokens(new TokenSigner(t.config.tokenSecrets ?? [])),
+      new KeyCache({ maxKeys: 10, maxAgeMs: 3_600_000 }),
     );
     const { key } = await createApiKey(t.gateway.database, tenant.slug, ['read']);
     const { token } = await mint(key);

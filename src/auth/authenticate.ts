@@ -5,6 +5,8 @@ import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Viewer } from '../audit/viewer.ts';
 import type { Db } from '../db/client.ts';
 import { RateLimitedError, UnauthenticatedError } from '../errors.ts';
+import { recordKeyLookup } from '../metrics.ts';
+import type { KeyCache } from './key-cache.ts';
 import { parseApiKey, SCOPES, type Scope, secretMatches } from './keys.ts';
 import { findApiKey, type StoredKey } from './repository.ts';
 import { isViewerToken, type ViewerTokens } from './viewer-tokens.ts';
@@ -41,8 +43,8 @@ export function presentedKey(headers: Headers): string | undefined {
  * checksum) is refused with 429 before any database work. It is not there to punish an address:
  * behind a load balancer whose address is not in TRUSTED_PROXIES every client shares one
  * address, and 30 bad requests from anyone would otherwise lock every client out. So a
- * well-formed key is still looked up (one primary-key read, as for any request) and a valid
- * one is served; an invalid one is refused with 429 and counts again.
+ * well-formed key is still looked up (from the key cache or one primary-key read, as for any
+ * request) and a valid one is served; an invalid one is refused with 429 and counts again.
  */
 export class Authenticator {
   readonly #failures: RateLimiterMemory;
@@ -52,6 +54,8 @@ export class Authenticator {
     failuresPerMinute: number,
     /** Mints and reads viewer tokens; the transports mint through it too. */
     readonly viewerTokens: ViewerTokens,
+    /** Recently read key rows; evicted on every instance when a key or its tenant changes. */
+    private readonly keys: KeyCache,
   ) {
     this.#failures = new RateLimiterMemory({ points: failuresPerMinute, duration: 60 });
   }
@@ -68,7 +72,7 @@ export class Authenticator {
         'An API key is required: send "Authorization: Bearer <key>", "Authorization: apikey <key>" or "X-API-Key: <key>"',
       );
     }
-    const stored = parsed ? await findApiKey(this.db, parsed.id) : null;
+    const stored = parsed ? await this.#findKey(parsed.id) : null;
     if (!parsed || !stored || !secretMatches(parsed.secret, stored.secretHash)) {
       await this.#fail(clientAddress);
       throw limited ?? new UnauthenticatedError('The API key is not valid');
@@ -88,9 +92,10 @@ export class Authenticator {
 
   /**
    * A viewer token: checked by its MAC first (no database work for a forged one), then its
-   * minting key is read by primary key like any API key, so revoking the key ends every token it
-   * minted at the next request. An authentic but expired token does not count as a failure: it is
-   * the normal end of a browser session, not a guess.
+   * minting key is looked up like any API key (key cache, else one primary-key read), so revoking
+   * the key ends every token it minted at the next request once the revocation's notification
+   * has arrived. An authentic but expired token does not count as a failure: it is the normal
+   * end of a browser session, not a guess.
    */
   async #authenticateToken(token: string, clientAddress: string): Promise<Viewer> {
     const claims = this.viewerTokens.read(token);
@@ -107,7 +112,7 @@ export class Authenticator {
         `The viewer token expired at ${claims.expiresAt.toISOString()}; ask the backend that minted it for a new one`,
       );
     }
-    const stored = await findApiKey(this.db, claims.keyId);
+    const stored = await this.#findKey(claims.keyId);
     if (!stored || stored.tenantId !== claims.tenantId) {
       await this.#fail(clientAddress);
       throw limited ?? new UnauthenticatedError('The viewer token is not valid: its API key does not exist');
@@ -132,19 +137,34 @@ export class Authenticator {
   /**
    * Throws UnauthenticatedError once a viewer authenticated earlier is no longer valid: its
    * token expired, or its key was revoked. For long-lived requests (streams) to call now and then.
+   * It reads the database, never the cache, so a stream whose key was revoked ends within one
+   * recheck interval even if the notification was lost (and the stale row is dropped then).
    */
   async recheck(viewer: Viewer): Promise<void> {
     if (viewer.token && this.viewerTokens.isExpired(viewer.token.expiresAt)) {
       throw new UnauthenticatedError(`The viewer token expired at ${viewer.token.expiresAt.toISOString()}`);
     }
+    recordKeyLookup('database');
     const stored = await findApiKey(this.db, viewer.keyId);
     if (!stored || stored.revokedAt) {
+      this.keys.evictKey(viewer.keyId);
       throw new UnauthenticatedError(
         viewer.token
           ? 'The API key that minted this viewer token has been revoked'
           : 'The API key has been revoked',
       );
     }
+  }
+
+  /** A key's row: from the cache when it holds a fresh one, else read (and kept). */
+  async #findKey(keyId: string): Promise<StoredKey | null> {
+    const cached = this.keys.get(keyId);
+    if (cached) {
+      recordKeyLookup('cache');
+      return cached;
+    }
+    recordKeyLookup('database');
+    return this.keys.load(keyId, () => findApiKey(this.db, keyId));
   }
 
   /** The refusal for an address that has used up its failures, or null while it has some left. */

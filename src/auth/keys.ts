@@ -38,8 +38,13 @@ export function hashSecret(secret: string): Buffer {
 export function generateApiKey(): { key: string; id: string; secretHash: Buffer } {
   const id = randomBase62(12);
   const secret = randomBase62(32);
+  return { key: formatApiKey(id, secret), id, secretHash: hashSecret(secret) };
+}
+
+/** The key of an id and a secret, with its checksum. */
+export function formatApiKey(id: string, secret: string): string {
   const body = `agw_${id}_${secret}`;
-  return { key: `${body}${checksum(body)}`, id, secretHash: hashSecret(secret) };
+  return `${body}${checksum(body)}`;
 }
 
 /** Splits a presented key into id and secret; null when it is not a well-formed key. */

@@ -1,13 +1,29 @@
 // SQL for tenants and API keys. Creating and revoking happen as the database owner (CLI, demo
 // seeding, tests); the serving role can only read keys to authenticate a request.
 import { and, asc, eq, isNull, sql } from 'drizzle-orm';
-import type { Database, Db } from '../db/client.ts';
+import type { Database, Db, Tx } from '../db/client.ts';
 import { classifyDatabaseError } from '../db/errors.ts';
 import { apiKeys, tenants } from '../db/schema.ts';
 import { databaseFailed } from '../metrics.ts';
 import type { Scope } from './keys.ts';
 
 export type Tenant = { id: number; slug: string };
+
+/**
+ * Every gateway LISTENs here and drops the cached key rows a payload names: `key:<id>` or
+ * `tenant:<id>` (src/auth/key-cache.ts). A change to a row StoredKey reads sends one in its own
+ * transaction (Database.notify), so it is delivered on commit, never for a change rolled back,
+ * and to this process's own cache before the change's caller goes on.
+ */
+export const KEYS_CHANNEL = 'audit_gateway_keys';
+
+function announceKeyChange(
+  database: Database,
+  tx: Tx,
+  payload: `key:${string}` | `tenant:${number}`,
+): Promise<void> {
+  return database.notify(tx, KEYS_CHANNEL, payload);
+}
 
 export async function createTenant(database: Database, slug: string): Promise<Tenant> {
   return database.admin(async (tx) => {
@@ -45,6 +61,7 @@ export async function setReadLog(database: Database, slug: string, enabled: bool
       .set({ readLog: enabled })
       .where(eq(tenants.slug, slug))
       .returning({ id: tenants.id });
+    for (const row of rows) await announceKeyChange(database, tx, `tenant:${row.id}`);
     return rows.length > 0;
   });
 }
@@ -64,6 +81,7 @@ export async function revokeApiKey(database: Database, keyId: string): Promise<b
       .set({ revokedAt: sql`now()` })
       .where(and(eq(apiKeys.id, keyId), isNull(apiKeys.revokedAt)))
       .returning({ id: apiKeys.id });
+    for (const row of rows) await announceKeyChange(database, tx, `key:${row.id}`);
     return rows.length > 0;
   });
 }

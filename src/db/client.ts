@@ -51,17 +51,58 @@ export type Database = {
   /** The read replicas and their health as of the last check (none for PGlite or without replicas). */
   replicas(): ReplicaStatus[];
   /**
-   * Postgres only: LISTENs on `channel` on a connection of its own (postgres.js reconnects it).
+   * LISTENs on `channel`: on Postgres on a connection of its own (postgres.js reconnects it),
+   * hearing every instance; on PGlite in its one session, hearing this process's own commits.
    * `onListening` runs each time the LISTEN is (re)established: notifications sent while it was
    * down are lost, so the caller looks again. Resolves to a function that stops listening.
    */
-  listen?: (
+  listen: (
     channel: string,
     onNotify: (payload: string) => void,
     onListening: () => void,
   ) => Promise<() => Promise<void>>;
+  /**
+   * NOTIFYs `channel` from inside an `admin` transaction: delivered only if it commits. This
+   * process's listeners hear it before `admin` resolves, so the change is seen at this
+   * instance's next request; other instances hear it when their LISTEN delivers it.
+   */
+  notify(tx: Tx, channel: string, payload: string): Promise<void>;
   close(): Promise<void>;
 };
+
+/**
+ * This process's listeners by channel, and what each admin transaction notified, for a Postgres
+ * database: its own notifications reach its LISTEN connection only after a round trip, later
+ * than the caller of `admin` would expect to see its change.
+ */
+class LocalNotifications {
+  readonly #listeners = new Map<string, Set<(payload: string) => void>>();
+  readonly #pending = new WeakMap<Tx, [channel: string, payload: string][]>();
+
+  add(channel: string, onNotify: (payload: string) => void): () => void {
+    const set = this.#listeners.get(channel) ?? new Set();
+    this.#listeners.set(channel, set);
+    set.add(onNotify);
+    return () => set.delete(onNotify);
+  }
+
+  /** Runs an admin transaction, then tells this process's listeners what it notified. */
+  async run<T>(transaction: (fn: (tx: Tx) => Promise<T>) => Promise<T>, fn: (tx: Tx) => Promise<T>) {
+    const notified: [string, string][] = [];
+    const result = await transaction((tx) => {
+      this.#pending.set(tx, notified);
+      return fn(tx);
+    });
+    for (const [channel, payload] of notified) {
+      for (const onNotify of this.#listeners.get(channel) ?? []) onNotify(payload);
+    }
+    return result;
+  }
+
+  sent(tx: Tx, channel: string, payload: string): void {
+    this.#pending.get(tx)?.push([channel, payload]);
+  }
+}
 
 export type OpenOptions = {
   /** Postgres URL; absent means embedded PGlite. */
@@ -121,6 +162,7 @@ async function openPostgres(url: string, opts: OpenOptions): Promise<Database> {
   }
   let adminClient: postgres.Sql | undefined;
   let jobsClient: postgres.Sql | undefined;
+  const local = new LocalNotifications();
   const database: Database = {
     kind: 'postgres',
     db,
@@ -128,7 +170,7 @@ async function openPostgres(url: string, opts: OpenOptions): Promise<Database> {
     admin: async (fn) => {
       adminClient ??= postgres(opts.migrationUrl ?? url, { max: 2, onnotice: () => {}, connect_timeout: 10 });
       const adminDb = drizzlePostgres({ client: adminClient }) as unknown as Db;
-      return adminDb.transaction(fn);
+      return local.run((f) => adminDb.transaction(f), fn);
     },
     ping: (timeoutMs) =>
       withTimeout(
@@ -156,7 +198,15 @@ async function openPostgres(url: string, opts: OpenOptions): Promise<Database> {
     replicas: () => replicas?.status() ?? [],
     listen: async (channel, onNotify, onListening) => {
       const { unlisten } = await client.listen(channel, onNotify, onListening);
-      return unlisten;
+      const removeLocal = local.add(channel, onNotify);
+      return async () => {
+        removeLocal();
+        await unlisten();
+      };
+    },
+    notify: async (tx, channel, payload) => {
+      await tx.execute(sql`select pg_notify(${channel}, ${payload})`);
+      local.sent(tx, channel, payload);
     },
     close: async () => {
       await Promise.all([
@@ -238,6 +288,16 @@ async function openPglite(opts: OpenOptions): Promise<Database> {
       return true;
     },
     replicas: () => [],
+    // PGlite hands a NOTIFY to its own session's listeners as the transaction commits (before
+    // `admin` resolves), so the same pg_notify serves one process as it serves many on Postgres.
+    listen: async (channel, onNotify, onListening) => {
+      const unlisten = await client.listen(channel, onNotify);
+      onListening();
+      return () => unlisten();
+    },
+    notify: async (tx, channel, payload) => {
+      await tx.execute(sql`select pg_notify(${channel}, ${payload})`);
+    },
     close: async () => {
       await client.close();
       await releaseLock();

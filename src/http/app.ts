@@ -43,11 +43,11 @@ import { traceRequests } from './tracing.ts';
 import { requireUtf8Body } from './utf8-body.ts';
 
 /** Every path the REST dialects serve (Hono patterns), all behind API-key authentication. */
+// Hono's `/x/*` matches `/x` as well: listing both ran restAuthentication (and its key lookup)
+// twice for every MadKudu and Wasabi listing.
 const REST_PREFIXES = [
-  '/v1/audit',
   '/v1/audit/*',
   '/enterprise/v1/*',
-  '/api/data/audit',
   '/api/data/audit/*',
   '/audit/v1/*',
   '/v1/viewer-tokens',

@@ -14,6 +14,9 @@ import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-
  * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
  */
 type Documents = {
+    "\n  query CacheWhoAmI { viewer { keyId } }\n": typeof types.CacheWhoAmIDocument,
+    "\n  mutation CacheMintToken($input: CreateViewerTokenInput!) { createViewerToken(input: $input) { token } }\n": typeof types.CacheMintTokenDocument,
+    "\n  query CacheReadsOf($first: Int) { auditReads(first: $first) { edges { node { requestId } } } }\n": typeof types.CacheReadsOfDocument,
     "\n  query MyEvents { viewer { tenant { slug } scopes } auditEvents(first: 100) { totalCount edges { node { id action } } } }\n": typeof types.MyEventsDocument,
     "\n  mutation RecordForAuth($input: RecordEventInput!) { recordEvent(input: $input) { id } }\n": typeof types.RecordForAuthDocument,
     "\n  query VerifyChain($from: SafeInt, $to: SafeInt, $checkpoint: SignedCheckpointInput) {\n    verifyChain(fromSequence: $from, toSequence: $to, checkpoint: $checkpoint) {\n      intact status unknownKeyIds fromSequence toSequence eventsChecked checkpointsChecked headSequence signedThrough\n      break { sequence kind detail }\n    }\n  }\n": typeof types.VerifyChainDocument,
@@ -53,6 +56,9 @@ type Documents = {
     "\n  mutation MintForSearch($input: CreateViewerTokenInput!) {\n    createViewerToken(input: $input) { token }\n  }\n": typeof types.MintForSearchDocument,
 };
 const documents: Documents = {
+    "\n  query CacheWhoAmI { viewer { keyId } }\n": types.CacheWhoAmIDocument,
+    "\n  mutation CacheMintToken($input: CreateViewerTokenInput!) { createViewerToken(input: $input) { token } }\n": types.CacheMintTokenDocument,
+    "\n  query CacheReadsOf($first: Int) { auditReads(first: $first) { edges { node { requestId } } } }\n": types.CacheReadsOfDocument,
     "\n  query MyEvents { viewer { tenant { slug } scopes } auditEvents(first: 100) { totalCount edges { node { id action } } } }\n": types.MyEventsDocument,
     "\n  mutation RecordForAuth($input: RecordEventInput!) { recordEvent(input: $input) { id } }\n": types.RecordForAuthDocument,
     "\n  query VerifyChain($from: SafeInt, $to: SafeInt, $checkpoint: SignedCheckpointInput) {\n    verifyChain(fromSequence: $from, toSequence: $to, checkpoint: $checkpoint) {\n      intact status unknownKeyIds fromSequence toSequence eventsChecked checkpointsChecked headSequence signedThrough\n      break { sequence kind detail }\n    }\n  }\n": types.VerifyChainDocument,
@@ -106,6 +112,18 @@ const documents: Documents = {
  */
 export function graphql(source: string): unknown;
 
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query CacheWhoAmI { viewer { keyId } }\n"): (typeof documents)["\n  query CacheWhoAmI { viewer { keyId } }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CacheMintToken($input: CreateViewerTokenInput!) { createViewerToken(input: $input) { token } }\n"): (typeof documents)["\n  mutation CacheMintToken($input: CreateViewerTokenInput!) { createViewerToken(input: $input) { token } }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query CacheReadsOf($first: Int) { auditReads(first: $first) { edges { node { requestId } } } }\n"): (typeof documents)["\n  query CacheReadsOf($first: Int) { auditReads(first: $first) { edges { node { requestId } } } }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
