@@ -114,7 +114,7 @@ export class ReplicaSet {
     const at = Date.now();
     try {
       const [row] = await withTimeout(
-        this.#primary<{ lsn: string }[]>`select pg_current_wal_lsn()::text as lsn`,
+        this.#primary<{ lsn: string }[]>`select pg_current_wal_flush_lsn()::text as lsn`,
         Math.max(1000, this.#options.pollMs),
       );
       if (row) this.#samples.push({ at, lsn: parseLsn(row.lsn) });

@@ -23,6 +23,7 @@ let replica: Cluster | undefined;
 let gateway: Gateway | undefined;
 let tenants: Tenant[];
 let onReplica: postgres.Sql;
+let onPrimary: postgres.Sql;
 
 beforeAll(async () => {
   primary = await startCluster();
@@ -33,6 +34,7 @@ beforeAll(async () => {
   tenants = prepared.tenants;
   replica = await startReplica(primary);
   onReplica = postgres(replica.url('audit'), { max: 1, onnotice: () => {} });
+  onPrimary = postgres(prepared.url, { max: 1, onnotice: () => {} });
   gateway = await openGateway({
     config: loadConfig({
       NODE_ENV: 'production',
@@ -50,6 +52,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await gateway?.close();
   await onReplica?.end({ timeout: 1 });
+  await onPrimary?.end({ timeout: 1 });
   await replica?.destroy();
   await primary?.destroy();
 });
@@ -116,6 +119,20 @@ async function replicaState(): Promise<string> {
   return body.replicas?.[0]?.state ?? 'absent';
 }
 
+/** The primary's WAL position now. */
+async function currentLsn(): Promise<string> {
+  const [row] = await onPrimary<{ lsn: string }[]>`select pg_current_wal_lsn()::text as lsn`;
+  return row?.lsn as string;
+}
+
+/** Whether the replica has replayed the primary's WAL up to `lsn`. */
+async function replayed(lsn: Promise<string>): Promise<boolean> {
+  const at = await lsn;
+  const [row] = await onReplica<{ ok: boolean }[]>`
+    select pg_last_wal_replay_lsn() >= ${at}::pg_lsn as ok`;
+  return row?.ok === true;
+}
+
 async function waitFor(what: string, ok: () => Promise<boolean>, ms = 20_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await ok())) {
@@ -129,6 +146,9 @@ describe('reads on a streaming replica', () => {
     const [a] = tenants as [Tenant];
     const id = await record(a, 'replica.routing');
     await waitFor('the replica to be ready', async () => (await replicaState()) === 'ready');
+    // A replica just started from a base backup may take a moment to replay the write: until it
+    // has, the tenant's reads rightly stay on the primary (read-your-writes).
+    await waitFor('the replica to replay the write', () => replayed(currentLsn()));
     const before = await reads();
     expect(await listByAction(a, 'replica.routing')).toEqual({ ids: [id], total: 1 });
     const one = await call(`/v1/audit/${id}`, { key: a.key });

@@ -44,9 +44,13 @@ export async function writeInTenant<T>(db: Db, tenantId: number, fn: (tx: Tx) =>
   const result = await inTenant(db, tenantId, fn);
   const replicas = replicasOf(db);
   if (replicas) {
-    // pg_current_wal_lsn() after a synchronous commit is at or past the commit's record.
+    // After a synchronous commit the WAL is flushed at least through the commit's record. The
+    // flush position, not the insert position (pg_current_wal_lsn), which may be ahead by WAL
+    // other sessions wrote and nobody has flushed yet: no replica can replay that before the
+    // WAL writer flushes it (wal_writer_delay, 200 ms), and the tenant's reads would stay on the
+    // primary that long for no reason.
     const lsn = await db
-      .execute(sql`select pg_current_wal_lsn()::text as lsn`)
+      .execute(sql`select pg_current_wal_flush_lsn()::text as lsn`)
       .then((rows) => (rows as unknown as { lsn: string }[])[0]?.lsn)
       .catch(() => undefined);
     replicas.noteWrite(tenantId, lsn);
