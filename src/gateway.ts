@@ -80,6 +80,7 @@ export async function openGateway({
     replicas: config.replicas,
     migrate: config.migrateOnStart,
     onQuery,
+    onBackgroundError: (error, what) => logger.warn({ err: error }, `database: ${what} failed`),
   });
   try {
     const streamWorker = config.logStreams.enabled
