@@ -15,9 +15,18 @@
 //   pool by release(): it went to the idle queue with no socket (or while the pool was already
 //   reconnecting it), and every later query routed to it failed. A reserved connection the server
 //   closed now refuses further queries, and releasing it leaves it to the pool's reconnect.
-//   src/db/client.ts runs every tenant transaction on a reserved connection.
+//   Queries queued on it behind a busy pipeline were never settled when it closed (whoever
+//   awaited them hung); they now fail with it, as a transaction's do.
+// - A reservation (sql.reserve()) could wait forever: when a connection closes while
+//   reservations wait, the pool reconnects it for the first of them, and the connection dropped
+//   it while fetching its types (or, without a type fetch, went idle outside the pool); and a
+//   reservation whose connection attempt failed stayed in the pool's queue and swallowed the next
+//   connection. A reservation is now settled once, by the first connection ready for it (a later
+//   one serves the queue instead), and leaves the queue. (src/db/client.ts runs every tenant
+//   transaction on a reserved connection.)
 // test/fault/db-restart.test.ts kills the database under load and fails without this patch;
-// test/pipelined-reads.test.ts terminates a reserved connection's backend.
+// test/pipelined-reads.test.ts cuts a reserved connection, with and without a reservation waiting
+// for it (both hang without it); test/fault/replicas.test.ts kills a replica under read load.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,6 +76,51 @@ const edits = [
 `,
   },
   {
+    file: 'connection.js',
+    what: 'a connection reconnected for a reservation serves the queue',
+    from: `      initial && !initial.reserve && execute(initial)
+      options.shared.retries = retries = 0
+      initial = null
+      return
+`,
+    to: `      const reserving = initial && initial.reserve && initial // audit-gateway patch
+      initial && !initial.reserve && execute(initial)
+      options.shared.retries = retries = 0
+      initial = null
+      return reserving ? reserving.reserve(connection) : undefined // audit-gateway patch
+`,
+  },
+  {
+    file: 'connection.js',
+    what: 'a reservation stays the initial query while the types are fetched',
+    from: `        initial.reserve && (initial = null)
+        return fetchArrayTypes()`,
+    to: `        return fetchArrayTypes() // audit-gateway patch: then the reservation is served, below`,
+  },
+  {
+    file: 'index.js',
+    what: 'a reservation that failed leaves the queue',
+    from: `        const query = { reserve: resolve, reject }`,
+    to: `        const query = { // audit-gateway patch: settled once, by whichever connection comes first
+          reserve: c => query.settled ? onopen(c) : (query.settled = true, queries.remove(query), resolve(c)),
+          reject: e => query.settled || (query.settled = true, queries.remove(query), reject(e))
+        }`,
+  },
+  {
+    file: 'index.js',
+    what: 'fail the queries queued on a reserved connection when it closes',
+    from: `    c.reserved.release = true
+
+    const sql = Sql(handler)`,
+    to: `    c.reserved.release = true
+    c.onclose = e => { // audit-gateway patch: queued queries fail with the closed connection
+      while (queue.length)
+        queue.shift().reject(e)
+    }
+
+    const sql = Sql(handler)`,
+  },
+  {
     file: 'index.js',
     what: 'release a reserved connection only while it is still reserved',
     from: `    sql.release = () => {
@@ -76,7 +130,7 @@ const edits = [
     to: `    sql.release = () => {
       if (!c.reserved) // audit-gateway patch: released already, or closed by the server (the pool reconnects it)
         return
-      c.reserved = null
+      c.reserved = c.onclose = null
       onopen(c)
     }`,
   },
