@@ -129,6 +129,13 @@ describe('reads on a streaming replica', () => {
     const [a] = tenants as [Tenant];
     const id = await record(a, 'replica.routing');
     await waitFor('the replica to be ready', async () => (await replicaState()) === 'ready');
+    // And to have replayed the write: a read checks the replay position with its first statement,
+    // so on a busy machine the first reads after a write can be sent to the primary as `behind`
+    // (what the next test checks), which is not what this one measures.
+    await waitFor(
+      'the replica to replay the event',
+      async () => (await onReplica`select 1 from audit_events where id = ${id}`).length === 1,
+    );
     const before = await reads();
     expect(await listByAction(a, 'replica.routing')).toEqual({ ids: [id], total: 1 });
     const one = await call(`/v1/audit/${id}`, { key: a.key });
