@@ -59,6 +59,7 @@ const EnvSchema = z.object({
   ),
   DATABASE_REPLICA_MAX_LAG_MS: positiveInt(1, 3_600_000).default(2000),
   DATABASE_REPLICA_POLL_MS: positiveInt(20, 60_000).default(200),
+  DATABASE_PIPELINE: booleanFlag.default(false),
   MIGRATE_ON_START: booleanFlag.default(true),
   DATA_DIR: z.string().min(1).default('./.data'),
   TOKEN_SECRET: secret.optional(),
@@ -192,6 +193,11 @@ function configFrom(
       maxLagMs: e.DATABASE_REPLICA_MAX_LAG_MS,
       pollMs: e.DATABASE_REPLICA_POLL_MS,
     },
+    /**
+     * Postgres: BEGIN, the tenant setting and a transaction's first statement in one round trip
+     * (db/client.ts runTransaction). Off by default: see the CHANGELOG.
+     */
+    pipeline: e.DATABASE_PIPELINE,
     migrateOnStart: e.MIGRATE_ON_START,
     dataDir: e.DATA_DIR,
     /** HMAC secrets for cursors and tokens; the first signs, all verify (rotation). */

@@ -79,8 +79,10 @@ export async function openGateway({
     dataDir: config.dataDir,
     poolSize: config.poolSize,
     replicas: config.replicas,
+    pipeline: config.pipeline,
     migrate: config.migrateOnStart,
     onQuery,
+    onBackgroundError: (error, what) => logger.warn({ err: error }, `database: ${what} failed`),
   });
   try {
     const streamWorker = config.logStreams.enabled

@@ -6,9 +6,10 @@ import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { type SQL, sql } from 'drizzle-orm';
 import type { Logger as DrizzleLogger } from 'drizzle-orm/logger';
-import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import type { PgDatabase, PgDialect, PgQueryResultHKT, PgTransactionConfig } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+import { PostgresJsSession, PostgresJsTransaction } from 'drizzle-orm/postgres-js/session';
 import postgres from 'postgres';
 import { acquireDataDirLock } from './data-dir-lock.ts';
 import { withTimeout } from './errors.ts';
@@ -117,6 +118,13 @@ export type OpenOptions = {
   onQuery?: (query: string) => void;
   /** Streaming replicas of `url` that serve reads (Postgres only). */
   replicas?: { urls: readonly string[]; maxLagMs: number; pollMs: number } | undefined;
+  /**
+   * Told of failures no caller waits for: the COMMIT of a read-only transaction whose answer was
+   * already returned (`runTransaction`). Such a failure cannot lose data, but it is worth a log line.
+   */
+  onBackgroundError?: (error: unknown, what: string) => void;
+  /** Postgres: tenant transactions pipelined by `runTransaction` (DATABASE_PIPELINE). */
+  pipeline?: boolean;
 };
 
 function drizzleLogger(onQuery: ((q: string) => void) | undefined): DrizzleLogger | undefined {
@@ -144,8 +152,14 @@ async function openPostgres(url: string, opts: OpenOptions): Promise<Database> {
     connection: { ...servingSession, synchronous_commit: 'on' },
     transform: { undefined: null },
   });
-  const handle = (pool: postgres.Sql) =>
-    drizzlePostgres({ client: preparing(pool), logger: drizzleLogger(opts.onQuery) }) as unknown as Db;
+  const handle = (pool: postgres.Sql) => {
+    const db = drizzlePostgres({
+      client: preparing(pool),
+      logger: drizzleLogger(opts.onQuery),
+    }) as unknown as Db;
+    if (opts.pipeline) pipelines.set(db, { pool, onBackgroundError: opts.onBackgroundError ?? (() => {}) });
+    return db;
+  };
   const db = handle(client);
   const replicas =
     opts.replicas && opts.replicas.urls.length > 0
@@ -218,6 +232,155 @@ async function openPostgres(url: string, opts: OpenOptions): Promise<Database> {
     },
   };
   return database;
+}
+
+/** The pools behind the Postgres handles (the primary's and each replica's), for `runTransaction`. */
+const pipelines = new WeakMap<
+  object,
+  { pool: postgres.Sql; onBackgroundError: (error: unknown, what: string) => void }
+>();
+
+/**
+ * Runs `fn` in a transaction whose first statement is `opening` (the tenant setting), and resolves
+ * to what `fn` resolves to. `fn` is also handed the opening's rows, as a promise: awaiting it
+ * before its own first statement would cost the round trip this function saves.
+ *
+ * On Postgres, BEGIN, the opening and `fn`'s first statement are sent together on a reserved
+ * connection (postgres.js writes the queries issued in one tick back to back), so they cost one
+ * round trip where `db.transaction` costs three (BEGIN, then the opening, then the statement).
+ * The COMMIT of a write is awaited: acknowledged means committed. A READ ONLY transaction has
+ * nothing to commit, so its answer is returned as soon as `fn` has it; the connection goes back to
+ * the pool once the COMMIT is answered, and a failed COMMIT goes to `onBackgroundError`. On any
+ * error the transaction is rolled back (a connection the server closed is left to the pool's
+ * reconnect) and the connection released once. `tx` is the Drizzle transaction `db.transaction`
+ * would hand in, savepoints (`tx.transaction`) included.
+ *
+ * PGlite is one in-process session with no round trips to save: `db.transaction`, as before; so
+ * is Postgres unless DATABASE_PIPELINE is on.
+ */
+export async function runTransaction<T>(
+  db: Db,
+  opening: SQL,
+  fn: (tx: Tx, opened: Promise<Record<string, unknown>[]>) => Promise<T>,
+  config?: PgTransactionConfig,
+): Promise<T> {
+  const pipeline = pipelines.get(db);
+  if (!pipeline) {
+    return db.transaction(async (tx) => {
+      const result = (await tx.execute(opening)) as unknown as
+        | Record<string, unknown>[]
+        | { rows: Record<string, unknown>[] };
+      return fn(tx, Promise.resolve(Array.isArray(result) ? result : result.rows));
+    }, config);
+  }
+  // Drizzle keeps these internal; a transaction of its own is built from the pool's handle's.
+  const session = (db as unknown as { session: DrizzleSession }).session;
+  const reserved = await pipeline.pool.reserve();
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    reserved.release();
+  };
+  const client = preparing(withSavepoints(reserved));
+  // Typed as a pool's session in Drizzle's declarations; Drizzle itself builds it from a transaction's.
+  const txSession = new PostgresJsSession(
+    client as never,
+    session.dialect,
+    session.schema as never,
+    session.options,
+  );
+  const tx = new PostgresJsTransaction(
+    session.dialect,
+    txSession as never,
+    session.schema as never,
+  ) as unknown as Tx;
+  const query = session.dialect.sqlToQuery(opening);
+  // Issued in this order in this tick, so they reach the connection before fn's first statement.
+  const begin = reserved.unsafe(beginStatement(config)).execute();
+  session.options.logger?.logQuery(query.sql, query.params);
+  const opened = client.unsafe(query.sql, query.params as never[]).execute() as unknown as Promise<
+    Record<string, unknown>[]
+  >;
+  // Awaited below; these keep a failure from being reported as unhandled before then.
+  begin.catch(() => {});
+  opened.catch(() => {});
+  let result: T;
+  try {
+    result = await fn(tx, opened);
+    await begin;
+    await opened;
+  } catch (error) {
+    // A failed BEGIN or opening makes every later statement fail too: report the first cause.
+    const cause = (await firstFailure(begin, opened)) ?? error;
+    await reserved.unsafe('rollback').catch(() => {});
+    release();
+    throw cause;
+  }
+  const commit = reserved.unsafe('commit').execute();
+  if (config?.accessMode === 'read only') {
+    commit.then(release, (error) => {
+      release();
+      pipeline.onBackgroundError(error, 'commit of a read-only transaction');
+    });
+    return result;
+  }
+  try {
+    await commit;
+  } finally {
+    release();
+  }
+  return result;
+}
+
+/** What `runTransaction` reads of a Drizzle postgres-js handle's session. */
+type DrizzleSession = { dialect: PgDialect; schema: unknown; options: { logger?: DrizzleLogger } };
+
+/** `BEGIN` with the transaction's options, as Drizzle would set them. */
+function beginStatement(config: PgTransactionConfig | undefined): string {
+  const words = ['begin'];
+  if (config?.isolationLevel) words.push('isolation level', config.isolationLevel);
+  if (config?.accessMode) words.push(config.accessMode);
+  if (typeof config?.deferrable === 'boolean')
+    words.push(config.deferrable ? 'deferrable' : 'not deferrable');
+  return words.join(' ');
+}
+
+async function firstFailure(...queries: Promise<unknown>[]): Promise<unknown> {
+  for (const query of queries) {
+    const failure = await query.then(
+      () => undefined,
+      (error: unknown) => error ?? new Error('query failed'),
+    );
+    if (failure !== undefined) return failure;
+  }
+  return undefined;
+}
+
+/**
+ * A reserved connection with the `savepoint` postgres.js gives a transaction, which Drizzle's
+ * `tx.transaction` calls: a nested transaction is a savepoint, released when its function resolves
+ * and rolled back to when it throws.
+ */
+function withSavepoints(reserved: postgres.ReservedSql): postgres.TransactionSql {
+  let count = 0;
+  const savepoint = async (fn: (sql: postgres.TransactionSql) => unknown) => {
+    const name = `s${count++}`;
+    await reserved.unsafe(`savepoint ${name}`);
+    try {
+      const result = await fn(wrapped);
+      await reserved.unsafe(`release savepoint ${name}`);
+      return result;
+    } catch (error) {
+      await reserved.unsafe(`rollback to savepoint ${name}`);
+      throw error;
+    }
+  };
+  const wrapped = new Proxy(reserved, {
+    get: (target, property, receiver) =>
+      property === 'savepoint' ? savepoint : Reflect.get(target, property, receiver),
+  }) as unknown as postgres.TransactionSql;
+  return wrapped;
 }
 
 /** Statements with more parameters than this (multi-row inserts) are not kept prepared. */

@@ -6,7 +6,7 @@
 // ready and has replayed the tenant's last write (docs/scaling.md), else on the primary.
 import { type SQL, sql } from 'drizzle-orm';
 import type { PgTransactionConfig } from 'drizzle-orm/pg-core';
-import type { Db, Tx } from '../../db/client.ts';
+import { type Db, runTransaction, type Tx } from '../../db/client.ts';
 import { classifyDatabaseError } from '../../db/errors.ts';
 import { parseLsn, type Replica, replicasOf } from '../../db/replicas.ts';
 import { DatabaseUnavailableError, DomainError } from '../../errors.ts';
@@ -15,6 +15,8 @@ import { databaseFailed, recordRead, transactionEnded, transactionStarted } from
 /**
  * Runs `fn` in a transaction on the primary bound to one tenant: row-level security sees only its
  * rows. Driver errors that mean "database unreachable" come out as DatabaseUnavailableError.
+ * BEGIN and the tenant setting travel with `fn`'s first statement (`runTransaction`); with
+ * `accessMode: 'read only'` the answer does not wait for the COMMIT either.
  */
 export async function inTenant<T>(
   db: Db,
@@ -24,10 +26,12 @@ export async function inTenant<T>(
 ): Promise<T> {
   transactionStarted();
   try {
-    return await db.transaction(async (tx) => {
-      await tx.execute(sql`select set_config('app.tenant_id', ${String(tenantId)}, true)`);
-      return fn(tx);
-    }, config);
+    return await runTransaction(
+      db,
+      sql`select set_config('app.tenant_id', ${String(tenantId)}, true)`,
+      (tx) => fn(tx),
+      config,
+    );
   } catch (error) {
     throw databaseFailed(classifyDatabaseError(error));
   } finally {
@@ -58,17 +62,21 @@ export async function writeInTenant<T>(db: Db, tenantId: number, fn: (tx: Tx) =>
   return result;
 }
 
+/** What `readInTenant` opens: nothing to commit, so the answer need not wait for the COMMIT. */
+const READ_ONLY: PgTransactionConfig = { accessMode: 'read only' };
+
 /** The replica had not replayed the tenant's last write: the read goes to the primary. */
 class ReplicaBehind extends Error {}
 
 /**
  * `inTenant` for a read that may run on a replica. A replica that fails mid-read (down,
  * restarting, a query cancelled by recovery) costs a retry on the primary, never the request.
- * `fn` must only read, and be safe to run twice.
+ * `fn` must only read (the transaction is READ ONLY, so its answer is one round trip), and be
+ * safe to run twice.
  */
 export async function readInTenant<T>(db: Db, tenantId: number, fn: (tx: Tx) => Promise<T>): Promise<T> {
   const replicas = replicasOf(db);
-  if (!replicas) return inTenant(db, tenantId, fn);
+  if (!replicas) return inTenant(db, tenantId, fn, READ_ONLY);
   const choice = replicas.choose(tenantId);
   let reason: string;
   if (choice.replica) {
@@ -91,7 +99,7 @@ export async function readInTenant<T>(db: Db, tenantId: number, fn: (tx: Tx) => 
     reason = choice.reason;
   }
   recordRead({ servedBy: 'primary', reason });
-  return inTenant(db, tenantId, fn);
+  return inTenant(db, tenantId, fn, READ_ONLY);
 }
 
 async function onReplica<T>(
@@ -103,16 +111,24 @@ async function onReplica<T>(
 ): Promise<T> {
   transactionStarted();
   try {
-    return await replica.db.transaction(async (tx) => {
+    return await runTransaction(
+      replica.db,
       // The replay position comes with the tenant setting: checking it costs no round trip.
-      const [row] = (await tx.execute(
-        sql`select set_config('app.tenant_id', ${String(tenantId)}, true), pg_last_wal_replay_lsn()::text as replay`,
-      )) as unknown as { replay: string | null }[];
-      if (!row?.replay) throw new ReplicaBehind();
-      replayed(row.replay);
-      if (parseLsn(row.replay) < minLsn) throw new ReplicaBehind();
-      return fn(tx);
-    });
+      sql`select set_config('app.tenant_id', ${String(tenantId)}, true), pg_last_wal_replay_lsn()::text as replay`,
+      async (tx, opened) => {
+        // fn's statements travel with the check, so its answer (or error: a not-found on a replica
+        // that is behind means nothing) counts only once the position is known to be far enough.
+        const [answer, opening] = await Promise.allSettled([fn(tx), opened]);
+        if (opening.status === 'rejected') throw opening.reason;
+        const replay = opening.value[0]?.replay as string | null | undefined;
+        if (!replay) throw new ReplicaBehind();
+        replayed(replay);
+        if (parseLsn(replay) < minLsn) throw new ReplicaBehind();
+        if (answer.status === 'rejected') throw answer.reason;
+        return answer.value;
+      },
+      READ_ONLY,
+    );
   } finally {
     transactionEnded();
   }
