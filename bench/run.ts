@@ -70,6 +70,7 @@ type Options = {
   profile?: boolean;
   logLevel: string;
   loadOnly?: boolean;
+  set: Record<string, string>;
 };
 
 const positive = (value: string) => {
@@ -106,6 +107,16 @@ const program = new Command('bench')
   .option('--profile', 'run the gateway under node --cpu-prof (profiles in <out>/profiles)')
   .option('--log-level <level>', "the gateway's LOG_LEVEL (production default: info)", 'info')
   .option('--load-only', 'load the dataset and stop')
+  .option(
+    '--set <KEY=VALUE>',
+    "a setting of the gateway's, e.g. DATABASE_PIPELINE=true (repeatable)",
+    (value: string, all: Record<string, string>) => {
+      const eq = value.indexOf('=');
+      if (eq <= 0) throw new InvalidArgumentError('must be KEY=VALUE');
+      return { ...all, [value.slice(0, eq)]: value.slice(eq + 1) };
+    },
+    {},
+  )
   .option(
     '--tail',
     'also run the live-tail and log-stream benchmark (bench/tail.ts); on by default when --scenarios is not given',
@@ -194,6 +205,7 @@ async function main(opts: Options): Promise<void> {
       logLevel: opts.logLevel,
       logDir,
       nodeArgs: opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+      env: opts.set,
     });
     services.push(gateway);
     const floor = await startFloor({ databaseUrl: db.appUrl, tokenSecret: secrets.tokenSecret, logDir });
