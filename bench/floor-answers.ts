@@ -132,22 +132,23 @@ export function required(name: string): string {
 }
 
 /** A Mural row: the columns of an entry (src/rest/mural.ts). */
-export type MuralRow = {
-  id: string;
-  action: string;
-  actor_id: string | null;
-  actor_email: string | null;
-  actor_name: string | null;
-  actor_type: string | null;
-  actor_company: string | null;
-  target_kind: string | null;
-  target_id: string | null;
-  target_name: string | null;
-  target_email: string | null;
-  target_company: string | null;
-  ip_address: string | null;
-  occurred_at: Date;
-};
+export type MuralRow = Pick<
+  GraphqlRow,
+  | 'id'
+  | 'action'
+  | 'actor_id'
+  | 'actor_email'
+  | 'actor_name'
+  | 'actor_type'
+  | 'actor_company'
+  | 'target_kind'
+  | 'target_id'
+  | 'target_name'
+  | 'target_email'
+  | 'target_company'
+  | 'ip_address'
+  | 'occurred_at'
+>;
 
 const DAY_MS = 86_400_000;
 /** Rows per read while streaming a Mural dump, as MURAL.batchSize in src/rest/mural.ts. */

@@ -36,6 +36,18 @@ const LONG_MAX_AGE = { AUTH_CACHE_MAX_AGE_MS: '600000' };
 const quiet = { LOG_STREAMS: 'false', AUTH_FAILURES_PER_MINUTE: '100000' };
 const idOf = (key: string) => parseApiKey(key)?.id as string;
 
+const MAX_AGE_MS = 30_000;
+
+/** An authenticator whose cache hears no notification, with a clock the test moves. */
+function unheardAuthenticator(t: TestGateway, clock: { now: number }): Authenticator {
+  return new Authenticator(
+    t.gateway.database.db,
+    100,
+    new ViewerTokens(new TokenSigner(t.config.tokenSecrets ?? [])),
+    new KeyCache({ maxKeys: 100, maxAgeMs: MAX_AGE_MS, now: () => clock.now }),
+  );
+}
+
 async function lookups(source: 'cache' | 'database'): Promise<number> {
   const { body } = await scrape();
   const line = body.split('\n').find((l) => l.startsWith(`agw_auth_key_lookups_total{source="${source}"} `));
@@ -257,19 +269,12 @@ describe('key cache: one instance', () => {
 
   it('bounds a lost notification by the maximum age', async () => {
     const tenant = await t.newTenant('kc-lost');
-    let now = 1_000_000;
-    const maxAgeMs = 30_000;
-    // A cache that hears no notification, with a clock the test moves.
-    const authenticator = new Authenticator(
-      t.gateway.database.db,
-      100,
-      new ViewerTokens(new TokenSigner(t.config.tokenSecrets ?? [])),
-      new KeyCache({ maxKeys: 100, maxAgeMs, now: () => now }),
-    );
+    const clock = { now: 1_000_000 };
+    const authenticator = unheardAuthenticator(t, clock);
     const headers = new Headers({ authorization: `Bearer ${tenant.readKey}` });
     await expect(authenticator.authenticate(headers, 'x')).resolves.toMatchObject({ tenantId: tenant.id });
     await revokeApiKey(t.gateway.database, idOf(tenant.readKey));
-    now += maxAgeMs - 1;
+    clock.now += MAX_AGE_MS - 1;
     // The notification never came: the row read before the revocation is still served ...
     await expect(authenticator.authenticate(headers, 'x')).resolves.toMatchObject({ tenantId: tenant.id });
     // ... but a long-lived stream's recheck reads the database and sees the revocation ...
@@ -281,20 +286,14 @@ describe('key cache: one instance', () => {
 
   it('refuses a row older than the maximum age without any notification', async () => {
     const tenant = await t.newTenant('kc-age');
-    let now = 1_000_000;
-    const maxAgeMs = 30_000;
-    const authenticator = new Authenticator(
-      t.gateway.database.db,
-      100,
-      new ViewerTokens(new TokenSigner(t.config.tokenSecrets ?? [])),
-      new KeyCache({ maxKeys: 100, maxAgeMs, now: () => now }),
-    );
+    const clock = { now: 1_000_000 };
+    const authenticator = unheardAuthenticator(t, clock);
     const headers = new Headers({ authorization: `Bearer ${tenant.readKey}` });
     await authenticator.authenticate(headers, 'x');
     await revokeApiKey(t.gateway.database, idOf(tenant.readKey));
-    now += maxAgeMs - 1;
+    clock.now += MAX_AGE_MS - 1;
     await expect(authenticator.authenticate(headers, 'x')).resolves.toMatchObject({ tenantId: tenant.id });
-    now += 1;
+    clock.now += 1;
     await expect(authenticator.authenticate(headers, 'x')).rejects.toThrow('revoked');
   });
 
