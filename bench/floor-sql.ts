@@ -81,8 +81,11 @@ export const FLOOR_SQL = {
     `${SEARCH_DOCUMENT} like public.audit_search_pattern($2) and ` +
     `${SEARCH_DOCUMENT} like public.audit_search_pattern($3) and ` +
     `strpos(${SEARCH_DOCUMENT}, public.audit_search_fold($4)) > 0) ${BY_TIME_DESC} limit $5`,
+  /** Wasabi's page: the columns of its records only (src/rest/wasabi.ts WASABI_FIELDS). */
   offsetPage:
-    `select ${COLUMNS} from "audit_events" where "audit_events"."tenant_id" = $1 ` +
+    'select "id", "seq", "action", "actor_id", "actor_email", "actor_name", "actor_type", "actor_company", ' +
+    '"target_kind", "target_id", "target_name", "target_email", "target_company", "occurred_at" ' +
+    'from "audit_events" where "audit_events"."tenant_id" = $1 ' +
     'order by "audit_events"."occurred_at" asc, "audit_events"."id" asc limit $2 offset $3',
   /** A whole tenant's count: its run of sequence numbers (event-reads.ts WHOLE_TENANT_COUNT). */
   count:

@@ -370,6 +370,8 @@ export class AuditService {
     order: EventOrder,
     offset: number,
     limit: number,
+    /** The event fields the caller will read (its shape); every field when absent. */
+    fields?: Iterable<EventField>,
   ): Promise<{ events: AuditEvent[]; total: number }> {
     requireScope(viewer, 'read');
     const { tenantId, restriction } = viewer;
@@ -382,6 +384,7 @@ export class AuditService {
         order,
         offset,
         limit,
+        projection: fields && projectionOf([...fields, ...ALWAYS_READ, ORDER_KEY_FIELD[order.field]]),
       }),
       reads.countEvents(this.#db, tenantId, filter, restriction, this.#bound),
     ]);

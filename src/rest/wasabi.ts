@@ -5,7 +5,7 @@
 //   GET /api/data/audit/{id}
 // Page-numbered: `page` from 0, `count` per page, and `total` matching records.
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import type { AuditEvent } from '../audit/model.ts';
+import type { AuditEvent, EventField } from '../audit/model.ts';
 import type { AuditService, OrderField } from '../audit/service.ts';
 import { parseDateTime } from '../audit/time.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
@@ -54,6 +54,15 @@ const WasabiEventDetail = z
       .openapi({ description: 'ID of an additional object, present for some events.' }),
   })
   .openapi('WasabiAuditEventDetail');
+
+/** What a Wasabi record shows (toWasabi): a listing reads only these fields' columns. */
+const WASABI_FIELDS = [
+  'id',
+  'actor',
+  'action',
+  'target',
+  'occurredAt',
+] as const satisfies readonly EventField[];
 
 function toWasabi(e: AuditEvent) {
   return {
@@ -237,6 +246,7 @@ export function registerWasabi(app: OpenAPIHono<AppEnv>, deps: { audit: AuditSer
       { field: orderField[q.order ?? 'ctime'], direction: 'asc' },
       page * count,
       count,
+      WASABI_FIELDS,
     );
     return c.json({ audit_events: events.map(toWasabi), total, page }, 200);
   });

@@ -298,17 +298,19 @@ export async function listEventsByOffset(
     order: EventOrder;
     offset: number;
     limit: number;
+    /** Only these fields' columns; every column when absent. */
+    projection?: Projection | undefined;
   },
 ): Promise<AuditEvent[]> {
   return readTenant(db, tenantId, q.filter, q, async (tx) => {
     const rows = await tx
-      .select(eventColumns)
+      .select(q.projection?.columns ?? eventColumns)
       .from(t)
       .where(and(...filterConditions(tenantId, q.filter, q.restriction)))
       .orderBy(...orderTerms(q.order, false))
       .limit(q.limit)
       .offset(q.offset);
-    return rows.map(rowToEvent);
+    return rows.map(q.projection ? q.projection.toEvent : (r) => rowToEvent(r as EventRow));
   });
 }
 
