@@ -242,8 +242,9 @@ const pipelines = new WeakMap<
 
 /**
  * Runs `fn` in a transaction whose first statement is `opening` (the tenant setting), and resolves
- * to what `fn` resolves to. `fn` is also handed the opening's rows, as a promise: awaiting it
- * before its own first statement would cost the round trip this function saves.
+ * to what `fn` resolves to. `fn` is also handed the opening's rows: the rows themselves when the
+ * opening has run already, or a promise of them when it travels with `fn`'s first statement
+ * (awaiting that before the statement would cost the round trip this function saves).
  *
  * On Postgres, BEGIN, the opening and `fn`'s first statement are sent together on a reserved
  * connection (postgres.js writes the queries issued in one tick back to back), so they cost one
@@ -261,7 +262,7 @@ const pipelines = new WeakMap<
 export async function runTransaction<T>(
   db: Db,
   opening: SQL,
-  fn: (tx: Tx, opened: Promise<Record<string, unknown>[]>) => Promise<T>,
+  fn: (tx: Tx, opened: OpeningRows | Promise<OpeningRows>) => Promise<T>,
   config?: PgTransactionConfig,
 ): Promise<T> {
   const pipeline = pipelines.get(db);
@@ -270,7 +271,7 @@ export async function runTransaction<T>(
       const result = (await tx.execute(opening)) as unknown as
         | Record<string, unknown>[]
         | { rows: Record<string, unknown>[] };
-      return fn(tx, Promise.resolve(Array.isArray(result) ? result : result.rows));
+      return fn(tx, Array.isArray(result) ? result : result.rows);
     }, config);
   }
   // Drizzle keeps these internal; a transaction of its own is built from the pool's handle's.
@@ -299,9 +300,9 @@ export async function runTransaction<T>(
   // Issued in this order in this tick, so they reach the connection before fn's first statement.
   const begin = reserved.unsafe(beginStatement(config)).execute();
   session.options.logger?.logQuery(query.sql, query.params);
-  const opened = client.unsafe(query.sql, query.params as never[]).execute() as unknown as Promise<
-    Record<string, unknown>[]
-  >;
+  const opened = client
+    .unsafe(query.sql, query.params as never[])
+    .execute() as unknown as Promise<OpeningRows>;
   // Awaited below; these keep a failure from being reported as unhandled before then.
   begin.catch(() => {});
   opened.catch(() => {});
@@ -332,6 +333,9 @@ export async function runTransaction<T>(
   }
   return result;
 }
+
+/** The rows of a transaction's opening statement. */
+export type OpeningRows = Record<string, unknown>[];
 
 /** What `runTransaction` reads of a Drizzle postgres-js handle's session. */
 type DrizzleSession = { dialect: PgDialect; schema: unknown; options: { logger?: DrizzleLogger } };

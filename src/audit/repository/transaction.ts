@@ -6,7 +6,7 @@
 // ready and has replayed the tenant's last write (docs/scaling.md), else on the primary.
 import { type SQL, sql } from 'drizzle-orm';
 import type { PgTransactionConfig } from 'drizzle-orm/pg-core';
-import { type Db, runTransaction, type Tx } from '../../db/client.ts';
+import { type Db, type OpeningRows, runTransaction, type Tx } from '../../db/client.ts';
 import { classifyDatabaseError } from '../../db/errors.ts';
 import { parseLsn, type Replica, replicasOf } from '../../db/replicas.ts';
 import { DatabaseUnavailableError, DomainError } from '../../errors.ts';
@@ -116,14 +116,23 @@ async function onReplica<T>(
       // The replay position comes with the tenant setting: checking it costs no round trip.
       sql`select set_config('app.tenant_id', ${String(tenantId)}, true), pg_last_wal_replay_lsn()::text as replay`,
       async (tx, opened) => {
-        // fn's statements travel with the check, so its answer (or error: a not-found on a replica
-        // that is behind means nothing) counts only once the position is known to be far enough.
+        const check = (rows: OpeningRows) => {
+          const replay = rows[0]?.replay as string | null | undefined;
+          if (!replay) throw new ReplicaBehind();
+          replayed(replay);
+          if (parseLsn(replay) < minLsn) throw new ReplicaBehind();
+        };
+        // Already answered: a replica that is behind is left before fn reads anything.
+        if (Array.isArray(opened)) {
+          check(opened);
+          return fn(tx);
+        }
+        // Pipelined: fn's statements travel with the check, so its answer (or error: a not-found
+        // on a replica that is behind means nothing) counts only once the position is known to be
+        // far enough.
         const [answer, opening] = await Promise.allSettled([fn(tx), opened]);
         if (opening.status === 'rejected') throw opening.reason;
-        const replay = opening.value[0]?.replay as string | null | undefined;
-        if (!replay) throw new ReplicaBehind();
-        replayed(replay);
-        if (parseLsn(replay) < minLsn) throw new ReplicaBehind();
+        check(opening.value);
         if (answer.status === 'rejected') throw answer.reason;
         return answer.value;
       },
