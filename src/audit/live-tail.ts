@@ -6,7 +6,7 @@
 // drops. A subscriber that starts behind the reader (a resumed cursor) catches up with its own
 // reads, at its own pace, before it joins the fan-out. The service (service.ts) authorizes and
 // validates before anything here runs.
-import type { Db } from '../db/client.ts';
+import type { Database, Db } from '../db/client.ts';
 import {
   DomainError,
   ShuttingDownError,
@@ -51,11 +51,7 @@ export type TailItem = { cursor: string; node: AuditEvent } | { ended: StreamEnd
 export type StreamClosed = (delivered: number, reason: string | undefined) => void;
 
 /** Hands in notifications of commits on any instance (Database.listen on Postgres). */
-export type CommitListener = (
-  channel: string,
-  onNotify: (payload: string) => void,
-  onListening: () => void,
-) => Promise<() => Promise<void>>;
+export type CommitListener = Database['listen'];
 
 /** Events one read takes from the database. */
 const READ_BATCH = 500;

@@ -64,6 +64,14 @@ const ORDER_KEY_FIELD = {
   group: 'groupId',
 } as const satisfies Record<OrderField, EventField>;
 
+/** What a listing in `order` reads for a caller that reads `fields`; every column when absent. */
+function listingProjection(
+  fields: Iterable<EventField> | undefined,
+  order: EventOrder,
+): Projection | undefined {
+  return fields && projectionOf([...fields, ...ALWAYS_READ, ORDER_KEY_FIELD[order.field]]);
+}
+
 export type Edge = { cursor: string; node: AuditEvent };
 export type EventConnection = {
   edges: Edge[];
@@ -191,7 +199,7 @@ export class AuditService {
       reverse: backward,
       limit: size + 1,
       // A cursor is made of the order's key, the occurrence time and the id.
-      projection: fields && projectionOf([...fields, ...ALWAYS_READ, ORDER_KEY_FIELD[order.field]]),
+      projection: listingProjection(fields, order),
     };
     let rows: AuditEvent[];
     let streamPosition: string | undefined;
@@ -384,7 +392,7 @@ export class AuditService {
         order,
         offset,
         limit,
-        projection: fields && projectionOf([...fields, ...ALWAYS_READ, ORDER_KEY_FIELD[order.field]]),
+        projection: listingProjection(fields, order),
       }),
       reads.countEvents(this.#db, tenantId, filter, restriction, this.#bound),
     ]);

@@ -2,6 +2,7 @@
 // lookup. It holds rows, not verdicts: the caller still compares the secret with the stored hash
 // and reads revokedAt. Every gateway LISTENs for the notification revokeApiKey and setReadLog send
 // on commit and drops the rows it names; the maximum age bounds a notification that never arrives.
+import type { Database } from '../db/client.ts';
 import { KEYS_CHANNEL, type StoredKey } from './repository.ts';
 
 export type KeyCacheOptions = {
@@ -12,13 +13,6 @@ export type KeyCacheOptions = {
   /** The clock (tests). */
   now?: () => number;
 };
-
-/** Hands in the key notifications of every instance (Database.listen); see LiveTail's CommitListener. */
-export type KeyListener = (
-  channel: string,
-  onNotify: (payload: string) => void,
-  onListening: () => void,
-) => Promise<() => Promise<void>>;
 
 type Entry = { key: StoredKey; readAt: number };
 
@@ -108,7 +102,7 @@ export class KeyCache {
    * Evicts on the notifications of every instance. Each (re)LISTEN clears the whole cache: what
    * was announced while the connection was down is lost.
    */
-  async listen(listener: KeyListener | undefined): Promise<void> {
+  async listen(listener: Database['listen'] | undefined): Promise<void> {
     if (!listener || !this.enabled) return;
     this.#unlisten = await listener(
       KEYS_CHANNEL,
