@@ -353,6 +353,18 @@ describe('who may read the log', () => {
     const bad = await t.gql(AuditReads, { after: 'nonsense' }, logKey);
     expect(bad.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   });
+
+  it('refuses a key id that cannot be stored text, naming the filter (found by test/fuzz.test.ts)', async () => {
+    for (const value of ['\u0000', '', 'x'.repeat(1000)]) {
+      const res = await t.gql(AuditReads, { filter: { keyIds: [value] } }, logKey);
+      expect(res.errors?.[0]?.extensions, JSON.stringify(value)).toMatchObject({
+        code: 'BAD_USER_INPUT',
+        field: 'filter.keyIds',
+      });
+      const csv = await t.fetch(`/v1/exports/reads.csv?keyIds=${encodeURIComponent(value)}`, { key: logKey });
+      expect(csv.status, JSON.stringify(value)).toBe(400);
+    }
+  });
 });
 
 describe('exporting the read log', () => {

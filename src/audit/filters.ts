@@ -60,6 +60,13 @@ export type EventFilter = {
   search?: string | undefined;
 } & { [name in ListFilterName]?: string[] | undefined };
 
+/** Why a value of a list filter cannot be compared with stored text, or null when it can. */
+export function listValueProblem(v: string): string | null {
+  if (v.length === 0) return 'must not contain empty strings';
+  if (v.length > LIMITS.email) return 'values are too long';
+  return textProblem(v, true);
+}
+
 /** Checks filter values: bounded lists of storable strings and a time window that is not inverted. */
 export function validateFilter(f: EventFilter, field: string): EventFilter {
   for (const name of LIST_FILTER_NAMES) {
@@ -69,12 +76,7 @@ export function validateFilter(f: EventFilter, field: string): EventFilter {
       throw new ValidationError(`${field}.${name}`, `must list at most ${MAX_FILTER_VALUES} values`);
     }
     for (const v of values) {
-      const problem =
-        v.length === 0
-          ? 'must not contain empty strings'
-          : v.length > LIMITS.email
-            ? 'values are too long'
-            : textProblem(v, true);
+      const problem = listValueProblem(v);
       if (problem) throw new ValidationError(`${field}.${name}`, problem);
     }
   }

@@ -10,6 +10,7 @@ import type { Db } from '../db/client.ts';
 import { ValidationError } from '../errors.ts';
 import { recordReadLog } from '../metrics.ts';
 import { BOM, csvCell, type ExportFormat } from './export-format.ts';
+import { listValueProblem } from './filters.ts';
 import { isUuid } from './model.ts';
 import {
   insertReads,
@@ -300,6 +301,11 @@ function validateReadFilter(f: ReadFilter): ReadFilter {
   for (const [name, values] of Object.entries(lists)) {
     if (values && values.length > MAX_READ_FILTER_VALUES) {
       throw new ValidationError(`filter.${name}`, `must list at most ${MAX_READ_FILTER_VALUES} values`);
+    }
+    // The event filters' check: a NUL, say, cannot be sent to the database at all.
+    for (const v of values ?? []) {
+      const problem = listValueProblem(v);
+      if (problem) throw new ValidationError(`filter.${name}`, problem);
     }
   }
   if (f.since && f.until && f.since.getTime() > f.until.getTime()) {
