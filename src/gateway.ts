@@ -181,6 +181,12 @@ export async function openGateway({
           exclusive: (sweep) => database.exclusive('checkpoint-sweep', sweep),
         })
       : undefined;
+    if (applyRetention) {
+      // This month's partition and the next ones, before the first event (the job keeps it up).
+      await retention
+        .ensurePartitions()
+        .catch((err: unknown) => logger.warn({ err }, 'partitions: could not create the coming months'));
+    }
     const retentionJob = applyRetention ? retention.start(config.retention.intervalSeconds) : undefined;
     streamWorker?.start();
     return {

@@ -9,8 +9,23 @@ import { type CanonicalEvent, serializeCanonical, toCanonical } from './chain.ts
 import type { ChainHead, StoredStatement } from './model.ts';
 import type { ReadLog } from './read-log.ts';
 import { getChainHead } from './repository/chain-heads.ts';
-import { getLinkHash, lastSeqReceivedBefore, pruneThrough, streamChain } from './repository/chain-read.ts';
+import {
+  getLinkHash,
+  lastSeqReceivedBefore,
+  type PrunedRange,
+  pruneThrough,
+  streamChain,
+} from './repository/chain-read.ts';
 import { checkpointHead, foreignSigningKeyIds, listCheckpoints } from './repository/checkpoints.ts';
+import {
+  dropPartition,
+  lockForDrop,
+  type Partition,
+  type PartitionShare,
+  partitionShares,
+  partitionsEndingBy,
+  partitionTenants,
+} from './repository/partitions.ts';
 import { getRetention, type LegalHold } from './repository/retention.ts';
 import type { AuditService } from './service.ts';
 import { type ChainSigner, type ChainStatement, checkStatement, type SignedStatement } from './signer.ts';
@@ -430,25 +445,134 @@ export class ChainService {
   ): Promise<PruneResult | null> {
     requireOperator(viewer, 'Pruning');
     const tenantId = viewer.tenantId;
-    const refuse = (hold: LegalHold) =>
-      new ConflictError(
-        'tenant',
-        `${viewer.tenantSlug} is on legal hold since ${hold.since.toISOString()} (placed by ${hold.by}: ${hold.reason}); nothing of it is pruned until the hold is lifted`,
-      );
     const { hold } = await database.admin((tx) => getRetention(tx, tenantId));
-    if (hold) throw refuse(hold);
+    if (hold) throw onHold(viewer, hold);
     const last = await lastSeqReceivedBefore(this.db, tenantId, cutoff);
     if (!last) return null;
-    const anchor = this.signer.sign({
+    const anchor = this.#anchor(tenantId, last);
+    // The hold is checked again under the tenant's row lock, in the transaction that deletes.
+    const pruned = await database.admin((tx) => pruneThrough(tx, tenantId, last.seq, anchor));
+    if ('onHold' in pruned) throw onHold(viewer, pruned.onHold);
+    return this.#recordPrune(viewer, cutoff, by, last, pruned);
+  }
+
+  /**
+   * `pruneMonth` for every month that ends by the latest of the tenants' cutoffs, oldest first:
+   * what a retention round or an explicit prune of many tenants does before pruning each tenant
+   * row by row (which then removes only what lies outside the dropped months).
+   */
+  async pruneWholeMonths(
+    database: Database,
+    tenants: ReadonlyMap<number, { viewer: Viewer; cutoff: Date; by: PruneInitiator }>,
+    lockTimeoutMs?: number,
+  ): Promise<{ viewer: Viewer; result: PruneResult }[]> {
+    const cutoffs = [...tenants.values()].map((t) => t.cutoff.getTime());
+    if (cutoffs.length === 0) return [];
+    const months = await database.admin((tx) => partitionsEndingBy(tx, new Date(Math.max(...cutoffs))));
+    const pruned = [];
+    for (const month of months) {
+      const outcome = await this.pruneMonth(database, month, tenants, lockTimeoutMs);
+      if ('pruned' in outcome) pruned.push(...outcome.pruned);
+    }
+    return pruned;
+  }
+
+  /**
+   * Prunes a whole month at once by dropping its partition (docs/retention.md#how-events-are-removed),
+   * when every tenant with events in it is among `tenants` with a cutoff at or after the month's
+   * end, is not on hold, and would have all of its events in the month removed by a prune at its
+   * cutoff (its unbroken prefix reaches past them). Each tenant's prune is what `prune` does,
+   * anchor and recorded event included; its rows in other partitions received before its cutoff
+   * go row by row in the same transaction. Returns each tenant's prune, or why the month stays.
+   *
+   * The drop takes the events table's exclusive lock for the moment it runs (waiting at most
+   * `lockTimeoutMs` for it): everything slow (reading the month's shares, signing) happens
+   * before, and what was read is checked again under the lock.
+   */
+  async pruneMonth(
+    database: Database,
+    month: Partition,
+    tenants: ReadonlyMap<number, { viewer: Viewer; cutoff: Date; by: PruneInitiator }>,
+    lockTimeoutMs = 1000,
+  ): Promise<{ pruned: { viewer: Viewer; result: PruneResult }[] } | { kept: string }> {
+    // Who is in the month, cheaply, before reading all of it.
+    for (const tenantId of (await database.admin((tx) => partitionTenants(tx, month))).keys()) {
+      const tenant = tenants.get(tenantId);
+      if (!tenant) return { kept: `tenant ${tenantId} is not being pruned` };
+      if (tenant.cutoff.getTime() < month.to.getTime())
+        return {
+          kept: `${tenant.viewer.tenantSlug} keeps events received from ${tenant.cutoff.toISOString()}`,
+        };
+    }
+    const shares = await database.admin((tx) => partitionShares(tx, month));
+    const plan: {
+      share: PartitionShare;
+      tenant: { viewer: Viewer; cutoff: Date; by: PruneInitiator };
+      last: { seq: number; hash: string };
+      anchor: SignedStatement;
+    }[] = [];
+    for (const share of shares) {
+      const tenant = tenants.get(share.tenantId);
+      if (!tenant || tenant.cutoff.getTime() < month.to.getTime())
+        return { kept: 'events were added to the month while the drop was planned' };
+      requireOperator(tenant.viewer, 'Pruning');
+      const last = await lastSeqReceivedBefore(this.db, share.tenantId, tenant.cutoff);
+      if (!last || last.seq < share.throughSeq)
+        return { kept: `${tenant.viewer.tenantSlug}'s events before its cutoff stop short of the month's` };
+      plan.push({ share, tenant, last, anchor: this.#anchor(share.tenantId, last) });
+    }
+    const done = await database
+      .admin(async (tx) => {
+        // Each tenant's prune first (anchor, rows outside the month, rollups without the month),
+        // then the table's exclusive lock only for the check and the drop.
+        const pruned = [];
+        for (const p of plan) {
+          const range = await pruneThrough(tx, p.share.tenantId, p.last.seq, p.anchor, {
+            partition: month,
+            share: p.share,
+          });
+          // Rolls the whole transaction back: no tenant's anchor without the drop, no drop without all.
+          if ('onHold' in range) throw onHold(p.tenant.viewer, range.onHold);
+          pruned.push({ p, range });
+        }
+        const now = await lockForDrop(tx, month, lockTimeoutMs);
+        const unchanged =
+          now.size === plan.length && plan.every((p) => now.get(p.share.tenantId) === p.share.throughSeq);
+        if (!unchanged) throw new MonthChanged();
+        await dropPartition(tx, month);
+        return { pruned, kept: null };
+      })
+      .catch((error: unknown) => {
+        if (error instanceof MonthChanged) return { kept: error.message } as const;
+        throw error;
+      });
+    if (done.kept !== null) return { kept: done.kept };
+    const results = [];
+    for (const { p, range } of done.pruned) {
+      const { viewer, cutoff, by } = p.tenant;
+      results.push({ viewer, result: await this.#recordPrune(viewer, cutoff, by, p.last, range) });
+    }
+    return { pruned: results };
+  }
+
+  #anchor(tenantId: number, last: { seq: number; hash: string }): SignedStatement {
+    return this.signer.sign({
       type: 'anchor',
       tenant: tenantId,
       seq: last.seq,
       hash: last.hash,
       time: new Date().toISOString(),
     });
-    // The hold is checked again under the tenant's row lock, in the transaction that deletes.
-    const pruned = await database.admin((tx) => pruneThrough(tx, tenantId, last.seq, anchor));
-    if ('onHold' in pruned) throw refuse(pruned.onHold);
+  }
+
+  /** Records a prune as an event in the tenant's chain, and signs the head that event made. */
+  async #recordPrune(
+    viewer: Viewer,
+    cutoff: Date,
+    by: PruneInitiator,
+    last: { seq: number; hash: string },
+    pruned: PrunedRange,
+  ): Promise<PruneResult> {
     const range = pruned.fromSeq === null ? 'no events' : `events ${pruned.fromSeq} to ${pruned.throughSeq}`;
     const { event } = await this.#recordEvent(viewer, {
       action: 'audit.pruned',
@@ -469,7 +593,7 @@ export class ChainService {
     });
     // Signed at once, not at the next due checkpoint: the record of a removal is the event an
     // auditor most needs vouched for, and it costs one signature per prune.
-    await this.checkpointIfDue(tenantId, true);
+    await this.checkpointIfDue(viewer.tenantId, true);
     return {
       fromSequence: pruned.fromSeq,
       throughSequence: last.seq,
@@ -491,4 +615,19 @@ function chainReader(viewer: Viewer, what: string): number {
 
 function json(value: unknown): string {
   return `${JSON.stringify(value)}\n`;
+}
+
+/** Events were added to a month while its drop was planned: it stays, and nothing changed. */
+class MonthChanged extends Error {
+  constructor() {
+    super('events were added to the month while the drop was planned');
+  }
+}
+
+/** The refusal of a prune of a tenant on legal hold. */
+function onHold(viewer: Viewer, hold: LegalHold): ConflictError {
+  return new ConflictError(
+    'tenant',
+    `${viewer.tenantSlug} is on legal hold since ${hold.since.toISOString()} (placed by ${hold.by}: ${hold.reason}); nothing of it is pruned until the hold is lifted`,
+  );
 }

@@ -11,7 +11,8 @@ import {
   type RetentionPeriod,
   retentionCutoff,
 } from '../retention-period.ts';
-import type { ChainService, PruneResult } from './chain-service.ts';
+import type { ChainService, PruneInitiator, PruneResult } from './chain-service.ts';
+import { addPartitions } from './repository/partitions.ts';
 import {
   changeLegalHold,
   getRetention,
@@ -47,11 +48,14 @@ export type RetentionRun = {
   failed: { tenant: string; error: string }[];
 };
 
+/** How many months ahead the events table's partitions are created. */
+export const PARTITIONS_AHEAD_MONTHS = 3;
+
 export const RETENTION_JOB_ACTOR = { id: 'audit-gateway:retention', type: 'SYSTEM' } as const;
 
 export class RetentionService {
   readonly #database: Database;
-  readonly #chain: Pick<ChainService, 'prune'>;
+  readonly #chain: Pick<ChainService, 'prune' | 'pruneWholeMonths'>;
   readonly #recordEvent: AuditService['recordEvent'];
   readonly #defaultPeriod: RetentionPeriod;
   readonly #tenants: () => Promise<readonly { id: number; slug: string }[]>;
@@ -59,7 +63,7 @@ export class RetentionService {
 
   constructor(options: {
     database: Database;
-    chain: Pick<ChainService, 'prune'>;
+    chain: Pick<ChainService, 'prune' | 'pruneWholeMonths'>;
     recordEvent: AuditService['recordEvent'];
     /** RETENTION_DEFAULT: the period of every tenant without one of its own. */
     defaultPeriod: RetentionPeriod;
@@ -182,9 +186,11 @@ export class RetentionService {
   async apply(now: Date = new Date()): Promise<RetentionRun> {
     const run: RetentionRun = { ran: false, pruned: [], held: [], failed: [] };
     run.ran = await this.#database.exclusive('retention', async () => {
+      await this.ensurePartitions(now);
       const own = new Map(
         (await this.#database.admin((tx) => listRetention(tx))).map((s) => [s.tenantId, s]),
       );
+      const due = new Map<number, { viewer: Viewer; cutoff: Date; by: PruneInitiator }>();
       for (const tenant of await this.#tenants()) {
         const settings = own.get(tenant.id);
         const period = settings?.period ?? this.#defaultPeriod;
@@ -198,35 +204,66 @@ export class RetentionService {
           );
           continue;
         }
+        const by = { actor: RETENTION_JOB_ACTOR, via: 'retention-job', policy: period } as const;
+        due.set(tenant.id, { viewer: operatorViewer(tenant), cutoff, by });
+      }
+      // Whole months first (a partition dropped), then each tenant's rest row by row.
+      try {
+        for (const { viewer, result } of await this.#chain.pruneWholeMonths(this.#database, due)) {
+          this.#pruned(run, viewer.tenantSlug, result, due.get(viewer.tenantId)?.by.policy);
+        }
+      } catch (error) {
+        if (isLockTimeout(error)) {
+          // Busy (a long export holds the table): the next round drops the month, rather than
+          // this one deleting it row by row.
+          this.#logger.warn({ err: error }, 'retention: a month could not be dropped now; next round');
+          run.failed.push({ tenant: '*', error: (error as Error).message });
+          return;
+        }
+        // A hold placed since the list was read (or any other failure): nothing of the month
+        // changed, and the prunes below remove what each tenant is past, row by row.
+        this.#logger.warn({ err: error }, 'retention: a month was not dropped; pruning row by row');
+      }
+      for (const [tenantId, { viewer, cutoff, by }] of due) {
         try {
-          const result = await this.#chain.prune(operatorViewer(tenant), this.#database, cutoff, {
-            actor: RETENTION_JOB_ACTOR,
-            via: 'retention-job',
-            policy: period,
-          });
-          if (result) {
-            run.pruned.push({ tenant: tenant.slug, result });
-            this.#logger.info(
-              {
-                tenant: tenant.slug,
-                policy: period,
-                removed: result.removed,
-                throughSequence: result.throughSequence,
-              },
-              'retention: pruned',
-            );
-          }
+          const result = await this.#chain.prune(viewer, this.#database, cutoff, by);
+          if (result) this.#pruned(run, viewer.tenantSlug, result, by.policy);
         } catch (error) {
           // A hold placed since the list was read is refused by the prune itself.
-          if (error instanceof ConflictError) run.held.push(tenant.slug);
+          if (error instanceof ConflictError) run.held.push(viewer.tenantSlug);
           else {
-            run.failed.push({ tenant: tenant.slug, error: (error as Error).message });
-            this.#logger.warn({ err: error, tenant: tenant.slug }, 'retention: prune failed; will retry');
+            run.failed.push({ tenant: viewer.tenantSlug, error: (error as Error).message });
+            this.#logger.warn(
+              { err: error, tenant: viewer.tenantSlug, tenantId },
+              'retention: prune failed; will retry',
+            );
           }
         }
       }
     });
     return run;
+  }
+
+  /**
+   * Creates the events table's monthly partitions from this month through PARTITIONS_AHEAD
+   * months ahead, where it is partitioned (a Postgres server; docs/scaling.md#time-partitions).
+   * Run at start and by every round of the job, so a month's partition exists long before its
+   * first event; an event outside every partition still lands in the default one.
+   */
+  async ensurePartitions(now: Date = new Date()): Promise<number> {
+    const through = new Date(now);
+    through.setUTCMonth(through.getUTCMonth() + PARTITIONS_AHEAD_MONTHS);
+    const created = await this.#database.admin((tx) => addPartitions(tx, now, through));
+    if (created > 0) this.#logger.info({ created }, 'retention: monthly partitions created');
+    return created;
+  }
+
+  #pruned(run: RetentionRun, tenant: string, result: PruneResult, policy: string | undefined): void {
+    run.pruned.push({ tenant, result });
+    this.#logger.info(
+      { tenant, policy, removed: result.removed, throughSequence: result.throughSequence },
+      'retention: pruned',
+    );
   }
 
   /**
@@ -253,4 +290,10 @@ export class RetentionService {
       },
     };
   }
+}
+
+/** Postgres's lock_not_available: a lock not had within lock_timeout. */
+function isLockTimeout(error: unknown): boolean {
+  const e = error as { code?: string; cause?: { code?: string } };
+  return e.code === '55P03' || e.cause?.code === '55P03';
 }

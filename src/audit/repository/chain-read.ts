@@ -6,6 +6,7 @@ import type { SignedStatement } from '../signer.ts';
 import { saveCheckpoint } from './checkpoints.ts';
 import { rebuildCountRollups } from './count-rollups.ts';
 import { type EventRow, eventColumns, rowToEvent, t } from './event-rows.ts';
+import type { Partition, PartitionShare } from './partitions.ts';
 import { type LegalHold, lockLegalHold } from './retention.ts';
 import { inTenant } from './transaction.ts';
 
@@ -75,25 +76,37 @@ export type PrunedRange = {
  * the hold comes back). Needs the table owner: the serving role cannot delete, and the
  * append-only trigger lets a DELETE through only inside a transaction marked as a prune.
  *
- * The one place events are removed: retention (the job and the explicit prune) goes through it,
- * so a cheaper way to remove a whole range (dropping a time partition every one of whose tenants
- * is past retention) belongs here, behind the same hold check and anchor.
+ * The one place events are removed: retention (the job and the explicit prune) goes through it.
+ * When a whole month goes (`dropping`: its partition, and the tenant's share of it), the rows in
+ * that partition are left to the caller, which drops the partition in this transaction; the
+ * range returned and the rebuilt count rollups already leave them out.
  */
 export async function pruneThrough(
   tx: Tx,
   tenantId: number,
   throughSeq: number,
   anchor: SignedStatement,
+  dropping?: { partition: Partition; share: PartitionShare },
 ): Promise<PrunedRange | { onHold: LegalHold }> {
   const hold = await lockLegalHold(tx, tenantId);
   if (hold) return { onHold: hold };
   await tx.execute(sql`select set_config('app.tenant_id', ${String(tenantId)}, true)`);
   await tx.execute(sql`select set_config('audit.pruning', 'on', true)`);
   await saveCheckpoint(tx, tenantId, { seq: 0, hash: '', checkpointSeq: 0, checkpointAt: null }, anchor);
+  const month = dropping?.partition;
   const deleted = tx.$with('deleted').as(
     tx
       .delete(t)
-      .where(and(eq(t.tenantId, tenantId), sql`${t.seq} <= ${throughSeq}`))
+      .where(
+        and(
+          eq(t.tenantId, tenantId),
+          sql`${t.seq} <= ${throughSeq}`,
+          // Pruned from the plan: the statement never touches the month being dropped.
+          month
+            ? sql`(${t.receivedAt} < ${month.from.toISOString()}::timestamptz or ${t.receivedAt} >= ${month.to.toISOString()}::timestamptz)`
+            : undefined,
+        ),
+      )
       .returning({ seq: t.seq, receivedAt: t.receivedAt, occurredAt: t.occurredAt }),
   );
   const [range] = await tx
@@ -107,23 +120,45 @@ export async function pruneThrough(
       lastOccurredAt: sql<Date | null>`max(${deleted.occurredAt})`.mapWith(t.occurredAt),
     })
     .from(deleted);
-  const removed = range?.removed ?? 0;
+  const rowsDeleted = range?.removed ?? 0;
+  const share = dropping?.share;
+  const spans = [
+    ...(rowsDeleted > 0 && range ? [range] : []),
+    ...(share
+      ? [
+          {
+            fromSeq: share.fromSeq,
+            firstReceivedAt: share.firstReceivedAt,
+            lastReceivedAt: share.lastReceivedAt,
+            firstOccurredAt: share.firstOccurredAt,
+            lastOccurredAt: share.lastOccurredAt,
+          },
+        ]
+      : []),
+  ];
+  const least = (ds: (Date | null)[]) => extreme(ds, -1);
+  const most = (ds: (Date | null)[]) => extreme(ds, 1);
+  const first = least(spans.map((s) => s.firstOccurredAt));
+  const last = most(spans.map((s) => s.lastOccurredAt));
+  const occurred: [Date, Date] | null = first && last ? [first, new Date(last.getTime() + 1)] : null;
   // The rollups counted what is gone: recompute the slots it occurred in, in this transaction.
-  if (removed > 0 && range?.firstOccurredAt && range.lastOccurredAt) {
-    await rebuildCountRollups(
-      tx,
-      tenantId,
-      range.firstOccurredAt,
-      new Date(range.lastOccurredAt.getTime() + 1),
-    );
-  }
+  if (occurred) await rebuildCountRollups(tx, tenantId, ...occurred, month);
+  const removed = rowsDeleted + (share?.events ?? 0);
+  const fromSeqs = spans.map((s) => s.fromSeq).filter((n): n is number => n !== null);
   return {
     removed,
-    fromSeq: removed > 0 ? (range?.fromSeq ?? null) : null,
+    fromSeq: fromSeqs.length > 0 ? Math.min(...fromSeqs) : null,
     throughSeq,
-    firstReceivedAt: removed > 0 ? (range?.firstReceivedAt ?? null) : null,
-    lastReceivedAt: removed > 0 ? (range?.lastReceivedAt ?? null) : null,
+    firstReceivedAt: least(spans.map((s) => s.firstReceivedAt)),
+    lastReceivedAt: most(spans.map((s) => s.lastReceivedAt)),
   };
+}
+
+/** The earliest (sign -1) or latest (sign 1) of the dates given, null when none is. */
+function extreme(dates: (Date | null)[], sign: -1 | 1): Date | null {
+  let pick: Date | null = null;
+  for (const d of dates) if (d && (!pick || sign * (d.getTime() - pick.getTime()) > 0)) pick = d;
+  return pick;
 }
 
 /** The newest sequence number received before `cutoff`, counting only an unbroken prefix of the chain. */

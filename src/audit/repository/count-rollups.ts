@@ -94,9 +94,17 @@ select 1`);
  * in the caller's transaction. Call it, in the same transaction, after removing events (prune,
  * dropping a partition) with a range that covers their occurredAt, and the rollups stay exact.
  * Needs the table owner (the serving role cannot delete rollup rows) and the tenant set in the
- * transaction (row-level security).
+ * transaction (row-level security). Events received in `excluding` are not counted: the month
+ * whose partition the transaction drops, rebuilt before the drop so the table's exclusive lock
+ * is held only for the drop.
  */
-export async function rebuildCountRollups(tx: Tx, tenantId: number, from: Date, to: Date): Promise<void> {
+export async function rebuildCountRollups(
+  tx: Tx,
+  tenantId: number,
+  from: Date,
+  to: Date,
+  excluding?: { from: Date; to: Date },
+): Promise<void> {
   if (to.getTime() <= from.getTime()) return;
   for (const r of ROLLUPS) {
     const table = r.table;
@@ -107,7 +115,11 @@ export async function rebuildCountRollups(tx: Tx, tenantId: number, from: Date, 
     );
     await tx.execute(sql`insert into ${table} (${sql.identifier(table.tenantId.name)}, ${sql.identifier(table.slot.name)}, ${sql.identifier(table.value.name)}, ${sql.identifier(table.events.name)})
   select ${tenantId}::integer, ${slotOf(r.slot, sql`${t.occurredAt}`)}, ${DIMENSION_VALUE[r.dimension]}, count(*)
-    from ${t} where ${t.tenantId} = ${tenantId} and ${t.occurredAt} >= ${start} and ${t.occurredAt} < ${end}
+    from ${t} where ${t.tenantId} = ${tenantId} and ${t.occurredAt} >= ${start} and ${t.occurredAt} < ${end}${
+      excluding
+        ? sql` and (${t.receivedAt} < ${iso(excluding.from.getTime())} or ${t.receivedAt} >= ${iso(excluding.to.getTime())})`
+        : sql``
+    }
    group by 2, 3`);
   }
 }
