@@ -26,6 +26,8 @@ describe('collation', () => {
       tx.execute(
         sql`select table_name, column_name from information_schema.columns
             where table_schema = current_schema() and data_type = 'text' and collation_name = 'C'
+              -- A partition of the events (Postgres, drizzle/0008) has its parent's columns.
+              and table_name not in (select relname from pg_class where relispartition)
             order by table_name, column_name`,
       ),
     )) as unknown as
