@@ -15,6 +15,10 @@ const GRAPHQL_COLUMNS =
   '"id", "seq", "action", "actor_id", "actor_email", "actor_name", "actor_type", "actor_company", "group_id", ' +
   '"target_kind", "target_id", "target_name", "target_email", "target_company", "ip_address", "occurred_at", ' +
   '"metadata", "hash"';
+/** The same, named with their table, as Drizzle writes them in a join. */
+const QUALIFIED_GRAPHQL_COLUMNS = GRAPHQL_COLUMNS.split(', ')
+  .map((c) => `"audit_events".${c}`)
+  .join(', ');
 const BY_TIME_DESC = 'order by "audit_events"."occurred_at" desc, "audit_events"."id" desc';
 const BEFORE = '("audit_events"."occurred_at", "audit_events"."id") <';
 const SEARCH_DOCUMENT =
@@ -51,9 +55,11 @@ export const FLOOR_SQL = {
   afterCursor:
     `select ${GRAPHQL_COLUMNS} from "audit_events" where ("audit_events"."tenant_id" = $1 and ` +
     `${BEFORE} ($2::timestamptz, $3::uuid)) ${BY_TIME_DESC} limit $4`,
+  /** Each id around its UUIDv7's time ($1 the ids, $2 their times, $3 the tenant; event-reads.ts getEventsByIds). */
   byIds:
-    `select ${GRAPHQL_COLUMNS} from "audit_events" where ("audit_events"."tenant_id" = $1 and ` +
-    '"audit_events"."id" = any($2::uuid[]))',
+    `select ${QUALIFIED_GRAPHQL_COLUMNS} from unnest($1::uuid[], $2::text[]) as "wanted"("id", "at") ` +
+    'inner join "audit_events" on ("audit_events"."tenant_id" = $3 and "audit_events"."id" = "wanted"."id" and ' +
+    `"audit_events"."received_at" between "wanted"."at"::timestamptz - interval '1 day' and "wanted"."at"::timestamptz + interval '1 day')`,
   catalog:
     'select "target_kind", "action", "actor_type" from "audit_catalog" where "audit_catalog"."tenant_id" = $1',
   earliest:

@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import postgres from 'postgres';
 import type { AuditEvent, JsonObject } from '../src/audit/model.ts';
-import { hexTokenEnds } from '../src/audit/repository/event-reads.ts';
+import { hexTokenEnds, uuidTime } from '../src/audit/repository/event-reads.ts';
 import { TokenSigner } from '../src/audit/tokens.ts';
 import { parseApiKey, secretMatches } from '../src/auth/keys.ts';
 import { APP_ROLE } from '../src/db/client.ts';
@@ -42,10 +42,13 @@ import { FLOOR_SQL as SQL } from './floor-sql.ts';
 const sql = postgres(required('FLOOR_DATABASE_URL'), {
   max: Number(process.env.FLOOR_POOL_SIZE ?? 10),
   onnotice: () => {},
-  connection: { application_name: 'audit-floor', role: APP_ROLE, synchronous_commit: 'on' } as Record<
-    string,
-    string
-  >,
+  connection: {
+    application_name: 'audit-floor',
+    role: APP_ROLE,
+    synchronous_commit: 'on',
+    // As the gateway's sessions (src/db/client.ts servingSession).
+    plan_cache_mode: 'force_generic_plan',
+  } as Record<string, string>,
 });
 const tokens = new TokenSigner([required('FLOOR_TOKEN_SECRET')]);
 /** The gateway's default SEARCH_TIMEOUT_MS, which the bench does not change. */
@@ -185,8 +188,9 @@ const handlers: Record<string, Handler> = {
   /** S3: events by id, in the order asked, null where missing. */
   async '/s3'(tenantId, url, _req, res) {
     const ids = (url.searchParams.get('ids') ?? '').split(',');
+    const unique = [...new Set(ids)];
     const rows = await inTenant(tenantId, (tx) =>
-      run<EventRow>(tx, SQL.byIds, [tenantId, [...new Set(ids)]]),
+      run<EventRow>(tx, SQL.byIds, [unique, unique.map(uuidTime), tenantId]),
     );
     const byId = new Map(rows.map((r) => [r.id, r]));
     sendJson(res, 200, {

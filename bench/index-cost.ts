@@ -42,6 +42,8 @@ const indexes = await sql<Index[]>`
 /** The index's definition on the scratch table. */
 const onScratch = (i: Index) =>
   i.definition
+    // A partitioned table's index reads `ON ONLY`; the scratch table is a plain one.
+    .replace(/ ON (ONLY )?public\.audit_events /, ' ON public.audit_events ')
     .replace(`INDEX ${i.name} ON public.audit_events`, `INDEX ${SCRATCH}_${i.name} ON public.${SCRATCH}`)
     .replace(/^CREATE UNIQUE INDEX/, 'CREATE INDEX');
 

@@ -465,16 +465,25 @@ export class ChainService {
     database: Database,
     tenants: ReadonlyMap<number, { viewer: Viewer; cutoff: Date; by: PruneInitiator }>,
     lockTimeoutMs?: number,
-  ): Promise<{ viewer: Viewer; result: PruneResult }[]> {
+  ): Promise<{ pruned: { viewer: Viewer; result: PruneResult }[]; months: DroppedMonth[] }> {
     const cutoffs = [...tenants.values()].map((t) => t.cutoff.getTime());
-    if (cutoffs.length === 0) return [];
+    const done = { pruned: [] as { viewer: Viewer; result: PruneResult }[], months: [] as DroppedMonth[] };
+    if (cutoffs.length === 0) return done;
     const months = await database.admin((tx) => partitionsEndingBy(tx, new Date(Math.max(...cutoffs))));
-    const pruned = [];
     for (const month of months) {
+      const started = performance.now();
       const outcome = await this.pruneMonth(database, month, tenants, lockTimeoutMs);
-      if ('pruned' in outcome) pruned.push(...outcome.pruned);
+      if (!('pruned' in outcome)) continue;
+      done.pruned.push(...outcome.pruned);
+      done.months.push({
+        partition: month.name,
+        tenants: outcome.pruned.length,
+        events: outcome.pruned.reduce((n, p) => n + p.result.removed, 0),
+        ms: Math.round(performance.now() - started),
+        lockedMs: outcome.lockedMs,
+      });
     }
-    return pruned;
+    return done;
   }
 
   /**
@@ -494,7 +503,7 @@ export class ChainService {
     month: Partition,
     tenants: ReadonlyMap<number, { viewer: Viewer; cutoff: Date; by: PruneInitiator }>,
     lockTimeoutMs = 1000,
-  ): Promise<{ pruned: { viewer: Viewer; result: PruneResult }[] } | { kept: string }> {
+  ): Promise<{ pruned: { viewer: Viewer; result: PruneResult }[]; lockedMs: number } | { kept: string }> {
     // Who is in the month, cheaply, before reading all of it.
     for (const tenantId of (await database.admin((tx) => partitionTenants(tx, month))).keys()) {
       const tenant = tenants.get(tenantId);
@@ -535,24 +544,27 @@ export class ChainService {
           if ('onHold' in range) throw onHold(p.tenant.viewer, range.onHold);
           pruned.push({ p, range });
         }
+        const locked = performance.now();
         const now = await lockForDrop(tx, month, lockTimeoutMs);
         const unchanged =
           now.size === plan.length && plan.every((p) => now.get(p.share.tenantId) === p.share.throughSeq);
         if (!unchanged) throw new MonthChanged();
         await dropPartition(tx, month);
-        return { pruned, kept: null };
+        return { pruned, kept: null, locked };
       })
       .catch((error: unknown) => {
         if (error instanceof MonthChanged) return { kept: error.message } as const;
         throw error;
       });
     if (done.kept !== null) return { kept: done.kept };
+    // From asking for the lock to the commit's answer: what other sessions may have waited.
+    const lockedMs = Math.round(performance.now() - done.locked);
     const results = [];
     for (const { p, range } of done.pruned) {
       const { viewer, cutoff, by } = p.tenant;
       results.push({ viewer, result: await this.#recordPrune(viewer, cutoff, by, p.last, range) });
     }
-    return { pruned: results };
+    return { pruned: results, lockedMs };
   }
 
   #anchor(tenantId: number, last: { seq: number; hash: string }): SignedStatement {
@@ -616,6 +628,15 @@ function chainReader(viewer: Viewer, what: string): number {
 function json(value: unknown): string {
   return `${JSON.stringify(value)}\n`;
 }
+
+/** A month dropped whole: its partition, what it held, how long the drop took and held the lock. */
+export type DroppedMonth = {
+  partition: string;
+  tenants: number;
+  events: number;
+  ms: number;
+  lockedMs: number;
+};
 
 /** Events were added to a month while its drop was planned: it stays, and nothing changed. */
 class MonthChanged extends Error {

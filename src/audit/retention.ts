@@ -209,7 +209,9 @@ export class RetentionService {
       }
       // Whole months first (a partition dropped), then each tenant's rest row by row.
       try {
-        for (const { viewer, result } of await this.#chain.pruneWholeMonths(this.#database, due)) {
+        const { pruned, months } = await this.#chain.pruneWholeMonths(this.#database, due);
+        for (const month of months) this.#logger.info(month, 'retention: month dropped');
+        for (const { viewer, result } of pruned) {
           this.#pruned(run, viewer.tenantSlug, result, due.get(viewer.tenantId)?.by.policy);
         }
       } catch (error) {

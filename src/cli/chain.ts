@@ -2,6 +2,7 @@
 // checkpoint now, prune.
 import { readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError } from 'commander';
+import type { DroppedMonth } from '../audit/chain-service.ts';
 import { EXPORT_FORMATS, type ExportFormat } from '../audit/export-format.ts';
 import { type EventFilter, LIST_FILTER_NAMES, LIST_FILTERS } from '../audit/filters.ts';
 import {
@@ -203,12 +204,14 @@ export function registerChainCommands(program: Command, cli: Cli) {
           : await listTenants(gateway.database);
         const by = { actor, via: 'cli' } as const;
         const results = [];
+        const months: DroppedMonth[] = [];
         // Whole months first (each a partition dropped, docs/retention.md), then row by row.
         const due = new Map(tenants.map((t) => [t.id, { viewer: operatorViewer(t), cutoff, by }]));
         try {
-          for (const { viewer, result } of await gateway.chain.pruneWholeMonths(gateway.database, due)) {
+          const whole = await gateway.chain.pruneWholeMonths(gateway.database, due);
+          months.push(...whole.months);
+          for (const { viewer, result } of whole.pruned)
             results.push({ tenant: viewer.tenantSlug, ...result });
-          }
         } catch (error) {
           // A tenant on hold keeps its months: the prunes below refuse it by name.
           if (!(error instanceof ConflictError)) throw error;
@@ -225,6 +228,11 @@ export function registerChainCommands(program: Command, cli: Cli) {
             process.exitCode = 1;
           }
         }
+        // On stderr, so that --json stays the list of prunes it always was.
+        for (const m of months)
+          process.stderr.write(
+            `${m.partition}: dropped whole, ${m.events} events of ${m.tenants} tenants, in ${m.ms} ms (${m.lockedMs} ms holding the events table's lock)\n`,
+          );
         print(
           !!opts.json,
           results,

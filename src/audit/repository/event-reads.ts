@@ -340,7 +340,27 @@ export async function countEvents(
  */
 const WHOLE_TENANT_COUNT = sql<string>`coalesce(max(${t.seq}) - min(${t.seq}) + 1, 0)`;
 
-/** Batch lookup for DataLoader: same length and order as `ids`, null where absent or outside `restriction`. */
+/**
+ * How far from the time in its UUIDv7 an event's received_at may lie and still be found by the
+ * first lookup below. The gateway makes both at the same instant; a day covers any clock step.
+ */
+const ID_TIME_SLACK = sql.raw(`interval '1 day'`);
+
+/** The instant a UUIDv7 carries: its first 48 bits, milliseconds since the epoch. */
+export function uuidTime(id: string): string {
+  return new Date(Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16)).toISOString();
+}
+
+/**
+ * Batch lookup for DataLoader: same length and order as `ids`, null where absent or outside
+ * `restriction`.
+ *
+ * Each id is looked for only around the time its UUIDv7 carries, when the gateway received it: on
+ * the partitioned table (drizzle/0008) Postgres then reads one month's key per id (the others are
+ * pruned as it runs) instead of every month's, 0.55 ms for 50 ids as on one table, against 1.5 ms.
+ * An id the first lookup misses (absent, outside the slice, or an event whose id does not carry
+ * its receipt time) is looked for again everywhere, so nothing stored is missed.
+ */
 export async function getEventsByIds(
   db: Db,
   tenantId: number,
@@ -348,20 +368,35 @@ export async function getEventsByIds(
   restriction?: Restriction,
   projection?: Projection,
 ): Promise<(AuditEvent | null)[]> {
-  const wanted = ids.filter(isUuid);
+  const wanted = [...new Set(ids.filter(isUuid).map((id) => id.toLowerCase()))];
   if (wanted.length === 0) return ids.map(() => null);
-  const rows = await readInTenant(db, tenantId, (tx) =>
-    tx
-      .select(projection?.columns ?? eventColumns)
-      .from(t)
-      .where(
+  const columns = projection?.columns ?? eventColumns;
+  const slice = restriction ? restrictionConditions(restriction) : [];
+  const rows = await readInTenant(db, tenantId, async (tx) => {
+    const near = await tx
+      .select(columns)
+      .from(
+        // The times travel as text: Drizzle turns off postgres.js's serializer for timestamptz[].
+        sql`unnest(${sql.param(wanted)}::uuid[], ${sql.param(wanted.map(uuidTime))}::text[]) as "wanted"("id", "at")`,
+      )
+      .innerJoin(
+        t,
         and(
           eq(t.tenantId, tenantId),
-          sql`${t.id} = any(${sql.param([...new Set(wanted)])}::uuid[])`,
-          ...(restriction ? restrictionConditions(restriction) : []),
+          sql`${t.id} = "wanted"."id"`,
+          sql`${t.receivedAt} between "wanted"."at"::timestamptz - ${ID_TIME_SLACK} and "wanted"."at"::timestamptz + ${ID_TIME_SLACK}`,
+          ...slice,
         ),
-      ),
-  );
+      );
+    const found = new Set(near.map((r) => r.id));
+    const missed = wanted.filter((id) => !found.has(id));
+    if (missed.length === 0) return near;
+    const rest = await tx
+      .select(columns)
+      .from(t)
+      .where(and(eq(t.tenantId, tenantId), sql`${t.id} = any(${sql.param(missed)}::uuid[])`, ...slice));
+    return [...near, ...rest];
+  });
   const toEvent = projection ? projection.toEvent : (r: Partial<EventRow>) => rowToEvent(r as EventRow);
   const byId = new Map(rows.map((r) => [r.id, toEvent(r)]));
   return ids.map((id) => byId.get(id.toLowerCase()) ?? null);
