@@ -141,3 +141,11 @@ export const FLOOR_SQL = {
   insertCatalog: (rows: number) =>
     `insert into "audit_catalog" ("tenant_id", "target_kind", "action", "actor_type") values ${valuesList(rows, 4)} on conflict do nothing`,
 };
+
+/**
+ * The lookup by id without the months named: what the gateway sent before time partitions, and
+ * still sends for an id the first lookup missed (bench/partition-reads.ts compares the two).
+ */
+export const BY_IDS_ANYWHERE =
+  `select ${GRAPHQL_COLUMNS} from "audit_events" where ("audit_events"."tenant_id" = $1 and ` +
+  '"audit_events"."id" = any($2::uuid[]))';

@@ -15,7 +15,7 @@ import { uuidv7 } from 'uuidv7';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GENESIS_HASH, sealEvent } from '../src/audit/chain.ts';
 import type { PruneInitiator } from '../src/audit/chain-service.ts';
-import type { Partition } from '../src/audit/repository/partitions.ts';
+import { type Partition, partitionsEndingBy } from '../src/audit/repository/partitions.ts';
 import { operatorViewer, type Viewer } from '../src/audit/viewer.ts';
 import { ConflictError } from '../src/errors.ts';
 import { createTestDatabase, dbKind, startTestGateway, type TestGateway } from './support/gateway.ts';
@@ -111,6 +111,15 @@ describe.skipIf(dbKind !== 'postgres')('time partitions', () => {
     expect(await t.gateway.retention.ensurePartitions()).toBe(0);
     const later = new Date(Date.now() + 150 * 86_400_000);
     expect(await t.gateway.retention.ensurePartitions(later)).toBeGreaterThan(0);
+  });
+
+  it('read their months back as UTC instants, whatever time zone the session prints in', async () => {
+    const month = thisMonth();
+    const found = await t.gateway.database.admin(async (tx) => {
+      await tx.execute(sql`set local timezone = 'Asia/Kolkata'`);
+      return partitionsEndingBy(tx, month.to);
+    });
+    expect(found.at(-1)).toEqual(month);
   });
 
   it('prune a read on receipt time to the months it names, visibly in EXPLAIN', async () => {

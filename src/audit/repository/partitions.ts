@@ -40,17 +40,20 @@ export async function addPartitions(tx: Tx, from: Date, through: Date): Promise<
 
 /** The monthly partitions that end at or before `before`, oldest first (never the default one). */
 export async function partitionsEndingBy(tx: Tx, before: Date): Promise<Partition[]> {
-  const found = await rows<{ name: string; bound: string }>(
+  // The bounds as epoch milliseconds, whatever the session's TimeZone prints them as.
+  const found = await rows<{ name: string; from_ms: string | null; to_ms: string | null }>(
     tx,
-    sql`select c.relname as name, pg_get_expr(c.relpartbound, c.oid) as bound
-          from pg_inherits i join pg_class c on c.oid = i.inhrelid
+    sql`select c.relname as name,
+               extract(epoch from (regexp_match(b.bound, 'FROM [(]''([^'']+)''[)]'))[1]::timestamptz) * 1000 as from_ms,
+               extract(epoch from (regexp_match(b.bound, 'TO [(]''([^'']+)''[)]'))[1]::timestamptz) * 1000 as to_ms
+          from pg_inherits i join pg_class c on c.oid = i.inhrelid,
+               lateral (select pg_get_expr(c.relpartbound, c.oid) as bound) b
          where i.inhparent = to_regclass('public.audit_events')`,
   );
   const partitions: Partition[] = [];
-  for (const { name, bound } of found) {
-    const m = /^FOR VALUES FROM \('([^']+)'\) TO \('([^']+)'\)$/.exec(bound);
-    if (!m) continue; // the DEFAULT partition
-    const p = { name, from: new Date(m[1] as string), to: new Date(m[2] as string) };
+  for (const { name, from_ms, to_ms } of found) {
+    if (from_ms === null || to_ms === null) continue; // the DEFAULT partition
+    const p = { name, from: new Date(Number(from_ms)), to: new Date(Number(to_ms)) };
     if (p.to.getTime() <= before.getTime()) partitions.push(p);
   }
   return partitions.sort((a, b) => a.from.getTime() - b.from.getTime());
