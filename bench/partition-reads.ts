@@ -60,6 +60,8 @@ const scenarios: { name: string; statements: [string, unknown[]][]; before?: [st
       [SQL.count, [tenant]],
     ],
   },
+  { name: "S6's page", statements: [[SQL.offsetPage, [tenant, 500, 10_000]]] },
+  { name: "S6's total", statements: [[SQL.count, [tenant]]] },
 ];
 
 function session(database: string) {
