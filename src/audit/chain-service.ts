@@ -525,7 +525,20 @@ export class ChainService {
       if (!tenant || tenant.cutoff.getTime() < month.to.getTime())
         return { kept: 'events were added to the month while the drop was planned' };
       requireOperator(tenant.viewer, 'Pruning');
-      const last = await lastSeqReceivedBefore(this.db, share.tenantId, tenant.cutoff);
+    }
+    // Each tenant's prefix, read side by side (different tenants, separate transactions).
+    const lasts = await Promise.all(
+      shares.map((share) =>
+        lastSeqReceivedBefore(
+          this.db,
+          share.tenantId,
+          (tenants.get(share.tenantId) as { cutoff: Date }).cutoff,
+        ),
+      ),
+    );
+    for (const [i, share] of shares.entries()) {
+      const tenant = tenants.get(share.tenantId) as { viewer: Viewer; cutoff: Date; by: PruneInitiator };
+      const last = lasts[i];
       if (!last || last.seq < share.throughSeq)
         return { kept: `${tenant.viewer.tenantSlug}'s events before its cutoff stop short of the month's` };
       plan.push({ share, tenant, last, anchor: this.#anchor(share.tenantId, last) });
@@ -559,11 +572,13 @@ export class ChainService {
     if (done.kept !== null) return { kept: done.kept };
     // From asking for the lock to the commit's answer: what other sessions may have waited.
     const lockedMs = Math.round(performance.now() - done.locked);
-    const results = [];
-    for (const { p, range } of done.pruned) {
-      const { viewer, cutoff, by } = p.tenant;
-      results.push({ viewer, result: await this.#recordPrune(viewer, cutoff, by, p.last, range) });
-    }
+    // Each tenant's record of its prune, side by side: separate chains, separate appends.
+    const results = await Promise.all(
+      done.pruned.map(async ({ p, range }) => {
+        const { viewer, cutoff, by } = p.tenant;
+        return { viewer, result: await this.#recordPrune(viewer, cutoff, by, p.last, range) };
+      }),
+    );
     return { pruned: results, lockedMs };
   }
 

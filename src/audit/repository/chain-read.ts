@@ -94,6 +94,18 @@ export async function pruneThrough(
   await tx.execute(sql`select set_config('audit.pruning', 'on', true)`);
   await saveCheckpoint(tx, tenantId, { seq: 0, hash: '', checkpointSeq: 0, checkpointAt: null }, anchor);
   const month = dropping?.partition;
+  const share = dropping?.share;
+  // Dropping a month that holds every one of the tenant's events through throughSeq (each number
+  // from its first to throughSeq, none older elsewhere): nothing to delete in the other months,
+  // and the DELETE would still open each of their indexes (45 ms a tenant on the 10M dataset).
+  const monthHoldsAll =
+    share !== undefined &&
+    share.throughSeq === throughSeq &&
+    share.events === share.throughSeq - share.fromSeq + 1 &&
+    !(await hasEventsBefore(tx, tenantId, share.fromSeq));
+  if (monthHoldsAll) {
+    return finishPrune(tx, tenantId, throughSeq, null, dropping);
+  }
   const deleted = tx.$with('deleted').as(
     tx
       .delete(t)
@@ -120,10 +132,27 @@ export async function pruneThrough(
       lastOccurredAt: sql<Date | null>`max(${deleted.occurredAt})`.mapWith(t.occurredAt),
     })
     .from(deleted);
-  const rowsDeleted = range?.removed ?? 0;
+  return finishPrune(tx, tenantId, throughSeq, (range?.removed ?? 0) > 0 ? (range ?? null) : null, dropping);
+}
+
+/** What a prune removed, from the rows it deleted and the month it drops; rebuilds the rollups. */
+async function finishPrune(
+  tx: Tx,
+  tenantId: number,
+  throughSeq: number,
+  deleted: {
+    removed: number;
+    fromSeq: number | null;
+    firstReceivedAt: Date | null;
+    lastReceivedAt: Date | null;
+    firstOccurredAt: Date | null;
+    lastOccurredAt: Date | null;
+  } | null,
+  dropping: { partition: Partition; share: PartitionShare } | undefined,
+): Promise<PrunedRange> {
   const share = dropping?.share;
   const spans = [
-    ...(rowsDeleted > 0 && range ? [range] : []),
+    ...(deleted ? [deleted] : []),
     ...(share
       ? [
           {
@@ -140,18 +169,28 @@ export async function pruneThrough(
   const most = (ds: (Date | null)[]) => extreme(ds, 1);
   const first = least(spans.map((s) => s.firstOccurredAt));
   const last = most(spans.map((s) => s.lastOccurredAt));
-  const occurred: [Date, Date] | null = first && last ? [first, new Date(last.getTime() + 1)] : null;
   // The rollups counted what is gone: recompute the slots it occurred in, in this transaction.
-  if (occurred) await rebuildCountRollups(tx, tenantId, ...occurred, month);
-  const removed = rowsDeleted + (share?.events ?? 0);
+  if (first && last) {
+    await rebuildCountRollups(tx, tenantId, first, new Date(last.getTime() + 1), dropping?.partition);
+  }
   const fromSeqs = spans.map((s) => s.fromSeq).filter((n): n is number => n !== null);
   return {
-    removed,
+    removed: (deleted?.removed ?? 0) + (share?.events ?? 0),
     fromSeq: fromSeqs.length > 0 ? Math.min(...fromSeqs) : null,
     throughSeq,
     firstReceivedAt: least(spans.map((s) => s.firstReceivedAt)),
     lastReceivedAt: most(spans.map((s) => s.lastReceivedAt)),
   };
+}
+
+/** Whether the tenant has a stored event numbered below `seq`. */
+async function hasEventsBefore(tx: Tx, tenantId: number, seq: number): Promise<boolean> {
+  const [row] = await tx
+    .select({ seq: t.seq })
+    .from(t)
+    .where(and(eq(t.tenantId, tenantId), lt(t.seq, seq)))
+    .limit(1);
+  return row !== undefined;
 }
 
 /** The earliest (sign -1) or latest (sign 1) of the dates given, null when none is. */
