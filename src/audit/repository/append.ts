@@ -51,7 +51,8 @@ export async function appendEvents(
       tx,
       plan.inserts.map((i) => toInsertRow(i.event, i.idempotencyKey, i.requestHash, i.canonical)),
     );
-    await addToCountRollups(tx, tenantId, head.seq, plan.head.seq);
+    const receivedFrom = plan.inserts.reduce((m, i) => Math.min(m, i.event.receivedAt.getTime()), Infinity);
+    await addToCountRollups(tx, tenantId, head.seq, plan.head.seq, new Date(receivedFrom));
     await tx
       .update(chainHeads)
       .set({ seq: plan.head.seq, hash: Buffer.from(plan.head.hash, 'hex') })

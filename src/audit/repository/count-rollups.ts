@@ -71,6 +71,11 @@ export async function addToCountRollups(
   tenantId: number,
   afterSeq: number,
   throughSeq: number,
+  /**
+   * When the earliest of these events was received: on the partitioned table (drizzle/0008) the
+   * read-back then opens the months from there on, not all of them.
+   */
+  receivedFrom: Date,
 ): Promise<void> {
   if (throughSeq <= afterSeq) return;
   const upserts = ROLLUPS.map((r, i) => {
@@ -85,6 +90,7 @@ export async function addToCountRollups(
   await tx.execute(sql`with e as materialized (
   select ${t.occurredAt} as at, ${DIMENSION_VALUE.action} as action, ${DIMENSION_VALUE.actor} as actor
     from ${t} where ${t.tenantId} = ${tenantId} and ${t.seq} > ${afterSeq} and ${t.seq} <= ${throughSeq}
+     and ${t.receivedAt} >= ${receivedFrom.toISOString()}::timestamptz
 ), ${sql.join(upserts, sql`, `)}
 select 1`);
 }
