@@ -13,7 +13,7 @@ import type { AuditEvent, JsonObject } from '../src/audit/model.ts';
 import { hexTokenEnds, uuidTime } from '../src/audit/repository/event-reads.ts';
 import { TokenSigner } from '../src/audit/tokens.ts';
 import { parseApiKey, secretMatches } from '../src/auth/keys.ts';
-import { APP_ROLE } from '../src/db/client.ts';
+import { servingSession } from '../src/db/client.ts';
 import {
   availableFilters,
   connection,
@@ -42,13 +42,8 @@ import { FLOOR_SQL as SQL } from './floor-sql.ts';
 const sql = postgres(required('FLOOR_DATABASE_URL'), {
   max: Number(process.env.FLOOR_POOL_SIZE ?? 10),
   onnotice: () => {},
-  connection: {
-    application_name: 'audit-floor',
-    role: APP_ROLE,
-    synchronous_commit: 'on',
-    // As the gateway's sessions (src/db/client.ts servingSession).
-    plan_cache_mode: 'force_generic_plan',
-  } as Record<string, string>,
+  // As the gateway's sessions (role, plan cache), committing synchronously as its pool does.
+  connection: { ...servingSession, application_name: 'audit-floor', synchronous_commit: 'on' },
 });
 const tokens = new TokenSigner([required('FLOOR_TOKEN_SECRET')]);
 /** The gateway's default SEARCH_TIMEOUT_MS, which the bench does not change. */

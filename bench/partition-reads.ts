@@ -10,7 +10,7 @@
 import { Command } from 'commander';
 import postgres from 'postgres';
 import { uuidTime } from '../src/audit/repository/event-reads.ts';
-import { APP_ROLE } from '../src/db/client.ts';
+import { servingSession } from '../src/db/client.ts';
 import { BY_IDS_ANYWHERE, FLOOR_SQL as SQL } from './floor-sql.ts';
 import { findParams } from './scenarios.ts';
 
@@ -68,11 +68,7 @@ function session(database: string) {
   return postgres(at(database), {
     max: 1,
     onnotice: () => {},
-    connection: {
-      application_name: 'bench-partitions',
-      role: APP_ROLE,
-      plan_cache_mode: 'force_generic_plan',
-    } as Record<string, string>,
+    connection: { ...servingSession, application_name: 'bench-partitions' },
   });
 }
 

@@ -463,7 +463,7 @@ export class ChainService {
    */
   async pruneWholeMonths(
     database: Database,
-    tenants: ReadonlyMap<number, { viewer: Viewer; cutoff: Date; by: PruneInitiator }>,
+    tenants: ReadonlyMap<number, DueTenant>,
     lockTimeoutMs?: number,
   ): Promise<{ pruned: { viewer: Viewer; result: PruneResult }[]; months: DroppedMonth[] }> {
     const cutoffs = [...tenants.values()].map((t) => t.cutoff.getTime());
@@ -501,7 +501,7 @@ export class ChainService {
   async pruneMonth(
     database: Database,
     month: Partition,
-    tenants: ReadonlyMap<number, { viewer: Viewer; cutoff: Date; by: PruneInitiator }>,
+    tenants: ReadonlyMap<number, DueTenant>,
     lockTimeoutMs = 1000,
   ): Promise<{ pruned: { viewer: Viewer; result: PruneResult }[]; lockedMs: number } | { kept: string }> {
     // Who is in the month, cheaply, before reading all of it.
@@ -514,30 +514,25 @@ export class ChainService {
         };
     }
     const shares = await database.admin((tx) => partitionShares(tx, month));
-    const plan: {
-      share: PartitionShare;
-      tenant: { viewer: Viewer; cutoff: Date; by: PruneInitiator };
-      last: { seq: number; hash: string };
-      anchor: SignedStatement;
-    }[] = [];
+    const planned: { share: PartitionShare; tenant: DueTenant }[] = [];
     for (const share of shares) {
       const tenant = tenants.get(share.tenantId);
       if (!tenant || tenant.cutoff.getTime() < month.to.getTime())
         return { kept: 'events were added to the month while the drop was planned' };
       requireOperator(tenant.viewer, 'Pruning');
+      planned.push({ share, tenant });
     }
     // Each tenant's prefix, read side by side (different tenants, separate transactions).
     const lasts = await Promise.all(
-      shares.map((share) =>
-        lastSeqReceivedBefore(
-          this.db,
-          share.tenantId,
-          (tenants.get(share.tenantId) as { cutoff: Date }).cutoff,
-        ),
-      ),
+      planned.map(({ share, tenant }) => lastSeqReceivedBefore(this.db, share.tenantId, tenant.cutoff)),
     );
-    for (const [i, share] of shares.entries()) {
-      const tenant = tenants.get(share.tenantId) as { viewer: Viewer; cutoff: Date; by: PruneInitiator };
+    const plan: {
+      share: PartitionShare;
+      tenant: DueTenant;
+      last: { seq: number; hash: string };
+      anchor: SignedStatement;
+    }[] = [];
+    for (const [i, { share, tenant }] of planned.entries()) {
       const last = lasts[i];
       if (!last || last.seq < share.throughSeq)
         return { kept: `${tenant.viewer.tenantSlug}'s events before its cutoff stop short of the month's` };
@@ -643,6 +638,9 @@ function chainReader(viewer: Viewer, what: string): number {
 function json(value: unknown): string {
   return `${JSON.stringify(value)}\n`;
 }
+
+/** A tenant a prune of whole months may remove events of: who asks, and its cutoff. */
+export type DueTenant = { viewer: Viewer; cutoff: Date; by: PruneInitiator };
 
 /** A month dropped whole: its partition, what it held, how long the drop took and held the lock. */
 export type DroppedMonth = {

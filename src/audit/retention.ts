@@ -4,6 +4,7 @@
 // Only the operator may do any of it (the CLI, and the gateway's own job); no API key can.
 import type { Logger } from 'pino';
 import type { Database } from '../db/client.ts';
+import { isLockNotAvailable } from '../db/errors.ts';
 import { ConflictError } from '../errors.ts';
 import {
   describeRetentionPeriod,
@@ -11,7 +12,7 @@ import {
   type RetentionPeriod,
   retentionCutoff,
 } from '../retention-period.ts';
-import type { ChainService, PruneInitiator, PruneResult } from './chain-service.ts';
+import type { ChainService, DueTenant, PruneResult } from './chain-service.ts';
 import { addPartitions } from './repository/partitions.ts';
 import {
   changeLegalHold,
@@ -190,7 +191,7 @@ export class RetentionService {
       const own = new Map(
         (await this.#database.admin((tx) => listRetention(tx))).map((s) => [s.tenantId, s]),
       );
-      const due = new Map<number, { viewer: Viewer; cutoff: Date; by: PruneInitiator }>();
+      const due = new Map<number, DueTenant>();
       for (const tenant of await this.#tenants()) {
         const settings = own.get(tenant.id);
         const period = settings?.period ?? this.#defaultPeriod;
@@ -215,7 +216,7 @@ export class RetentionService {
           this.#pruned(run, viewer.tenantSlug, result, due.get(viewer.tenantId)?.by.policy);
         }
       } catch (error) {
-        if (isLockTimeout(error)) {
+        if (isLockNotAvailable(error)) {
           // Busy (a long export holds the table): the next round drops the month, rather than
           // this one deleting it row by row.
           this.#logger.warn({ err: error }, 'retention: a month could not be dropped now; next round');
@@ -292,10 +293,4 @@ export class RetentionService {
       },
     };
   }
-}
-
-/** Postgres's lock_not_available: a lock not had within lock_timeout. */
-function isLockTimeout(error: unknown): boolean {
-  const e = error as { code?: string; cause?: { code?: string } };
-  return e.code === '55P03' || e.cause?.code === '55P03';
 }

@@ -20,8 +20,8 @@ import { attachReplicas, ReplicaSet, type ReplicaStatus } from './replicas.ts';
 
 export const APP_ROLE = 'audit_gateway';
 
-/** Startup parameters of every serving session. */
-const servingSession: Record<string, string> = {
+/** Startup parameters of every serving session (the benchmark's floors open theirs alike). */
+export const servingSession: Record<string, string> = {
   application_name: 'audit-gateway',
   // Serve as the unprivileged role even when the URL logs in as its owner or a superuser.
   role: APP_ROLE,
@@ -34,6 +34,11 @@ const servingSession: Record<string, string> = {
 
 export type Db = PgDatabase<PgQueryResultHKT>;
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+
+/** The rows of `execute`: postgres.js answers with an array of them, PGlite with an object holding one. */
+export function resultRows<T>(result: unknown): T[] {
+  return Array.isArray(result) ? (result as T[]) : (result as { rows: T[] }).rows;
+}
 
 export type Database = {
   kind: 'postgres' | 'pglite';
@@ -273,10 +278,7 @@ export async function runTransaction<T>(
   const pipeline = pipelines.get(db);
   if (!pipeline) {
     return db.transaction(async (tx) => {
-      const result = (await tx.execute(opening)) as unknown as
-        | Record<string, unknown>[]
-        | { rows: Record<string, unknown>[] };
-      return fn(tx, Array.isArray(result) ? result : result.rows);
+      return fn(tx, resultRows<Record<string, unknown>>(await tx.execute(opening)));
     }, config);
   }
   // Drizzle keeps these internal; a transaction of its own is built from the pool's handle's.

@@ -53,6 +53,11 @@ export function isQueryCanceled(error: unknown): boolean {
   return errorCodes(error).includes('57014');
 }
 
+/** A lock was not had within lock_timeout (55P03 lock_not_available). */
+export function isLockNotAvailable(error: unknown): boolean {
+  return errorCodes(error).includes('55P03');
+}
+
 /** `p`, or DatabaseUnavailableError if it has not settled within `ms`. */
 export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {

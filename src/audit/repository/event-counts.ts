@@ -4,7 +4,7 @@
 // with a count rollup (count-rollups.ts), the whole slots of its window are read from the rollup
 // and only the edges from the events; the answer is the same either way.
 import { and, type SQL, sql } from 'drizzle-orm';
-import type { Db } from '../../db/client.ts';
+import { type Db, resultRows } from '../../db/client.ts';
 import { ValidationError } from '../../errors.ts';
 import type { CountDimension, CountInterval, CountQuery, CountRow } from '../counts.ts';
 import type { Restriction } from '../viewer.ts';
@@ -134,7 +134,7 @@ from ${buckets ? buckets.series : sql`(select 1) as s`}`;
       throw unknownZone(error, q.buckets?.timeZone) ?? error;
     }
   });
-  const raw = (Array.isArray(result) ? result : (result as unknown as { rows: Row[] }).rows) as Row[];
+  const raw = resultRows<Row>(result);
   const rows: CountRow[] = [];
   const bucketStarts: number[] = [];
   let groups = 0;

@@ -4,7 +4,7 @@
 
 import type { SQL } from 'drizzle-orm';
 import { sql } from 'drizzle-orm';
-import type { Tx } from '../../db/client.ts';
+import { resultRows, type Tx } from '../../db/client.ts';
 
 /** One month of events: received_at in [from, to). */
 export type Partition = { name: string; from: Date; to: Date };
@@ -22,8 +22,7 @@ export type PartitionShare = {
 };
 
 async function rows<T>(tx: Tx, query: SQL): Promise<T[]> {
-  const result = (await tx.execute(query)) as unknown as T[] | { rows: T[] };
-  return Array.isArray(result) ? result : result.rows;
+  return resultRows<T>(await tx.execute(query));
 }
 
 /**
