@@ -51,8 +51,15 @@ export async function appendEvents(
       tx,
       plan.inserts.map((i) => toInsertRow(i.event, i.idempotencyKey, i.requestHash, i.canonical)),
     );
-    const receivedFrom = plan.inserts.reduce((m, i) => Math.min(m, i.event.receivedAt.getTime()), Infinity);
-    await addToCountRollups(tx, tenantId, head.seq, plan.head.seq, new Date(receivedFrom));
+    await addToCountRollups(
+      tx,
+      tenantId,
+      plan.inserts.map((i) => ({
+        occurredAt: i.event.occurredAt,
+        action: i.event.action,
+        actorId: i.event.actor?.id ?? null,
+      })),
+    );
     await tx
       .update(chainHeads)
       .set({ seq: plan.head.seq, hash: Buffer.from(plan.head.hash, 'hex') })
