@@ -98,7 +98,7 @@ export async function openGateway({
         everyEvents: config.checkpointEveryEvents,
         intervalSeconds: config.checkpointIntervalSeconds,
       },
-      recordEvent: (viewer, input, derived) => audit.recordEvent(viewer, input, derived),
+      recordEvent: (...args) => audit.recordEvent(...args),
       readLog,
     });
     const keyCache = new KeyCache(config.authCache);
@@ -127,7 +127,7 @@ export async function openGateway({
     const retention = new RetentionService({
       database,
       chain,
-      recordEvent: (viewer, input) => audit.recordEvent(viewer, input),
+      recordEvent: (...args) => audit.recordEvent(...args),
       defaultPeriod: config.retention.defaultPeriod,
       tenants: () => listTenants(database),
       logger,

@@ -59,7 +59,7 @@ export function planAppend(
       continue;
     }
     seq += 1;
-    const { idempotencyKey, requestHash, ...fields } = e;
+    const { idempotencyKey, requestHash, signNow: _signNow, ...fields } = e;
     const placed = { ...fields, sequence: seq };
     const sealed = seal(placed, prev);
     prev = sealed.hash;

@@ -12,7 +12,9 @@ import { getChainHead } from './repository/chain-heads.ts';
 import {
   getLinkHash,
   lastSeqReceivedBefore,
+  lastSeqsReceivedBefore,
   type PrunedRange,
+  preferGenericPlans,
   pruneThrough,
   streamChain,
 } from './repository/chain-read.ts';
@@ -139,9 +141,17 @@ export class ChainService {
     return checkpointHead(this.db, tenantId, (head, now) => this.#sign(tenantId, head, now, force));
   }
 
-  /** The checkpoint an append's new head gets when one is due, signed inside the append's transaction. */
-  checkpointIfDueAfterAppend(tenantId: number, head: ChainHead, now: Date): SignedStatement | null {
-    return this.#sign(tenantId, head, now, false);
+  /**
+   * The checkpoint an append's new head gets when one is due (or at once, `force`: an event of
+   * the batch asked for it), signed inside the append's transaction.
+   */
+  checkpointIfDueAfterAppend(
+    tenantId: number,
+    head: ChainHead,
+    now: Date,
+    force = false,
+  ): SignedStatement | null {
+    return this.#sign(tenantId, head, now, force);
   }
 
   /** The tenant's signed statements; they speak for the whole chain, so not for a restricted viewer. */
@@ -522,9 +532,12 @@ export class ChainService {
       requireOperator(tenant.viewer, 'Pruning');
       planned.push({ share, tenant });
     }
-    // Each tenant's prefix, read side by side (different tenants, separate transactions).
-    const lasts = await Promise.all(
-      planned.map(({ share, tenant }) => lastSeqReceivedBefore(this.db, share.tenantId, tenant.cutoff)),
+    // Each tenant's prefix, read one after another in one transaction (one plan per statement).
+    const lasts = await database.admin((tx) =>
+      lastSeqsReceivedBefore(
+        tx,
+        planned.map(({ share, tenant }) => ({ tenantId: share.tenantId, cutoff: tenant.cutoff })),
+      ),
     );
     const plan: {
       share: PartitionShare;
@@ -542,6 +555,7 @@ export class ChainService {
       .admin(async (tx) => {
         // Each tenant's prune first (anchor, rows outside the month, rollups without the month),
         // then the table's exclusive lock only for the check and the drop.
+        await preferGenericPlans(tx);
         const pruned = [];
         for (const p of plan) {
           const range = await pruneThrough(tx, p.share.tenantId, p.last.seq, p.anchor, {
@@ -596,26 +610,30 @@ export class ChainService {
     pruned: PrunedRange,
   ): Promise<PruneResult> {
     const range = pruned.fromSeq === null ? 'no events' : `events ${pruned.fromSeq} to ${pruned.throughSeq}`;
-    const { event } = await this.#recordEvent(viewer, {
-      action: 'audit.pruned',
-      title: 'Audit events pruned',
-      description: `${pruned.removed} events received before ${cutoff.toISOString()} (${range}) were removed by ${by.actor.id}${by.policy ? ` under the retention policy (${by.policy})` : ''}; the chain continues from a signed anchor at sequence ${last.seq}.`,
-      actor: by.actor,
-      metadata: {
-        via: by.via,
-        ...(by.policy ? { policy: by.policy } : {}),
-        receivedBefore: cutoff.toISOString(),
-        fromSequence: pruned.fromSeq,
-        throughSequence: last.seq,
-        removedEvents: pruned.removed,
-        firstReceivedAt: pruned.firstReceivedAt?.toISOString() ?? null,
-        lastReceivedAt: pruned.lastReceivedAt?.toISOString() ?? null,
-        anchorHash: last.hash,
+    const { event } = await this.#recordEvent(
+      viewer,
+      {
+        action: 'audit.pruned',
+        title: 'Audit events pruned',
+        description: `${pruned.removed} events received before ${cutoff.toISOString()} (${range}) were removed by ${by.actor.id}${by.policy ? ` under the retention policy (${by.policy})` : ''}; the chain continues from a signed anchor at sequence ${last.seq}.`,
+        actor: by.actor,
+        metadata: {
+          via: by.via,
+          ...(by.policy ? { policy: by.policy } : {}),
+          receivedBefore: cutoff.toISOString(),
+          fromSequence: pruned.fromSeq,
+          throughSequence: last.seq,
+          removedEvents: pruned.removed,
+          firstReceivedAt: pruned.firstReceivedAt?.toISOString() ?? null,
+          lastReceivedAt: pruned.lastReceivedAt?.toISOString() ?? null,
+          anchorHash: last.hash,
+        },
       },
-    });
-    // Signed at once, not at the next due checkpoint: the record of a removal is the event an
-    // auditor most needs vouched for, and it costs one signature per prune.
-    await this.checkpointIfDue(viewer.tenantId, true);
+      'input',
+      // Signed in the append's own transaction, not at the next due checkpoint: the record of a
+      // removal is the event an auditor most needs vouched for, and it costs one signature.
+      { signNow: true },
+    );
     return {
       fromSequence: pruned.fromSeq,
       throughSequence: last.seq,

@@ -383,6 +383,11 @@ export type CatalogEntry = { targetKind: string; action: string; actorType: stri
 export type NewEvent = Omit<AuditEvent, 'hash' | 'sequence'> & {
   idempotencyKey: string | null;
   requestHash: Buffer | null;
+  /**
+   * Sign the head in the transaction that stores this event, due or not: for what the gateway
+   * records about the chain itself (a prune), which an auditor most needs vouched for.
+   */
+  signNow?: boolean;
 };
 
 export type AppendOutcome =

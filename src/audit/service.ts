@@ -118,7 +118,11 @@ export type AuditServiceOptions = {
 };
 
 /** Fields the server supplies for a caller that left them empty; see `recordEvent`. */
-export type DerivedFields = { ipAddress?: string | null };
+export type DerivedFields = {
+  ipAddress?: string | null;
+  /** Sign the head this event makes at once (NewEvent.signNow); never taken from input. */
+  signNow?: boolean;
+};
 
 type StreamOptions = { after?: Position | undefined; limit?: number | undefined; batchSize?: number };
 
@@ -149,7 +153,13 @@ export class AuditService {
         events,
         {
           seal: sealEvent,
-          checkpoint: (head, now) => options.chain.checkpointIfDueAfterAppend(tenantId, head, now),
+          checkpoint: (head, now) =>
+            options.chain.checkpointIfDueAfterAppend(
+              tenantId,
+              head,
+              now,
+              events.some((e) => e.signNow),
+            ),
         },
         { notify },
       );
@@ -503,6 +513,7 @@ export class AuditService {
       receivedAt,
       idempotencyKey,
       requestHash: idempotencyKey ? requestHash(input) : null,
+      ...(derived.signNow ? { signNow: true } : {}),
     };
   }
 

@@ -193,7 +193,9 @@ async function openPostgres(url: string, opts: OpenOptions): Promise<Database> {
     rows: async <T>(query: SQL) => (await db.execute(query)) as unknown as T[],
     admin: async (fn) => {
       adminClient ??= postgres(opts.migrationUrl ?? url, { max: 2, onnotice: () => {}, connect_timeout: 10 });
-      const adminDb = drizzlePostgres({ client: adminClient }) as unknown as Db;
+      // Prepared like the serving pool's, so work that repeats a statement per tenant (a month's
+      // drop) can reuse one plan of it (chain-read.ts preferGenericPlans).
+      const adminDb = drizzlePostgres({ client: preparing(adminClient) }) as unknown as Db;
       return local.run((f) => adminDb.transaction(f), fn);
     },
     ping: (timeoutMs) =>
