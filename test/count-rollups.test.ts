@@ -153,6 +153,29 @@ describe('the rollups stay exact', () => {
     expect(c.total).toBe(120);
   });
 
+  it('counted from the append itself: actors without an id, and instants at the edges of slots', async () => {
+    // An append counts its rows in memory (addToCountRollups); these are the cases where its
+    // slot and value could part from the SQL's: no actor id (''), the last millisecond of an
+    // hour, a day and a month and the first of the next, in one batch and one at a time.
+    const target = await t.newTenant('rollups-edges');
+    const edges = [
+      Date.UTC(2026, 6, 31, 23, 59, 59, 999),
+      Date.UTC(2026, 7, 1, 0, 0, 0, 0),
+      Date.UTC(2026, 7, 1, 0, 59, 59, 999),
+      Date.UTC(2026, 7, 1, 1, 0, 0, 0),
+    ];
+    const events = edges.flatMap((ms, i) => [
+      { action: 'edge', occurredAt: new Date(ms).toISOString() },
+      { action: 'edge', occurredAt: new Date(ms).toISOString(), actor: { email: `e${i}@example.com` } },
+      { action: 'edge', occurredAt: new Date(ms).toISOString(), actor: { id: `actor-${i % 2}` } },
+    ]);
+    await record(target, events);
+    await Promise.all(events.map((e) => t.gateway.audit.recordEvent(operatorViewer(target), e)));
+    expect(await drift(target.id)).toEqual([]);
+    const c = await t.gateway.audit.countEventsBy(operatorViewer(target), {}, {});
+    expect(c.total).toBe(events.length * 2);
+  });
+
   it('after a prune, in the same transaction', async () => {
     const target = await t.newTenant('rollups-prune');
     await record(target, spreadEvents(80, 21));
