@@ -54,11 +54,7 @@ export async function appendEvents(
     await addToCountRollups(
       tx,
       tenantId,
-      plan.inserts.map((i) => ({
-        occurredAt: i.event.occurredAt,
-        action: i.event.action,
-        actorId: i.event.actor?.id ?? null,
-      })),
+      plan.inserts.map((i) => i.event),
     );
     await tx
       .update(chainHeads)

@@ -8,7 +8,7 @@ import { rebuildCountRollups } from './count-rollups.ts';
 import { type EventRow, eventColumns, rowToEvent, t } from './event-rows.ts';
 import type { Partition, PartitionShare } from './partitions.ts';
 import { type LegalHold, lockLegalHold } from './retention.ts';
-import { inTenant } from './transaction.ts';
+import { inTenant, setTenant } from './transaction.ts';
 
 /**
  * Every stored event of the tenant from `fromSeq` (to `toSeq`), in sequence order, in keyset
@@ -90,7 +90,7 @@ export async function pruneThrough(
 ): Promise<PrunedRange | { onHold: LegalHold }> {
   const hold = await lockLegalHold(tx, tenantId);
   if (hold) return { onHold: hold };
-  await tx.execute(sql`select set_config('app.tenant_id', ${String(tenantId)}, true)`);
+  await setTenant(tx, tenantId);
   await tx.execute(sql`select set_config('audit.pruning', 'on', true)`);
   await saveCheckpoint(tx, tenantId, { seq: 0, hash: '', checkpointSeq: 0, checkpointAt: null }, anchor);
   const month = dropping?.partition;
@@ -243,7 +243,7 @@ export async function lastSeqsReceivedBefore(
   await preferGenericPlans(tx);
   const found = [];
   for (const { tenantId, cutoff } of wanted) {
-    await tx.execute(sql`select set_config('app.tenant_id', ${String(tenantId)}, true)`);
+    await setTenant(tx, tenantId);
     found.push(await lastSeqReceivedBeforeIn(tx, tenantId, cutoff));
   }
   return found;

@@ -7,6 +7,7 @@ import type { Tx } from '../../db/client.ts';
 import { countsByDayActor, countsByHourAction, countsByMonthActor } from '../../db/schema.ts';
 import type { CountDimension, CountQuery } from '../counts.ts';
 import { LIST_FILTER_NAMES } from '../filters.ts';
+import type { AuditEvent } from '../model.ts';
 import type { Restriction } from '../viewer.ts';
 import { FILTER_SQL } from './event-reads.ts';
 import { t } from './event-rows.ts';
@@ -62,12 +63,12 @@ export function slotCeil(slot: Slot, ms: number): number {
 const iso = (ms: number) => sql`${new Date(ms).toISOString()}::timestamptz`;
 
 /** What a rollup counts of an event: when it occurred, and its action and actor. */
-export type CountedEvent = { occurredAt: Date; action: string; actorId: string | null };
+export type CountedEvent = Pick<AuditEvent, 'occurredAt' | 'action' | 'actor'>;
 
 /** The events' value for a rollup's dimension, as DIMENSION_VALUE computes it in SQL. */
 const VALUE_OF: Record<RollupDimension, (e: CountedEvent) => string> = {
   action: (e) => e.action,
-  actor: (e) => e.actorId ?? '',
+  actor: (e) => e.actor?.id ?? '',
 };
 
 /**

@@ -12,6 +12,11 @@ import { parseLsn, type Replica, replicasOf } from '../../db/replicas.ts';
 import { DatabaseUnavailableError, DomainError } from '../../errors.ts';
 import { databaseFailed, recordRead, transactionEnded, transactionStarted } from '../../metrics.ts';
 
+/** Binds the rest of a transaction the caller already holds to one tenant (row-level security). */
+export async function setTenant(tx: Tx, tenantId: number): Promise<void> {
+  await tx.execute(sql`select set_config('app.tenant_id', ${String(tenantId)}, true)`);
+}
+
 /**
  * Runs `fn` in a transaction on the primary bound to one tenant: row-level security sees only its
  * rows. Driver errors that mean "database unreachable" come out as DatabaseUnavailableError.
